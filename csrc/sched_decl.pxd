@@ -1,0 +1,219 @@
+# Declarations for scheduler.pyx (cimported from it): the wire protocol, the bookkeeping
+# structures and the few POSIX calls the scheduler thread makes.
+from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
+from libcpp cimport bool as cbool
+from libcpp.deque cimport deque
+from libcpp.string cimport string
+from libcpp.unordered_map cimport unordered_map
+from libcpp.unordered_set cimport unordered_set
+from libcpp.vector cimport vector
+
+
+cdef extern from "protocol.h" nogil:
+    enum: FR_HEADER_SIZE
+    ctypedef struct fr_header:
+        uint32_t body_len
+        uint32_t type
+        uint64_t a
+        uint64_t b
+    enum:
+        FR_TASK
+        FR_REPLY
+        FR_RESULT
+        FR_SUBMIT
+        FR_DEFINE
+        FR_PUT
+        FR_WAIT
+        FR_WAIT_CANCEL
+        FR_REFS
+        FR_CANCEL
+        FR_SPAWN
+        FR_SPAWNED
+        FR_EXITED
+        FR_STATUS_OK
+        FR_STATUS_ERROR
+        FR_STATUS_RETRYABLE_ERROR
+        FR_STATUS_INTERRUPTED
+        FR_WAIT_FETCH
+        FR_WAIT_FAIL_FAST
+        FR_CANCEL_FORCE
+        FR_CANCEL_RECURSIVE
+        FR_OBJ_PENDING
+        FR_OBJ_READY
+        FR_OBJ_FAILED
+        FR_OBJ_UNKNOWN
+        FR_PAYLOAD_VALUE
+        FR_PAYLOAD_ERROR
+        FR_PAYLOAD_CANCELLED
+        FR_PAYLOAD_CRASHED
+
+
+cdef extern from "fdpass.h" nogil:
+    int fr_send_with_fd(int sock, const void *buf, size_t len, int fd)
+
+
+cdef extern from "<pthread.h>" nogil:
+    ctypedef struct pthread_mutex_t:
+        pass
+    ctypedef struct pthread_cond_t:
+        pass
+    int pthread_mutex_init(pthread_mutex_t *, const void *)
+    int pthread_mutex_destroy(pthread_mutex_t *)
+    int pthread_mutex_lock(pthread_mutex_t *)
+    int pthread_mutex_unlock(pthread_mutex_t *)
+    int pthread_cond_init(pthread_cond_t *, const void *)
+    int pthread_cond_destroy(pthread_cond_t *)
+    int pthread_cond_broadcast(pthread_cond_t *)
+
+
+cdef extern from "<time.h>" nogil:
+    cdef struct timespec:
+        long tv_sec
+        long tv_nsec
+
+
+cdef extern from "<pthread.h>" nogil:
+    int pthread_cond_timedwait(pthread_cond_t *, pthread_mutex_t *, const timespec *)
+
+
+cdef extern from "<time.h>" nogil:
+    enum: CLOCK_REALTIME
+    int clock_gettime(int, timespec *)
+
+
+cdef extern from "<poll.h>" nogil:
+    cdef struct pollfd:
+        int fd
+        short events
+        short revents
+    enum:
+        POLLIN
+        POLLOUT
+        POLLERR
+        POLLHUP
+        POLLNVAL
+    int poll(pollfd *fds, unsigned long nfds, int timeout)
+
+
+cdef extern from "<sys/eventfd.h>" nogil:
+    enum:
+        EFD_CLOEXEC
+        EFD_NONBLOCK
+    int eventfd(unsigned int initval, int flags)
+
+
+cdef extern from "<sys/socket.h>" nogil:
+    enum:
+        AF_UNIX
+        SOCK_STREAM
+        SOCK_CLOEXEC
+        SOCK_NONBLOCK
+        MSG_DONTWAIT
+        MSG_NOSIGNAL
+        SOL_SOCKET
+        SO_SNDBUF
+        SO_RCVBUF
+    int socketpair(int domain, int type, int protocol, int sv[2])
+    ssize_t send(int fd, const void *buf, size_t n, int flags)
+    ssize_t recv(int fd, void *buf, size_t n, int flags)
+    int setsockopt(int fd, int level, int name, const void *val, unsigned int len)
+
+
+cdef extern from "<signal.h>" nogil:
+    enum:
+        SIGINT
+        SIGKILL
+    int kill(int pid, int sig)
+
+
+cdef extern from "sched_state.hpp" nogil:
+    cdef cppclass Request
+
+    cdef cppclass Obj:
+        uint64_t id
+        int state
+        int32_t refs
+        string payload
+        vector[uint64_t] dependents
+        vector[Request *] waiters
+        vector[uint64_t] contains
+
+    enum:
+        TASK_WAITING
+        TASK_READY
+        TASK_RUNNING
+
+    cdef cppclass Task:
+        uint64_t id
+        uint64_t fn_id
+        uint64_t parent
+        uint32_t num_returns
+        uint32_t cpu_milli
+        int32_t retries_left
+        int32_t missing
+        int32_t worker
+        int state
+        cbool cancelled
+        vector[uint64_t] deps
+        vector[uint64_t] contained
+        vector[uint64_t] children
+        string args
+
+    cdef cppclass Request:
+        int32_t worker
+        uint64_t req_id
+        uint32_t needed
+        uint32_t ready
+        uint32_t flags
+        cbool failed
+        cbool done
+        vector[uint64_t] ids
+
+    enum:
+        W_DEAD
+        W_IDLE
+        W_BUSY
+        W_EXITING
+
+    cdef cppclass Worker:
+        int slot
+        int fd
+        int pid
+        int state
+        cbool want_write
+        uint64_t origin
+        Task *task
+        Request *request
+        unordered_set[uint64_t] known_fns
+        unordered_map[uint64_t, int32_t] held
+        string in_ "in"
+        string out
+        size_t out_pos
+
+    cdef cppclass Function:
+        string name
+        string blob
+
+    cdef cppclass Core:
+        pthread_mutex_t mu
+        pthread_cond_t cv
+        unordered_map[uint64_t, Obj *] objects
+        unordered_map[uint64_t, Task *] tasks
+        unordered_map[uint64_t, Function] functions
+        deque[Task *] ready
+        vector[Worker *] workers
+        int64_t total_cpu_milli
+        int64_t used_cpu_milli
+        int min_workers
+        int max_workers
+        int spawner_fd
+        int wake_fd
+        cbool stopping
+        cbool spawner_lost
+        uint64_t next_origin
+        uint64_t tasks_finished
+        uint64_t tasks_failed
+        uint64_t workers_started
+        uint64_t workers_died
+        uint64_t retries
+

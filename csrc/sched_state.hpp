@@ -1,0 +1,107 @@
+/* The scheduler's bookkeeping: plain C++ structures, touched only with
+ * Core::mu held and never with the GIL needed.  The logic that changes
+ * them lives in scheduler.pyx. */
+#ifndef FASTRAY_SCHED_STATE_HPP
+#define FASTRAY_SCHED_STATE_HPP
+
+#include <pthread.h>
+#include <stdint.h>
+#include <deque>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+struct Request;
+
+/* One object: a task's return value or a put value. */
+struct Obj {
+    uint64_t id = 0;
+    int state = 0;                   /* FR_OBJ_PENDING / READY / FAILED */
+    int32_t refs = 0;                /* handles, pins by tasks and containers */
+    std::string payload;
+    std::vector<uint64_t> dependents; /* ids of tasks waiting for it */
+    std::vector<Request *> waiters;   /* one entry per occurrence in a request */
+    std::vector<uint64_t> contains;   /* refs serialized inside the value */
+};
+
+enum { TASK_WAITING = 0, TASK_READY = 1, TASK_RUNNING = 2 };
+
+struct Task {
+    uint64_t id = 0;            /* also the id of its first return object */
+    uint64_t fn_id = 0;
+    uint64_t parent = 0;        /* task that submitted it; 0 for the driver */
+    uint32_t num_returns = 1;
+    uint32_t cpu_milli = 1000;
+    int32_t retries_left = 0;   /* -1: unlimited */
+    int32_t missing = 0;        /* dependencies not yet done */
+    int32_t worker = -1;        /* slot running it */
+    int state = TASK_WAITING;
+    bool cancelled = false;
+    std::vector<uint64_t> deps;
+    std::vector<uint64_t> contained;
+    std::vector<uint64_t> children;
+    std::string args;
+};
+
+/* A wait for objects: from a worker (answered by FR_REPLY) or from a
+ * driver thread (answered by setting done and broadcasting Core::cv). */
+struct Request {
+    int32_t worker = -1;
+    uint64_t req_id = 0;
+    uint32_t needed = 0;
+    uint32_t ready = 0;
+    uint32_t flags = 0;
+    bool failed = false;
+    bool done = false;
+    std::vector<uint64_t> ids;
+};
+
+enum { W_DEAD = 0, W_IDLE = 1, W_BUSY = 2, W_EXITING = 3 };
+
+struct Worker {
+    int slot = 0;
+    int fd = -1;
+    int pid = 0;
+    int state = W_DEAD;
+    bool want_write = false;
+    uint64_t origin = 0;
+    Task *task = nullptr;
+    Request *request = nullptr;
+    std::unordered_set<uint64_t> known_fns;
+    std::unordered_map<uint64_t, int32_t> held;  /* refs the process holds */
+    std::string in;
+    std::string out;
+    size_t out_pos = 0;         /* bytes of out already sent */
+};
+
+struct Function {
+    std::string name;
+    std::string blob;
+};
+
+struct Core {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    std::unordered_map<uint64_t, Obj *> objects;
+    std::unordered_map<uint64_t, Task *> tasks;
+    std::unordered_map<uint64_t, Function> functions;
+    std::deque<Task *> ready;
+    std::vector<Worker *> workers;
+    int64_t total_cpu_milli = 0;
+    int64_t used_cpu_milli = 0;
+    int min_workers = 0;
+    int max_workers = 0;
+    int spawner_fd = -1;
+    int wake_fd = -1;
+    bool stopping = false;
+    bool spawner_lost = false;
+    uint64_t next_origin = 1;
+    uint64_t tasks_finished = 0;
+    uint64_t tasks_failed = 0;
+    uint64_t workers_started = 0;
+    uint64_t workers_died = 0;
+    uint64_t retries = 0;
+};
+
+#endif

@@ -1,0 +1,1181 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""The scheduler: task states, dependency graph, dispatch and completions.
+
+All bookkeeping lives in C++ structures (sched_state.hpp) guarded by one
+mutex.  A dedicated thread runs ``_loop`` without the GIL: it polls every
+worker socket, the spawner socket and a wake-up eventfd, and handles what
+arrives (a finished task marks its dependents ready and the next ready task
+is sent to the idle worker) without ever taking the GIL.  Driver threads call
+the methods of ``Scheduler``; each takes the mutex briefly, and ``wait``
+sleeps on a condition variable with the GIL released.
+
+A task is dispatched as one frame (protocol.h) that carries the payloads of
+its dependencies and, the first time a worker sees the function, the pickled
+function itself, so a worker never has to ask for anything to start a task.
+"""
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cython.operator cimport dereference as deref, preincrement as inc
+from libc.errno cimport EINTR, errno
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
+from libc.stdio cimport snprintf
+from libc.string cimport memcpy
+from posix.fcntl cimport F_GETFL, F_SETFL, O_NONBLOCK, fcntl
+from posix.unistd cimport close, read, write
+
+import threading
+
+from sched_decl cimport *
+
+cdef extern from "Python.h":
+    int PyErr_CheckSignals() except -1
+
+# Constants shared with the Python worker and runtime.
+HEADER_SIZE = FR_HEADER_SIZE
+TASK = FR_TASK
+REPLY = FR_REPLY
+RESULT = FR_RESULT
+SUBMIT = FR_SUBMIT
+DEFINE = FR_DEFINE
+PUT = FR_PUT
+WAIT = FR_WAIT
+WAIT_CANCEL = FR_WAIT_CANCEL
+REFS = FR_REFS
+CANCEL = FR_CANCEL
+SPAWN = FR_SPAWN
+SPAWNED = FR_SPAWNED
+EXITED = FR_EXITED
+STATUS_OK = FR_STATUS_OK
+STATUS_ERROR = FR_STATUS_ERROR
+STATUS_RETRYABLE_ERROR = FR_STATUS_RETRYABLE_ERROR
+STATUS_INTERRUPTED = FR_STATUS_INTERRUPTED
+WAIT_FETCH = FR_WAIT_FETCH
+WAIT_FAIL_FAST = FR_WAIT_FAIL_FAST
+CANCEL_FORCE = FR_CANCEL_FORCE
+CANCEL_RECURSIVE = FR_CANCEL_RECURSIVE
+OBJ_PENDING = FR_OBJ_PENDING
+OBJ_READY = FR_OBJ_READY
+OBJ_FAILED = FR_OBJ_FAILED
+OBJ_UNKNOWN = FR_OBJ_UNKNOWN
+PAYLOAD_VALUE = FR_PAYLOAD_VALUE
+PAYLOAD_ERROR = FR_PAYLOAD_ERROR
+PAYLOAD_CANCELLED = FR_PAYLOAD_CANCELLED
+PAYLOAD_CRASHED = FR_PAYLOAD_CRASHED
+
+cdef enum:
+    RECV_CHUNK = 262144
+
+
+# ---------------------------------------------------------------- encoding
+
+cdef struct Cursor:
+    const char *p
+    const char *end
+    bint bad
+
+
+cdef inline void put_header(string &out, uint32_t body_len, uint32_t kind,
+                            uint64_t a, uint64_t b) noexcept nogil:
+    cdef fr_header h
+    h.body_len = body_len
+    h.type = kind
+    h.a = a
+    h.b = b
+    out.append(<const char *>&h, FR_HEADER_SIZE)
+
+
+cdef inline void put_u32(string &out, uint32_t v) noexcept nogil:
+    out.append(<const char *>&v, 4)
+
+
+cdef inline void put_u64(string &out, uint64_t v) noexcept nogil:
+    out.append(<const char *>&v, 8)
+
+
+cdef inline uint32_t get_u32(Cursor *c) noexcept nogil:
+    cdef uint32_t v = 0
+    if c.end - c.p < 4:
+        c.bad = True
+        return 0
+    memcpy(&v, c.p, 4)
+    c.p += 4
+    return v
+
+
+cdef inline uint64_t get_u64(Cursor *c) noexcept nogil:
+    cdef uint64_t v = 0
+    if c.end - c.p < 8:
+        c.bad = True
+        return 0
+    memcpy(&v, c.p, 8)
+    c.p += 8
+    return v
+
+
+cdef inline void get_bytes(Cursor *c, size_t n, string &into) noexcept nogil:
+    if <size_t>(c.end - c.p) < n:
+        c.bad = True
+        return
+    into.assign(c.p, n)
+    c.p += n
+
+
+cdef void get_ids(Cursor *c, vector[uint64_t] &into) noexcept nogil:
+    cdef uint32_t n = get_u32(c)
+    cdef uint32_t i
+    if c.bad or <size_t>(c.end - c.p) < <size_t>n * 8:
+        c.bad = True
+        return
+    into.reserve(n)
+    for i in range(n):
+        into.push_back(get_u64(c))
+
+
+cdef string text_payload(uint8_t kind, const char *text) noexcept nogil:
+    cdef string s
+    s.push_back(<char>kind)
+    s.append(text)
+    return s
+
+
+# ------------------------------------------------------------ bookkeeping
+
+cdef inline void wake(Core *c) noexcept nogil:
+    cdef uint64_t one = 1
+    write(c.wake_fd, &one, 8)
+
+
+cdef Obj *find_obj(Core *c, uint64_t oid) noexcept nogil:
+    cdef unordered_map[uint64_t, Obj *].iterator it = c.objects.find(oid)
+    if it == c.objects.end():
+        return NULL
+    return deref(it).second
+
+
+cdef Task *find_task(Core *c, uint64_t tid) noexcept nogil:
+    cdef unordered_map[uint64_t, Task *].iterator it = c.tasks.find(tid)
+    if it == c.tasks.end():
+        return NULL
+    return deref(it).second
+
+
+cdef Obj *new_obj(Core *c, uint64_t oid, int32_t refs) noexcept nogil:
+    cdef Obj *o = new Obj()
+    o.id = oid
+    o.state = FR_OBJ_PENDING
+    o.refs = refs
+    c.objects[oid] = o
+    return o
+
+
+cdef void incref(Core *c, uint64_t oid, int32_t n) noexcept nogil:
+    cdef Obj *o = find_obj(c, oid)
+    if o != NULL:
+        o.refs += n
+
+
+cdef void maybe_free(Core *c, Obj *o) noexcept nogil:
+    """Frees an object nobody refers to any more, then what it contained."""
+    cdef vector[uint64_t] contained
+    cdef size_t i
+    if o.refs > 0 or o.state == FR_OBJ_PENDING:
+        return
+    contained.swap(o.contains)
+    c.objects.erase(o.id)
+    del o
+    for i in range(contained.size()):
+        decref(c, contained[i], 1)
+
+
+cdef void decref(Core *c, uint64_t oid, int32_t n) noexcept nogil:
+    cdef Obj *o = find_obj(c, oid)
+    if o != NULL:
+        o.refs -= n
+        maybe_free(c, o)
+
+
+cdef void hold(Worker *w, uint64_t oid, int32_t n) noexcept nogil:
+    """Records a reference held by a worker process, dropped if it dies."""
+    cdef int32_t *count = &w.held[oid]
+    count[0] += n
+    if count[0] == 0:
+        w.held.erase(oid)
+
+
+cdef void unregister_request(Core *c, Request *r) noexcept nogil:
+    cdef size_t i, j
+    cdef Obj *o
+    for i in range(r.ids.size()):
+        o = find_obj(c, r.ids[i])
+        if o == NULL:
+            continue
+        j = 0
+        while j < o.waiters.size():
+            if o.waiters[j] == r:
+                o.waiters[j] = o.waiters.back()
+                o.waiters.pop_back()
+            else:
+                j += 1
+
+
+cdef void answer_request(Core *c, Request *r) noexcept nogil:
+    """Completes a request: wakes the driver thread or replies to the worker."""
+    cdef Worker *w
+    cdef Obj *o
+    cdef size_t i
+    cdef uint32_t body_len = 0
+    cdef uint8_t state
+    cdef bint fetch = (r.flags & FR_WAIT_FETCH) != 0
+    r.done = True
+    unregister_request(c, r)
+    if r.worker < 0:
+        pthread_cond_broadcast(&c.cv)
+        return
+    w = c.workers[r.worker]
+    for i in range(r.ids.size()):
+        o = find_obj(c, r.ids[i])
+        body_len += 1
+        if fetch and o != NULL and o.state != FR_OBJ_PENDING:
+            body_len += 8 + o.payload.size()
+    put_header(w.out, body_len, FR_REPLY, r.req_id, r.ids.size())
+    for i in range(r.ids.size()):
+        o = find_obj(c, r.ids[i])
+        state = FR_OBJ_UNKNOWN if o == NULL else o.state
+        w.out.push_back(<char>state)
+        if fetch and o != NULL and o.state != FR_OBJ_PENDING:
+            put_u64(w.out, o.payload.size())
+            w.out.append(o.payload)
+    if w.request == r:
+        w.request = NULL
+        if w.task != NULL:
+            c.used_cpu_milli += w.task.cpu_milli
+    flush(c, w)
+
+
+cdef inline bint request_satisfied(Request *r) noexcept nogil:
+    return r.ready >= r.needed or (r.failed and (r.flags & FR_WAIT_FAIL_FAST))
+
+
+cdef Request *open_request(Core *c, int32_t worker, uint64_t req_id, uint32_t needed,
+                           uint32_t flags, vector[uint64_t] &ids) noexcept nogil:
+    """Counts what is ready now; registers for the rest unless satisfied."""
+    cdef Request *r = new Request()
+    cdef size_t i
+    cdef Obj *o
+    r.worker = worker
+    r.req_id = req_id
+    r.needed = needed
+    r.flags = flags
+    r.ids.swap(ids)
+    for i in range(r.ids.size()):
+        o = find_obj(c, r.ids[i])
+        if o == NULL or o.state != FR_OBJ_PENDING:
+            r.ready += 1
+            if o == NULL or o.state == FR_OBJ_FAILED:
+                r.failed = True
+    if request_satisfied(r):
+        r.done = True
+        return r
+    for i in range(r.ids.size()):
+        o = find_obj(c, r.ids[i])
+        if o != NULL and o.state == FR_OBJ_PENDING:
+            o.waiters.push_back(r)
+    return r
+
+
+cdef void notify(Core *c, Obj *o) noexcept nogil:
+    """An object just became ready or failed: wake what waits for it."""
+    cdef vector[uint64_t] dependents
+    cdef vector[Request *] waiters
+    cdef vector[Request *] answered
+    cdef Request *r
+    cdef Task *t
+    cdef size_t i
+    dependents.swap(o.dependents)
+    waiters.swap(o.waiters)
+    for i in range(waiters.size()):
+        r = waiters[i]
+        if r.done:
+            continue
+        r.ready += 1
+        if o.state == FR_OBJ_FAILED:
+            r.failed = True
+        if request_satisfied(r):
+            answer_request(c, r)
+            if r.worker >= 0:
+                answered.push_back(r)
+    for i in range(answered.size()):
+        del answered[i]
+    for i in range(dependents.size()):
+        t = find_task(c, dependents[i])
+        if t != NULL and t.state == TASK_WAITING:
+            t.missing -= 1
+            if t.missing == 0:
+                dependencies_done(c, t)
+
+
+cdef void set_object(Core *c, uint64_t oid, string &payload,
+                     vector[uint64_t] &contains) noexcept nogil:
+    cdef Obj *o = find_obj(c, oid)
+    cdef size_t i
+    if o == NULL or o.state != FR_OBJ_PENDING:
+        for i in range(contains.size()):
+            decref(c, contains[i], 1)
+        return
+    o.payload.swap(payload)
+    o.contains.swap(contains)
+    o.state = FR_OBJ_READY if <uint8_t>o.payload[0] == FR_PAYLOAD_VALUE else FR_OBJ_FAILED
+    notify(c, o)
+    maybe_free(c, o)
+
+
+cdef void release_task(Core *c, Task *t) noexcept nogil:
+    """Forgets a task that finished for good, unpinning what it used."""
+    cdef size_t i
+    for i in range(t.deps.size()):
+        decref(c, t.deps[i], 1)
+    for i in range(t.contained.size()):
+        decref(c, t.contained[i], 1)
+    c.tasks.erase(t.id)
+    c.tasks_finished += 1
+    del t
+
+
+cdef void fail_task(Core *c, Task *t, const string &payload) noexcept nogil:
+    cdef uint32_t i
+    cdef string copy
+    cdef vector[uint64_t] nothing
+    c.tasks_failed += 1
+    for i in range(t.num_returns):
+        copy = payload
+        set_object(c, t.id + i, copy, nothing)
+    release_task(c, t)
+
+
+cdef void fail_task_text(Core *c, Task *t, uint8_t kind, const char *text) noexcept nogil:
+    fail_task(c, t, text_payload(kind, text))
+
+
+cdef void dependencies_done(Core *c, Task *t) noexcept nogil:
+    """All inputs are there: queue the task, or fail it if an input failed."""
+    cdef size_t i
+    cdef Obj *o
+    for i in range(t.deps.size()):
+        o = find_obj(c, t.deps[i])
+        if o.state == FR_OBJ_FAILED:
+            fail_task(c, t, o.payload)
+            return
+    t.state = TASK_READY
+    c.ready.push_back(t)
+
+
+cdef void add_task(Core *c, Task *t, Worker *owner) noexcept nogil:
+    """Registers a submitted task; its return objects start with one
+    reference, held by the submitter."""
+    cdef uint32_t i
+    cdef size_t k
+    cdef Obj *o
+    cdef Task *parent
+    cdef bint lost = False
+    cdef char text[160]
+    c.tasks[t.id] = t
+    for i in range(t.num_returns):
+        new_obj(c, t.id + i, 1)
+        if owner != NULL:
+            hold(owner, t.id + i, 1)
+    for k in range(t.contained.size()):
+        incref(c, t.contained[k], 1)
+    for k in range(t.deps.size()):
+        o = find_obj(c, t.deps[k])
+        if o == NULL:
+            lost = True
+            # Keep the dep list consistent with the pins taken so far.
+            t.deps.resize(k)
+            break
+        o.refs += 1
+        if o.state == FR_OBJ_PENDING:
+            t.missing += 1
+            o.dependents.push_back(t.id)
+    if t.parent != 0:
+        parent = find_task(c, t.parent)
+        if parent != NULL:
+            parent.children.push_back(t.id)
+    if lost:
+        snprintf(text, sizeof(text),
+                 "an argument of task %016llx refers to an object that no longer exists "
+                 "(freed, or from a runtime that was shut down)", <unsigned long long>t.id)
+        t.state = TASK_READY
+        fail_task_text(c, t, FR_PAYLOAD_CRASHED, text)
+        return
+    if t.missing == 0:
+        dependencies_done(c, t)
+
+
+# ----------------------------------------------------------------- workers
+
+cdef void flush(Core *c, Worker *w) noexcept nogil:
+    """Sends what is queued for a worker without blocking; the loop polls
+    for writability when the socket is full."""
+    cdef ssize_t n
+    while w.fd >= 0 and w.out_pos < w.out.size():
+        n = send(w.fd, w.out.data() + w.out_pos, w.out.size() - w.out_pos,
+                 MSG_DONTWAIT | MSG_NOSIGNAL)
+        if n > 0:
+            w.out_pos += n
+        elif n < 0 and errno == EINTR:
+            continue
+        else:
+            break
+    if w.fd < 0 or w.out_pos >= w.out.size():
+        w.out.clear()
+        w.out_pos = 0
+        w.want_write = False
+    elif not w.want_write:
+        w.want_write = True
+        wake(c)
+
+
+cdef Worker *spawn_worker(Core *c) noexcept nogil:
+    """Asks the spawner for a new worker connected by a fresh socketpair."""
+    cdef Worker *w = NULL
+    cdef size_t i
+    cdef int sv[2]
+    cdef fr_header h
+    cdef int size = 4 * 1024 * 1024
+    if c.spawner_lost or c.stopping:
+        return NULL
+    for i in range(c.workers.size()):
+        if c.workers[i].state == W_DEAD:
+            w = c.workers[i]
+            break
+    if w == NULL:
+        w = new Worker()
+        w.slot = <int>c.workers.size()
+        c.workers.push_back(w)
+    if socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0:
+        return NULL
+    setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &size, sizeof(size))
+    setsockopt(sv[0], SOL_SOCKET, SO_RCVBUF, &size, sizeof(size))
+    fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL, 0) | O_NONBLOCK)
+    h.body_len = 0
+    h.type = FR_SPAWN
+    h.a = <uint64_t>w.slot
+    h.b = c.next_origin
+    if fr_send_with_fd(c.spawner_fd, &h, FR_HEADER_SIZE, sv[1]) < 0:
+        close(sv[0])
+        close(sv[1])
+        return NULL
+    close(sv[1])
+    w.fd = sv[0]
+    w.pid = 0
+    w.state = W_IDLE
+    w.origin = c.next_origin
+    c.next_origin += 1
+    w.task = NULL
+    w.request = NULL
+    w.known_fns.clear()
+    w.held.clear()
+    w.in_.clear()
+    w.out.clear()
+    w.out_pos = 0
+    w.want_write = False
+    c.workers_started += 1
+    wake(c)
+    return w
+
+
+cdef int live_workers(Core *c) noexcept nogil:
+    cdef int n = 0
+    cdef size_t i
+    for i in range(c.workers.size()):
+        if c.workers[i].state == W_IDLE or c.workers[i].state == W_BUSY:
+            n += 1
+    return n
+
+
+cdef Worker *idle_worker(Core *c) noexcept nogil:
+    cdef size_t i
+    for i in range(c.workers.size()):
+        if c.workers[i].state == W_IDLE:
+            return c.workers[i]
+    return NULL
+
+
+cdef void dispatch(Core *c, Task *t, Worker *w) noexcept nogil:
+    cdef unordered_map[uint64_t, Function].iterator fn = c.functions.find(t.fn_id)
+    cdef bint send_fn
+    cdef size_t i
+    cdef uint64_t body_len
+    cdef Obj *o
+    cdef char text[160]
+    if fn == c.functions.end():
+        snprintf(text, sizeof(text), "task %016llx names a function that was never defined",
+                 <unsigned long long>t.id)
+        fail_task_text(c, t, FR_PAYLOAD_CRASHED, text)
+        return
+    send_fn = w.known_fns.count(t.fn_id) == 0
+    body_len = 16 + t.args.size()
+    if send_fn:
+        body_len += deref(fn).second.blob.size()
+    for i in range(t.deps.size()):
+        body_len += 8 + find_obj(c, t.deps[i]).payload.size()
+    put_header(w.out, <uint32_t>body_len, FR_TASK, t.id, t.fn_id)
+    put_u32(w.out, t.num_returns)
+    put_u32(w.out, <uint32_t>t.deps.size())
+    if send_fn:
+        put_u64(w.out, deref(fn).second.blob.size())
+        w.out.append(deref(fn).second.blob)
+        w.known_fns.insert(t.fn_id)
+    else:
+        put_u64(w.out, 0)
+    for i in range(t.deps.size()):
+        o = find_obj(c, t.deps[i])
+        put_u64(w.out, o.payload.size())
+        w.out.append(o.payload)
+    w.out.append(t.args)
+    t.state = TASK_RUNNING
+    t.worker = w.slot
+    w.task = t
+    w.state = W_BUSY
+    c.used_cpu_milli += t.cpu_milli
+    flush(c, w)
+
+
+cdef void schedule(Core *c) noexcept nogil:
+    """Hands ready tasks to idle workers while CPUs are free.  A worker
+    blocked in get gives its CPU back, so a new worker may be started for
+    the next task, up to max_workers."""
+    cdef Task *t
+    cdef Worker *w
+    while not c.ready.empty() and not c.stopping:
+        t = c.ready.front()
+        if t.cpu_milli > 0 and c.used_cpu_milli + t.cpu_milli > c.total_cpu_milli:
+            return
+        w = idle_worker(c)
+        if w == NULL:
+            if live_workers(c) >= c.max_workers:
+                return
+            w = spawn_worker(c)
+            if w == NULL:
+                return
+        c.ready.pop_front()
+        dispatch(c, t, w)
+
+
+cdef Task *owning_task(Core *c, uint64_t oid) noexcept nogil:
+    """The live task that returns object oid (ids of returns are consecutive)."""
+    cdef uint64_t k
+    cdef Task *t
+    for k in range(64):
+        if k > oid:
+            break
+        t = find_task(c, oid - k)
+        if t != NULL:
+            return t if k < t.num_returns else NULL
+    return NULL
+
+
+cdef void cancel_task(Core *c, uint64_t tid, uint32_t flags) noexcept nogil:
+    cdef Task *t = find_task(c, tid)
+    cdef vector[uint64_t] children
+    cdef size_t i
+    cdef Worker *w
+    cdef char text[160]
+    if t == NULL or t.cancelled:
+        return
+    t.cancelled = True
+    if flags & FR_CANCEL_RECURSIVE:
+        children = t.children
+        for i in range(children.size()):
+            cancel_task(c, children[i], flags)
+    if t.state == TASK_RUNNING:
+        w = c.workers[t.worker]
+        if w.pid > 0:
+            kill(w.pid, SIGKILL if flags & FR_CANCEL_FORCE else SIGINT)
+        return
+    if t.state == TASK_READY:
+        for i in range(c.ready.size()):
+            if c.ready[i] == t:
+                c.ready.erase(c.ready.begin() + i)
+                break
+    snprintf(text, sizeof(text), "task %016llx was cancelled before it ran",
+             <unsigned long long>t.id)
+    fail_task_text(c, t, FR_PAYLOAD_CANCELLED, text)
+
+
+cdef void describe_exit(int pid, uint32_t status, char *text, size_t size, uint64_t tid,
+                        const char *name) noexcept nogil:
+    cdef int sig = status & 0x7f
+    if sig == 0:
+        snprintf(text, size,
+                 "the worker (pid %d) running task %s (%016llx) exited with code %d "
+                 "(os._exit or sys.exit in native code?)",
+                 pid, name, <unsigned long long>tid, (status >> 8) & 0xff)
+    elif sig == SIGKILL:
+        snprintf(text, size,
+                 "the worker (pid %d) running task %s (%016llx) was killed by signal 9 "
+                 "(SIGKILL: out of memory, cancel(force=True), or killed from outside)",
+                 pid, name, <unsigned long long>tid)
+    else:
+        snprintf(text, size,
+                 "the worker (pid %d) running task %s (%016llx) was killed by signal %d "
+                 "(a crash in native code?)", pid, name, <unsigned long long>tid, sig)
+
+
+cdef void worker_gone(Core *c, Worker *w, uint32_t status) noexcept nogil:
+    """A worker process ended: retry or fail its task, drop what it held,
+    and keep the pool at its size."""
+    cdef Task *t = w.task
+    cdef char text[512]
+    cdef unordered_map[uint64_t, int32_t].iterator it
+    cdef unordered_map[uint64_t, Function].iterator fn
+    cdef const char *name = "?"
+    if w.fd >= 0:
+        close(w.fd)
+        w.fd = -1
+    if w.request != NULL:
+        unregister_request(c, w.request)
+        del w.request
+        w.request = NULL
+    elif t != NULL:
+        c.used_cpu_milli -= t.cpu_milli
+    w.task = NULL
+    w.state = W_DEAD
+    c.workers_died += 1
+    if t != NULL:
+        t.worker = -1
+        if not t.cancelled and t.retries_left != 0:
+            if t.retries_left > 0:
+                t.retries_left -= 1
+            c.retries += 1
+            t.state = TASK_READY
+            c.ready.push_front(t)
+        else:
+            fn = c.functions.find(t.fn_id)
+            if fn != c.functions.end():
+                name = deref(fn).second.name.c_str()
+            describe_exit(w.pid, status, text, sizeof(text), t.id, name)
+            fail_task_text(c, t, FR_PAYLOAD_CRASHED, text)
+    it = w.held.begin()
+    while it != w.held.end():
+        decref(c, deref(it).first, deref(it).second)
+        inc(it)
+    w.held.clear()
+    w.known_fns.clear()
+    w.in_.clear()
+    w.out.clear()
+    w.out_pos = 0
+    if live_workers(c) < c.min_workers:
+        spawn_worker(c)
+    schedule(c)
+
+
+cdef void handle_frame(Core *c, Worker *w, fr_header *h, Cursor *cur) noexcept nogil:
+    cdef Task *t
+    cdef Obj *o
+    cdef Request *r
+    cdef uint32_t n, i, flags, needed
+    cdef vector[uint64_t] ids
+    cdef vector[uint64_t] contains
+    cdef string payload
+    cdef Function *fn
+    if h.type == FR_RESULT:
+        t = w.task
+        if t == NULL or t.id != h.a:
+            return
+        w.task = NULL
+        w.state = W_IDLE
+        c.used_cpu_milli -= t.cpu_milli
+        t.worker = -1
+        if h.b == FR_STATUS_INTERRUPTED:
+            fail_task_text(c, t, FR_PAYLOAD_CANCELLED, "the task was cancelled while it ran")
+        elif h.b == FR_STATUS_RETRYABLE_ERROR and t.retries_left != 0 and not t.cancelled:
+            if t.retries_left > 0:
+                t.retries_left -= 1
+            c.retries += 1
+            t.state = TASK_READY
+            c.ready.push_back(t)
+        else:
+            n = get_u32(cur)
+            for i in range(n):
+                get_bytes(cur, get_u64(cur), payload)
+                contains.clear()
+                get_ids(cur, contains)
+                if cur.bad or i >= t.num_returns:
+                    break
+                for k in range(contains.size()):
+                    incref(c, contains[k], 1)
+                set_object(c, t.id + i, payload, contains)
+            if h.b != FR_STATUS_OK:
+                c.tasks_failed += 1
+            release_task(c, t)
+        schedule(c)
+    elif h.type == FR_SUBMIT:
+        t = new Task()
+        t.id = h.a
+        t.fn_id = h.b
+        t.num_returns = get_u32(cur)
+        t.cpu_milli = get_u32(cur)
+        t.retries_left = <int32_t>get_u32(cur)
+        get_ids(cur, t.deps)
+        get_ids(cur, t.contained)
+        if cur.bad:
+            del t
+            return
+        t.args.assign(cur.p, cur.end - cur.p)
+        if w.task != NULL:
+            t.parent = w.task.id
+        add_task(c, t, w)
+        schedule(c)
+    elif h.type == FR_DEFINE:
+        if c.functions.count(h.a) == 0:
+            n = get_u32(cur)
+            fn = &c.functions[h.a]
+            get_bytes(cur, n, fn.name)
+            fn.blob.assign(cur.p, cur.end - cur.p)
+    elif h.type == FR_PUT:
+        get_ids(cur, contains)
+        if cur.bad or find_obj(c, h.a) != NULL:
+            return
+        o = new_obj(c, h.a, 1)
+        hold(w, h.a, 1)
+        for i in range(contains.size()):
+            incref(c, contains[i], 1)
+        o.contains.swap(contains)
+        o.payload.assign(cur.p, cur.end - cur.p)
+        o.state = FR_OBJ_READY if <uint8_t>o.payload[0] == FR_PAYLOAD_VALUE else FR_OBJ_FAILED
+    elif h.type == FR_WAIT:
+        flags = get_u32(cur)
+        get_ids(cur, ids)
+        if cur.bad or w.request != NULL:
+            return
+        needed = <uint32_t>h.b
+        r = open_request(c, w.slot, h.a, needed, flags, ids)
+        if r.done:
+            w.request = r
+            if w.task != NULL:
+                c.used_cpu_milli -= w.task.cpu_milli
+            answer_request(c, r)
+            del r
+        else:
+            w.request = r
+            if w.task != NULL:
+                c.used_cpu_milli -= w.task.cpu_milli
+            schedule(c)
+    elif h.type == FR_WAIT_CANCEL:
+        r = w.request
+        if r != NULL and r.req_id == h.a:
+            answer_request(c, r)
+            del r
+    elif h.type == FR_REFS:
+        get_ids(cur, ids)
+        get_ids(cur, contains)
+        if cur.bad:
+            return
+        for i in range(ids.size()):
+            incref(c, ids[i], 1)
+            hold(w, ids[i], 1)
+        for i in range(contains.size()):
+            hold(w, contains[i], -1)
+            decref(c, contains[i], 1)
+    elif h.type == FR_CANCEL:
+        t = owning_task(c, h.a)
+        if t != NULL:
+            cancel_task(c, t.id, <uint32_t>h.b)
+        schedule(c)
+
+
+cdef void worker_readable(Core *c, Worker *w) noexcept nogil:
+    cdef ssize_t n
+    cdef size_t pos = 0
+    cdef size_t old
+    cdef fr_header h
+    cdef Cursor cur
+    cdef int fd = w.fd
+    while True:
+        old = w.in_.size()
+        w.in_.resize(old + RECV_CHUNK)
+        n = recv(fd, &w.in_[old], RECV_CHUNK, MSG_DONTWAIT)
+        w.in_.resize(old + (n if n > 0 else 0))
+        if n == 0:
+            # The process is gone; the spawner reports how it ended.
+            close(w.fd)
+            w.fd = -1
+            w.state = W_EXITING
+            if c.spawner_lost:
+                worker_gone(c, w, 0)
+            break
+        if n < 0:
+            if errno == EINTR:
+                continue
+            break
+        if n < RECV_CHUNK:
+            break
+    while w.in_.size() - pos >= FR_HEADER_SIZE:
+        memcpy(&h, w.in_.data() + pos, FR_HEADER_SIZE)
+        if w.in_.size() - pos - FR_HEADER_SIZE < h.body_len:
+            break
+        cur.p = w.in_.data() + pos + FR_HEADER_SIZE
+        cur.end = cur.p + h.body_len
+        cur.bad = False
+        pos += FR_HEADER_SIZE + h.body_len
+        handle_frame(c, w, &h, &cur)
+        if w.fd != fd:
+            return
+    if pos > 0:
+        w.in_.erase(0, pos)
+
+
+cdef void spawner_readable(Core *c) noexcept nogil:
+    cdef fr_header h
+    cdef ssize_t n
+    cdef Worker *w
+    cdef size_t i
+    while True:
+        n = recv(c.spawner_fd, &h, FR_HEADER_SIZE, MSG_DONTWAIT)
+        if n < 0:
+            if errno == EINTR:
+                continue
+            return
+        if n == 0:
+            c.spawner_lost = True
+            close(c.spawner_fd)
+            c.spawner_fd = -1
+            for i in range(c.workers.size()):
+                if c.workers[i].state == W_EXITING:
+                    worker_gone(c, c.workers[i], 0)
+            return
+        if n != FR_HEADER_SIZE:
+            continue
+        if h.a >= c.workers.size():
+            continue
+        w = c.workers[h.a]
+        if h.type == FR_SPAWNED:
+            w.pid = <int>h.b
+        elif h.type == FR_EXITED and w.pid == <int>(h.b >> 32) and w.state != W_DEAD:
+            worker_gone(c, w, <uint32_t>h.b)
+
+
+cdef void run_loop(Core *c) noexcept nogil:
+    cdef vector[pollfd] fds
+    cdef vector[int] slots
+    cdef pollfd p
+    cdef size_t i
+    cdef uint64_t drained
+    cdef Worker *w
+    while True:
+        pthread_mutex_lock(&c.mu)
+        if c.stopping:
+            pthread_mutex_unlock(&c.mu)
+            return
+        fds.clear()
+        slots.clear()
+        p.fd = c.wake_fd
+        p.events = POLLIN
+        p.revents = 0
+        fds.push_back(p)
+        slots.push_back(-1)
+        if c.spawner_fd >= 0:
+            p.fd = c.spawner_fd
+            fds.push_back(p)
+            slots.push_back(-2)
+        for i in range(c.workers.size()):
+            w = c.workers[i]
+            if w.fd >= 0:
+                p.fd = w.fd
+                p.events = POLLIN | (POLLOUT if w.want_write else 0)
+                fds.push_back(p)
+                slots.push_back(<int>i)
+                p.events = POLLIN
+        pthread_mutex_unlock(&c.mu)
+        if poll(fds.data(), fds.size(), -1) < 0:
+            continue
+        pthread_mutex_lock(&c.mu)
+        for i in range(fds.size()):
+            if fds[i].revents == 0:
+                continue
+            if slots[i] == -1:
+                read(c.wake_fd, &drained, 8)
+            elif slots[i] == -2:
+                if c.spawner_fd >= 0:
+                    spawner_readable(c)
+            else:
+                w = c.workers[slots[i]]
+                if w.fd != fds[i].fd:
+                    continue
+                if fds[i].revents & POLLOUT:
+                    flush(c, w)
+                if fds[i].revents & (POLLIN | POLLHUP | POLLERR):
+                    worker_readable(c, w)
+        pthread_mutex_unlock(&c.mu)
+
+
+# ------------------------------------------------------------- Python face
+
+cdef class Scheduler:
+    """The driver's handle on the scheduler core (one per runtime)."""
+
+    cdef Core *core
+    cdef object _thread
+
+    def __cinit__(self, int num_cpus, int max_workers, int spawner_fd, uint64_t origin_base):
+        self.core = new Core()
+        pthread_mutex_init(&self.core.mu, NULL)
+        pthread_cond_init(&self.core.cv, NULL)
+        self.core.total_cpu_milli = num_cpus * 1000
+        self.core.min_workers = num_cpus
+        self.core.max_workers = max_workers
+        self.core.spawner_fd = spawner_fd
+        self.core.next_origin = origin_base
+        self.core.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)
+        if self.core.wake_fd < 0:
+            raise OSError(errno, "eventfd failed")
+
+    def start(self) -> None:
+        """Starts the initial workers and the scheduler thread."""
+        cdef int i
+        with nogil:
+            pthread_mutex_lock(&self.core.mu)
+            for i in range(self.core.min_workers):
+                spawn_worker(self.core)
+            pthread_mutex_unlock(&self.core.mu)
+        self._thread = threading.Thread(target=self._run, name="fastray-scheduler", daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        with nogil:
+            run_loop(self.core)
+
+    def stop(self) -> None:
+        """Stops the thread and closes every worker socket (workers exit on EOF)."""
+        cdef size_t i
+        cdef Worker *w
+        with nogil:
+            pthread_mutex_lock(&self.core.mu)
+            self.core.stopping = True
+            wake(self.core)
+            pthread_cond_broadcast(&self.core.cv)
+            pthread_mutex_unlock(&self.core.mu)
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        for i in range(self.core.workers.size()):
+            w = self.core.workers[i]
+            if w.fd >= 0:
+                close(w.fd)
+                w.fd = -1
+
+    def __dealloc__(self):
+        cdef Core *c = self.core
+        cdef size_t i
+        if c == NULL:
+            return
+        for kv in c.objects:
+            del kv.second
+        for kt in c.tasks:
+            del kt.second
+        for i in range(c.workers.size()):
+            if c.workers[i].request != NULL and c.workers[i].request.worker >= 0:
+                del c.workers[i].request
+            if c.workers[i].fd >= 0:
+                close(c.workers[i].fd)
+            del c.workers[i]
+        close(c.wake_fd)
+        pthread_cond_destroy(&c.cv)
+        pthread_mutex_destroy(&c.mu)
+        del c
+        self.core = NULL
+
+    @property
+    def next_origin(self) -> int:
+        return self.core.next_origin
+
+    def define(self, uint64_t fn_id, bytes name, bytes blob) -> None:
+        cdef Function *fn
+        pthread_mutex_lock(&self.core.mu)
+        if self.core.functions.count(fn_id) == 0:
+            fn = &self.core.functions[fn_id]
+            fn.name.assign(PyBytes_AS_STRING(name), PyBytes_GET_SIZE(name))
+            fn.blob.assign(PyBytes_AS_STRING(blob), PyBytes_GET_SIZE(blob))
+        pthread_mutex_unlock(&self.core.mu)
+
+    def submit(self, uint64_t task_id, uint64_t fn_id, uint32_t num_returns,
+               uint32_t cpu_milli, int32_t max_retries, deps, contained, bytes args) -> None:
+        """Registers a task from the driver; it runs once its deps are ready."""
+        cdef Task *t = new Task()
+        t.id = task_id
+        t.fn_id = fn_id
+        t.num_returns = num_returns
+        t.cpu_milli = cpu_milli
+        t.retries_left = max_retries
+        for d in deps:
+            t.deps.push_back(d)
+        for d in contained:
+            t.contained.push_back(d)
+        t.args.assign(PyBytes_AS_STRING(args), PyBytes_GET_SIZE(args))
+        with nogil:
+            pthread_mutex_lock(&self.core.mu)
+            add_task(self.core, t, NULL)
+            schedule(self.core)
+            pthread_mutex_unlock(&self.core.mu)
+
+    def put(self, uint64_t oid, bytes payload, contained) -> None:
+        """Stores a ready object with one reference, owned by the caller."""
+        cdef vector[uint64_t] contains
+        cdef Obj *o
+        cdef size_t i
+        for d in contained:
+            contains.push_back(d)
+        pthread_mutex_lock(&self.core.mu)
+        o = new_obj(self.core, oid, 1)
+        for i in range(contains.size()):
+            incref(self.core, contains[i], 1)
+        o.contains.swap(contains)
+        o.payload.assign(PyBytes_AS_STRING(payload), PyBytes_GET_SIZE(payload))
+        o.state = FR_OBJ_READY if <uint8_t>o.payload[0] == FR_PAYLOAD_VALUE else FR_OBJ_FAILED
+        pthread_mutex_unlock(&self.core.mu)
+
+    def incref(self, uint64_t oid) -> None:
+        pthread_mutex_lock(&self.core.mu)
+        incref(self.core, oid, 1)
+        pthread_mutex_unlock(&self.core.mu)
+
+    def decref(self, uint64_t oid) -> None:
+        pthread_mutex_lock(&self.core.mu)
+        decref(self.core, oid, 1)
+        pthread_mutex_unlock(&self.core.mu)
+
+    def wait(self, ids, uint32_t needed, double timeout, bint fail_fast) -> bytes:
+        """Blocks until `needed` of the objects are ready (or one failed, with
+        fail_fast), or until timeout (< 0: forever).  Returns one state byte
+        per id.  Signals are checked every 50 ms so Ctrl-C is prompt."""
+        cdef vector[uint64_t] idv
+        cdef Request *r
+        cdef timespec deadline, now, slice_end
+        cdef double remaining
+        cdef bytes states
+        cdef char *out
+        cdef size_t i
+        cdef Obj *o
+        cdef bint expired = False
+        for d in ids:
+            idv.push_back(d)
+        states = PyBytes_FromStringAndSize(NULL, idv.size())
+        out = PyBytes_AS_STRING(states)
+        clock_gettime(CLOCK_REALTIME, &deadline)
+        if timeout >= 0:
+            deadline.tv_sec += <long>timeout
+            deadline.tv_nsec += <long>((timeout - <long>timeout) * 1e9)
+            if deadline.tv_nsec >= 1000000000:
+                deadline.tv_sec += 1
+                deadline.tv_nsec -= 1000000000
+        with nogil:
+            pthread_mutex_lock(&self.core.mu)
+            r = open_request(self.core, -1, 0, needed,
+                             FR_WAIT_FAIL_FAST if fail_fast else 0, idv)
+            pthread_mutex_unlock(&self.core.mu)
+        try:
+            while True:
+                with nogil:
+                    pthread_mutex_lock(&self.core.mu)
+                    if not r.done and not self.core.stopping:
+                        clock_gettime(CLOCK_REALTIME, &now)
+                        slice_end = now
+                        slice_end.tv_nsec += 50000000
+                        if slice_end.tv_nsec >= 1000000000:
+                            slice_end.tv_sec += 1
+                            slice_end.tv_nsec -= 1000000000
+                        if timeout >= 0 and (deadline.tv_sec < slice_end.tv_sec or (
+                                deadline.tv_sec == slice_end.tv_sec
+                                and deadline.tv_nsec < slice_end.tv_nsec)):
+                            slice_end = deadline
+                            expired = True
+                        pthread_cond_timedwait(&self.core.cv, &self.core.mu, &slice_end)
+                    pthread_mutex_unlock(&self.core.mu)
+                if r.done or self.core.stopping:
+                    break
+                if expired:
+                    clock_gettime(CLOCK_REALTIME, &now)
+                    if now.tv_sec > deadline.tv_sec or (now.tv_sec == deadline.tv_sec
+                                                        and now.tv_nsec >= deadline.tv_nsec):
+                        break
+                    expired = False
+                PyErr_CheckSignals()
+        finally:
+            with nogil:
+                pthread_mutex_lock(&self.core.mu)
+                if not r.done:
+                    unregister_request(self.core, r)
+                for i in range(r.ids.size()):
+                    o = find_obj(self.core, r.ids[i])
+                    out[i] = <char>(FR_OBJ_UNKNOWN if o == NULL else o.state)
+                pthread_mutex_unlock(&self.core.mu)
+                del r
+        return states
+
+    def fetch(self, ids) -> list:
+        """Copies out the payloads of ready objects (None where not ready)."""
+        cdef vector[uint64_t] idv
+        cdef vector[string] payloads
+        cdef vector[char] present
+        cdef Obj *o
+        cdef size_t i
+        for d in ids:
+            idv.push_back(d)
+        payloads.resize(idv.size())
+        present.resize(idv.size())
+        with nogil:
+            pthread_mutex_lock(&self.core.mu)
+            for i in range(idv.size()):
+                o = find_obj(self.core, idv[i])
+                if o != NULL and o.state != FR_OBJ_PENDING:
+                    payloads[i] = o.payload
+                    present[i] = 1
+            pthread_mutex_unlock(&self.core.mu)
+        return [PyBytes_FromStringAndSize(payloads[i].data(), payloads[i].size())
+                if present[i] else None for i in range(idv.size())]
+
+    def cancel(self, uint64_t object_id, bint force, bint recursive) -> None:
+        """Cancels the task that returns object_id, if it has not finished."""
+        cdef Task *t
+        cdef uint32_t flags = (FR_CANCEL_FORCE if force else 0) | (
+            FR_CANCEL_RECURSIVE if recursive else 0)
+        with nogil:
+            pthread_mutex_lock(&self.core.mu)
+            t = owning_task(self.core, object_id)
+            if t != NULL:
+                cancel_task(self.core, t.id, flags)
+                schedule(self.core)
+            pthread_mutex_unlock(&self.core.mu)
+
+    def worker_pids(self) -> list:
+        cdef size_t i
+        pids = []
+        pthread_mutex_lock(&self.core.mu)
+        for i in range(self.core.workers.size()):
+            if self.core.workers[i].state != W_DEAD and self.core.workers[i].pid > 0:
+                pids.append(self.core.workers[i].pid)
+        pthread_mutex_unlock(&self.core.mu)
+        return pids
+
+    def stats(self) -> dict:
+        """A consistent snapshot of the counters, for resources and tests."""
+        cdef Core *c = self.core
+        cdef size_t i
+        cdef int running = 0, blocked = 0, live = 0
+        pthread_mutex_lock(&c.mu)
+        for i in range(c.workers.size()):
+            if c.workers[i].state == W_IDLE or c.workers[i].state == W_BUSY:
+                live += 1
+            if c.workers[i].task != NULL:
+                running += 1
+                if c.workers[i].request != NULL:
+                    blocked += 1
+        result = dict(
+            objects=c.objects.size(), tasks=c.tasks.size(), ready=c.ready.size(),
+            used_cpu_milli=c.used_cpu_milli, total_cpu_milli=c.total_cpu_milli,
+            workers=live, running=running, blocked=blocked,
+            tasks_finished=c.tasks_finished, tasks_failed=c.tasks_failed,
+            workers_started=c.workers_started, workers_died=c.workers_died,
+            retries=c.retries)
+        pthread_mutex_unlock(&c.mu)
+        return result

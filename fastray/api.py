@@ -1,0 +1,252 @@
+"""The public task API, with Ray's names and semantics."""
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import secrets
+import shutil
+import tempfile
+import threading
+import time
+from typing import Any
+
+from . import process
+from .backend import Backend
+from .context import FastrayContext, RuntimeContext, make_context
+from .exceptions import FastrayError
+from .object_ref import ObjectRef
+
+__version__ = "0.1.0"
+
+logger = logging.getLogger("fastray")
+
+# Keywords Ray's init documents that mean nothing on one local machine:
+# accepted so Ray programs run unchanged, and said once in the log.
+RAY_INIT_KEYWORDS = frozenset({
+    "address", "num_gpus", "resources", "labels", "local_mode", "include_dashboard",
+    "dashboard_host", "dashboard_port", "job_config", "configure_logging", "logging_format",
+    "logging_config", "log_to_driver", "namespace", "runtime_env", "storage",
+    "enable_resource_isolation", "system_reserved_cpu", "system_reserved_memory",
+    "cgroup_path", "proxy_server_url", "_cgroup_path", "_enable_object_reconstruction",
+    "_plasma_directory", "object_spilling_directory", "_node_ip_address",
+    "_driver_object_store_memory", "_memory", "_redis_username", "_redis_password",
+    "_temp_dir", "_metrics_export_port", "_system_config", "_tracing_startup_hook",
+    "_node_name", "_skip_env_hook", "allow_multiple",
+})
+
+_lock = threading.RLock()
+_context: FastrayContext | None = None
+_session_dir: str | None = None
+_node_id = secrets.token_hex(28)
+_hooks_installed = False
+
+
+def init(address: str | None = None, *, num_cpus: int | None = None,
+         object_store_memory: int | None = None, ignore_reinit_error: bool = False,
+         logging_level: int | str = logging.INFO, **kwargs: Any) -> FastrayContext:
+    """Starts the local runtime: a scheduler thread and num_cpus workers.
+
+    Every keyword Ray's ``init`` documents is accepted; an unknown one is a
+    TypeError naming it.
+    """
+    global _context, _session_dir
+    unknown = sorted(set(kwargs) - RAY_INIT_KEYWORDS)
+    if unknown:
+        raise TypeError(f"init() got unexpected keyword argument(s) {', '.join(unknown)}; "
+                        "fastray accepts Ray's init() keywords only")
+    if address not in (None, "local"):
+        raise NotImplementedError(f"init(address={address!r}): connecting to a cluster is "
+                                  "not supported; use address=None for the local runtime")
+    cpus = _validate_cpus(num_cpus)
+    _validate_store_memory(object_store_memory)
+    logger.setLevel(logging_level)
+    with _lock:
+        if _context is not None:
+            if ignore_reinit_error:
+                return _context
+            raise RuntimeError("fastray.init() was already called; call fastray.shutdown() "
+                               "first, or pass ignore_reinit_error=True")
+        if isinstance(process.backend, Backend):
+            raise RuntimeError("fastray.init() cannot be called from inside a task")
+        for name in sorted(kwargs):
+            logger.info("init(%s=...) has no meaning for the local runtime; ignored", name)
+        _install_process_hooks()
+        from .runtime import LocalRuntime
+        _session_dir = tempfile.mkdtemp(
+            prefix=time.strftime("session_%Y-%m-%d_%H-%M-%S_") + f"{os.getpid()}_",
+            dir=_fastray_tmp())
+        runtime = LocalRuntime(cpus, max_workers=max(4 * cpus, 8), session_dir=_session_dir,
+                               node_id=_node_id)
+        process.install(runtime)
+        _context = make_context(runtime, __version__, _session_dir, _node_id, shutdown)
+        return _context
+
+
+def _fastray_tmp() -> str:
+    path = os.path.join(tempfile.gettempdir(), "fastray")
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def _validate_cpus(num_cpus: Any) -> int:
+    if num_cpus is None:
+        return os.cpu_count() or 1
+    if not isinstance(num_cpus, int) or isinstance(num_cpus, bool):
+        raise TypeError(f"num_cpus must be an int, got {type(num_cpus).__name__}")
+    if num_cpus < 1:
+        raise ValueError(f"num_cpus must be at least 1, got {num_cpus}")
+    if num_cpus > 1024:
+        raise ValueError(f"num_cpus={num_cpus} is more than one machine can have; "
+                         "fastray starts a process per CPU")
+    return num_cpus
+
+
+def _validate_store_memory(size: Any) -> None:
+    if size is None:
+        return
+    if not isinstance(size, int) or isinstance(size, bool):
+        raise TypeError(f"object_store_memory must be an int (bytes), got {type(size).__name__}")
+    if size <= 0:
+        raise ValueError(f"object_store_memory must be positive, got {size}")
+
+
+def _install_process_hooks() -> None:
+    """Shut down at interpreter exit; a forked child starts afresh."""
+    global _hooks_installed
+    if _hooks_installed:
+        return
+    _hooks_installed = True
+    atexit.register(shutdown)
+    os.register_at_fork(after_in_child=_forget_runtime_after_fork)
+
+
+def _forget_runtime_after_fork() -> None:
+    global _context, _lock
+    _lock = threading.RLock()
+    _context = None
+    process.install(None)
+
+
+def is_initialized() -> bool:
+    return _context is not None
+
+
+def shutdown() -> None:
+    """Stops every worker and frees the runtime; safe to call more than once."""
+    global _context, _session_dir
+    with _lock:
+        backend = process.backend
+        if _context is None or backend is None:
+            return
+        process.install(None)
+        _context = None
+        try:
+            backend.shutdown()
+        finally:
+            if _session_dir is not None:
+                shutil.rmtree(_session_dir, ignore_errors=True)
+                _session_dir = None
+
+
+def _require_backend() -> Backend:
+    """The backend of this process, starting a local runtime on first use."""
+    backend = process.backend
+    if backend is None:
+        with _lock:
+            if process.backend is None:
+                init()
+            backend = process.backend
+    return backend
+
+
+def _check_ref_list(refs: list, what: str) -> None:
+    for ref in refs:
+        if not isinstance(ref, ObjectRef):
+            raise TypeError(f"{what}() got a list holding {ref!r} ({type(ref).__name__}), "
+                            "which is not an ObjectRef")
+
+
+def _timeout(timeout: float | None) -> float | None:
+    if timeout is None:
+        return None
+    if not isinstance(timeout, (int, float)) or isinstance(timeout, bool):
+        raise TypeError(f"timeout must be a number of seconds or None, got {timeout!r}")
+    if timeout < 0:
+        raise ValueError(f"timeout must be >= 0, got {timeout}")
+    return float(timeout)
+
+
+def get(object_refs: ObjectRef | list[ObjectRef], *, timeout: float | None = None) -> Any:
+    """The value(s) of one ref or a list of refs, in order.
+
+    Raises the task's error as soon as any of them failed, and
+    GetTimeoutError if they are not all ready within timeout seconds.
+    """
+    if isinstance(object_refs, ObjectRef):
+        return _get_backend_for_refs().get([object_refs], _timeout(timeout))[0]
+    if not isinstance(object_refs, list):
+        raise ValueError(f"get() takes an ObjectRef or a list of ObjectRefs, got "
+                         f"{type(object_refs).__name__}")
+    _check_ref_list(object_refs, "get")
+    if not object_refs:
+        return []
+    return _get_backend_for_refs().get(object_refs, _timeout(timeout))
+
+
+def _get_backend_for_refs() -> Backend:
+    backend = process.backend
+    if backend is None:
+        raise FastrayError("fastray is not running (these refs belong to a runtime that was "
+                           "shut down); call fastray.init()")
+    return backend
+
+
+def put(value: Any) -> ObjectRef:
+    """Stores a value and returns a ref to it."""
+    if isinstance(value, ObjectRef):
+        raise TypeError("put() of an ObjectRef is not allowed; to store the ref itself, wrap "
+                        "it in a list: put([ref])")
+    return _require_backend().put(value)
+
+
+def wait(object_refs: list[ObjectRef], *, num_returns: int = 1, timeout: float | None = None,
+         fetch_local: bool = True) -> tuple[list[ObjectRef], list[ObjectRef]]:
+    """Splits refs into (ready, not_ready), both in input order, returning
+    once num_returns are ready or timeout seconds have passed."""
+    if isinstance(object_refs, ObjectRef) or not isinstance(object_refs, list):
+        raise TypeError(f"wait() takes a list of ObjectRefs, got {type(object_refs).__name__}")
+    _check_ref_list(object_refs, "wait")
+    seconds = _timeout(timeout)
+    if not object_refs:
+        return [], []
+    if len(set(object_refs)) != len(object_refs):
+        raise ValueError("wait() requires a list of unique ObjectRefs")
+    if not isinstance(num_returns, int) or isinstance(num_returns, bool) or num_returns < 1:
+        raise ValueError(f"num_returns must be an int >= 1, got {num_returns!r}")
+    if num_returns > len(object_refs):
+        raise ValueError(f"num_returns={num_returns} is greater than the number of refs "
+                         f"({len(object_refs)})")
+    return _get_backend_for_refs().wait(object_refs, num_returns, seconds)
+
+
+def cancel(object_ref: ObjectRef, *, force: bool = False, recursive: bool = True) -> None:
+    """Cancels the task behind a ref: a pending task never runs, a running one
+    gets KeyboardInterrupt (force=True: its worker is killed), a finished one
+    is left alone."""
+    if not isinstance(object_ref, ObjectRef):
+        raise TypeError(f"cancel() takes an ObjectRef, got {type(object_ref).__name__}")
+    _get_backend_for_refs().cancel(object_ref, force, recursive)
+
+
+def available_resources() -> dict[str, float]:
+    return _require_backend().resources()[1]
+
+
+def cluster_resources() -> dict[str, float]:
+    return _require_backend().resources()[0]
+
+
+def get_runtime_context() -> RuntimeContext:
+    return RuntimeContext(os.environ.get("FASTRAY_NODE_ID", _node_id))
+

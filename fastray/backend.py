@@ -1,0 +1,214 @@
+"""The interface every backend offers the public API, and the logic shared by
+the two backends that run on our own scheduler (the driver's runtime and a
+worker's connection to it).
+
+The public API in ``api.py`` only ever calls ``Backend`` methods, so a backend
+that hands everything to a Ray cluster slots in beside these without a branch
+in the API.  ``SchedulerBackend`` turns the API's calls into a handful of
+primitives (define, submit, put, wait, cancel) that its subclasses carry out:
+in the driver by calling the scheduler directly, in a worker by messages.
+"""
+from __future__ import annotations
+
+import abc
+import concurrent.futures
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Sequence
+
+from . import _scheduler as wire
+from . import process
+from .exceptions import FastrayError, GetTimeoutError, ObjectLostError
+from .object_ref import ObjectRef
+from .serialization import deserialize, error_of, serialize
+
+if TYPE_CHECKING:
+    from .remote_function import RemoteFunction, TaskOptions
+
+ORIGIN_SHIFT = 40
+
+
+class Backend(abc.ABC):
+    """What the public API needs from a runtime."""
+
+    @abc.abstractmethod
+    def submit(self, function: RemoteFunction, args: tuple, kwargs: dict,
+               options: TaskOptions) -> list[ObjectRef]: ...
+
+    @abc.abstractmethod
+    def get(self, refs: Sequence[ObjectRef], timeout: float | None) -> list[Any]: ...
+
+    @abc.abstractmethod
+    def put(self, value: Any) -> ObjectRef: ...
+
+    @abc.abstractmethod
+    def wait(self, refs: Sequence[ObjectRef], num_returns: int,
+             timeout: float | None) -> tuple[list[ObjectRef], list[ObjectRef]]: ...
+
+    @abc.abstractmethod
+    def cancel(self, ref: ObjectRef, force: bool, recursive: bool) -> None: ...
+
+    @abc.abstractmethod
+    def future(self, ref: ObjectRef) -> concurrent.futures.Future[Any]: ...
+
+    @abc.abstractmethod
+    def incref(self, object_id: int) -> None: ...
+
+    @abc.abstractmethod
+    def decref(self, object_id: int) -> None: ...
+
+    @abc.abstractmethod
+    def resources(self) -> tuple[dict[str, float], dict[str, float]]:
+        """(total, available) resources, with Ray's keys."""
+
+    @abc.abstractmethod
+    def current_task_id(self) -> int | None: ...
+
+    @abc.abstractmethod
+    def shutdown(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class EncodedArgs:
+    deps: list[int]
+    contained: list[int]
+    payload: bytes
+
+
+def encode_args(args: tuple, kwargs: dict, retry_exceptions: Any) -> EncodedArgs:
+    """Top-level ObjectRefs become dependencies (resolved before the task
+    runs); refs nested in containers travel as refs."""
+    deps: list[int] = []
+    slots: list[tuple[int | str, int]] = []
+    plain_args = list(args)
+    for i, arg in enumerate(args):
+        if isinstance(arg, ObjectRef):
+            slots.append((i, len(deps)))
+            deps.append(arg.id)
+            plain_args[i] = None
+    plain_kwargs = dict(kwargs)
+    for key, arg in kwargs.items():
+        if isinstance(arg, ObjectRef):
+            slots.append((key, len(deps)))
+            deps.append(arg.id)
+            plain_kwargs[key] = None
+    payload, contained = serialize((plain_args, plain_kwargs, slots, retry_exceptions))
+    return EncodedArgs(deps, contained, payload)
+
+
+def decode_args(payload: bytes | memoryview, dep_values: list[Any]) -> tuple[list, dict, Any]:
+    """The inverse of encode_args, with the dependencies' values filled in."""
+    args, kwargs, slots, retry_exceptions = deserialize(payload)
+    for where, index in slots:
+        if isinstance(where, int):
+            args[where] = dep_values[index]
+        else:
+            kwargs[where] = dep_values[index]
+    return args, kwargs, retry_exceptions
+
+
+class SchedulerBackend(Backend):
+    """Backend logic over the scheduler's primitives."""
+
+    def __init__(self, origin: int, num_cpus: int) -> None:
+        self.num_cpus = num_cpus
+        self._origin = origin << ORIGIN_SHIFT
+        self._counter = 0
+        self._id_lock = threading.Lock()
+        self._defined: set[int] = set()
+        self._stopped = False
+
+    # -- primitives carried out by subclasses
+
+    @abc.abstractmethod
+    def _define(self, fn_id: int, name: bytes, blob: bytes) -> None: ...
+
+    @abc.abstractmethod
+    def _submit(self, task_id: int, fn_id: int, options: TaskOptions, args: EncodedArgs) -> None: ...
+
+    @abc.abstractmethod
+    def _put(self, object_id: int, payload: bytes, contained: list[int]) -> None: ...
+
+    @abc.abstractmethod
+    def _wait(self, ids: list[int], needed: int, timeout: float | None, fail_fast: bool,
+              fetch: bool) -> tuple[bytes, list[Any] | None]:
+        """One state byte per id, and the payloads of ready ones if fetch."""
+
+    @abc.abstractmethod
+    def _cancel(self, object_id: int, force: bool, recursive: bool) -> None: ...
+
+    # -- shared logic
+
+    def _next_ids(self, count: int) -> int:
+        with self._id_lock:
+            first = self._counter + 1
+            self._counter += count
+        return self._origin | first
+
+    def submit(self, function: RemoteFunction, args: tuple, kwargs: dict,
+               options: TaskOptions) -> list[ObjectRef]:
+        self._check_running()
+        if options.num_cpus > self.num_cpus:
+            raise ValueError(f"{function.name} asks for num_cpus={options.num_cpus:g} but the "
+                             f"pool has {self.num_cpus} CPUs; it could never run")
+        if function.fn_id not in self._defined:
+            self._define(function.fn_id, function.name.encode(), function.pickled())
+            self._defined.add(function.fn_id)
+        encoded = encode_args(args, kwargs, options.retry_exceptions)
+        task_id = self._next_ids(max(options.num_returns, 1))
+        self._submit(task_id, function.fn_id, options, encoded)
+        return [ObjectRef(task_id + i, adopt=True) for i in range(options.num_returns)]
+
+    def put(self, value: Any) -> ObjectRef:
+        self._check_running()
+        payload, contained = serialize(value)
+        object_id = self._next_ids(1)
+        self._put(object_id, payload, contained)
+        return ObjectRef(object_id, adopt=True)
+
+    def get(self, refs: Sequence[ObjectRef], timeout: float | None) -> list[Any]:
+        self._check_refs(refs)
+        ids = [ref.id for ref in refs]
+        states, payloads = self._wait(ids, len(ids), timeout, True, True)
+        self._check_running()
+        for i, state in enumerate(states):
+            if state == wire.OBJ_FAILED:
+                raise error_of(payloads[i])
+            if state == wire.OBJ_UNKNOWN:
+                raise ObjectLostError(f"{refs[i]!r} no longer exists (freed, or from a runtime "
+                                      "that was shut down)")
+        if wire.OBJ_PENDING in states:
+            pending = states.count(wire.OBJ_PENDING)
+            raise GetTimeoutError(f"get timed out after {timeout} s: {pending} of {len(ids)} "
+                                  "object(s) not ready")
+        values: dict[int, Any] = {}
+        return [values[i] if i in values else values.setdefault(i, deserialize(p))
+                for i, p in zip(ids, payloads)]
+
+    def wait(self, refs: Sequence[ObjectRef], num_returns: int,
+             timeout: float | None) -> tuple[list[ObjectRef], list[ObjectRef]]:
+        self._check_refs(refs)
+        states, _ = self._wait([ref.id for ref in refs], num_returns, timeout, False, False)
+        self._check_running()
+        ready: list[ObjectRef] = []
+        not_ready: list[ObjectRef] = []
+        for ref, state in zip(refs, states):
+            if state != wire.OBJ_PENDING and len(ready) < num_returns:
+                ready.append(ref)
+            else:
+                not_ready.append(ref)
+        return ready, not_ready
+
+    def cancel(self, ref: ObjectRef, force: bool, recursive: bool) -> None:
+        self._check_refs([ref])
+        self._cancel(ref.id, force, recursive)
+
+    def _check_running(self) -> None:
+        if self._stopped:
+            raise FastrayError("the fastray runtime was shut down")
+
+    def _check_refs(self, refs: Sequence[ObjectRef]) -> None:
+        self._check_running()
+        for ref in refs:
+            if ref._generation != process.generation:
+                raise ObjectLostError(f"{ref!r} belongs to a fastray runtime that was shut down")

@@ -1,0 +1,99 @@
+"""What ``init`` returns, and what ``get_runtime_context`` tells a task."""
+from __future__ import annotations
+
+import os
+import platform
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from . import process
+
+
+@dataclass
+class FastrayContext:
+    """Describes the running runtime (Ray's ``RayContext``, same fields).
+
+    ``with fastray.init(...):`` shuts the runtime down when the block ends.
+    """
+
+    dashboard_url: str | None
+    python_version: str
+    fastray_version: str
+    address_info: dict[str, Any]
+    num_cpus: int
+    max_workers: int
+    worker_pids: list[int]
+    spawner_pid: int
+    object_store: str
+    _shutdown: Callable[[], None] = field(repr=False, compare=False)
+
+    def __enter__(self) -> FastrayContext:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._shutdown()
+
+    def disconnect(self) -> None:
+        self._shutdown()
+
+    def __getitem__(self, key: str) -> Any:
+        return self.address_info[key]
+
+
+def make_context(runtime: Any, version: str, session_dir: str, node_id: str,
+                 shutdown: Callable[[], None]) -> FastrayContext:
+    address_info = {
+        "node_ip_address": "127.0.0.1",
+        "raylet_ip_address": "127.0.0.1",
+        "redis_address": None,
+        "object_store_address": "inline (driver memory)",
+        "raylet_socket_name": None,
+        "webui_url": None,
+        "session_dir": session_dir,
+        "metrics_export_port": None,
+        "gcs_address": None,
+        "address": "local",
+        "node_id": node_id,
+    }
+    return FastrayContext(
+        dashboard_url=None, python_version=platform.python_version(), fastray_version=version,
+        address_info=address_info, num_cpus=runtime.num_cpus, max_workers=runtime.max_workers,
+        worker_pids=runtime.worker_pids(), spawner_pid=runtime.spawner_pid,
+        object_store=address_info["object_store_address"], _shutdown=shutdown)
+
+
+class RuntimeContext:
+    """Ray's runtime context: who is running this code."""
+
+    def __init__(self, node_id: str) -> None:
+        self._node_id = node_id
+
+    def get_task_id(self) -> str | None:
+        """The running task's id in hex; None in the driver."""
+        backend = process.backend
+        task_id = backend.current_task_id() if backend is not None else None
+        return None if task_id is None else f"{task_id:016x}"
+
+    def get_worker_id(self) -> str:
+        return f"{os.getpid():016x}"
+
+    def get_node_id(self) -> str:
+        return self._node_id
+
+    def get_job_id(self) -> str:
+        return "01000000"
+
+    def get_actor_id(self) -> None:
+        return None
+
+    @property
+    def pid(self) -> int:
+        return os.getpid()
+
+    def get(self) -> dict[str, Any]:
+        info: dict[str, Any] = {"job_id": self.get_job_id(), "node_id": self._node_id,
+                                "namespace": "default"}
+        task_id = self.get_task_id()
+        if task_id is not None:
+            info["task_id"] = task_id
+        return info

@@ -1,0 +1,84 @@
+"""Errors raised by fastray, under Ray's names as well as our own.
+
+This module imports nothing from the runtime, so code may catch these errors
+without starting or even importing the executor.
+"""
+from __future__ import annotations
+
+__all__ = [
+    "FastrayError", "RayError", "TaskError", "RayTaskError", "GetTimeoutError",
+    "TaskCancelledError", "WorkerCrashedError", "ObjectStoreFullError", "ObjectLostError",
+]
+
+
+class FastrayError(Exception):
+    """Root of every error fastray raises on its own account."""
+
+
+class TaskError(FastrayError):
+    """A task raised an exception.
+
+    ``get`` raises an instance of a class derived from both ``TaskError`` and
+    the original exception's class (see ``as_instanceof_cause``), so
+    ``except ValueError`` catches a remote ``ValueError``.
+    """
+
+    def __init__(self, function_name: str, traceback_str: str, cause: BaseException | None,
+                 pid: int | None = None) -> None:
+        self.function_name = function_name
+        self.traceback_str = traceback_str
+        self.cause = cause
+        self.pid = pid
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        return f"{self.function_name}() (pid={self.pid})\n{self.traceback_str.rstrip()}"
+
+    def __str__(self) -> str:
+        return self._message()
+
+    def __reduce__(self):
+        return (TaskError, (self.function_name, self.traceback_str, self.cause, self.pid))
+
+    def as_instanceof_cause(self) -> TaskError:
+        """Returns an equivalent error that is also an instance of the cause's class."""
+        cause_cls = type(self.cause)
+        if self.cause is None or issubclass(TaskError, cause_cls) or isinstance(self.cause, TaskError):
+            return self
+        try:
+            dual = type(f"TaskError({cause_cls.__name__})", (TaskError, cause_cls), {
+                "__init__": TaskError.__init__,
+                "__str__": TaskError.__str__,
+                "__reduce__": TaskError.__reduce__,
+                "__module__": cause_cls.__module__,
+            })
+            error = dual.__new__(dual)
+        except TypeError:
+            return self
+        TaskError.__init__(error, self.function_name, self.traceback_str, self.cause, self.pid)
+        error.args = (self._message(),)
+        return error
+
+
+class GetTimeoutError(FastrayError, TimeoutError):
+    """``get`` or a future's result did not become ready within the timeout."""
+
+
+class TaskCancelledError(FastrayError):
+    """The task was cancelled with ``cancel`` before it finished."""
+
+
+class WorkerCrashedError(FastrayError):
+    """The worker process running the task died (and retries, if any, ran out)."""
+
+
+class ObjectStoreFullError(FastrayError):
+    """The object store could not make room for a value."""
+
+
+class ObjectLostError(FastrayError):
+    """The object is gone: freed, or from a runtime that was shut down."""
+
+
+RayError = FastrayError
+RayTaskError = TaskError

@@ -1,0 +1,66 @@
+"""ObjectRef: the future-like handle to a task's result or a put value."""
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from typing import Any, Generator
+
+from . import process
+from .serialization import note_contained_ref
+
+
+class ObjectRef:
+    """Refers to an object in the store; the object lives while refs do.
+
+    Refs are hashable, comparable and picklable: pickled inside a value or an
+    argument they stay valid in the process that unpickles them.
+    """
+
+    __slots__ = ("_id", "_generation", "__weakref__")
+
+    def __init__(self, object_id: int, *, adopt: bool = False) -> None:
+        """adopt: the runtime already counted this handle (a fresh task
+        return or put), so creating it must not count it again."""
+        self._id = object_id
+        self._generation = process.generation
+        if not adopt and process.backend is not None:
+            process.backend.incref(object_id)
+
+    def __del__(self) -> None:
+        backend = process.backend
+        if backend is not None and self._generation == process.generation:
+            backend.decref(self._id)
+
+    @property
+    def id(self) -> int:
+        return self._id
+
+    def hex(self) -> str:
+        return f"{self._id:016x}"
+
+    def binary(self) -> bytes:
+        return self._id.to_bytes(8, "big")
+
+    def __repr__(self) -> str:
+        return f"ObjectRef({self.hex()})"
+
+    def __hash__(self) -> int:
+        return hash(self._id)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ObjectRef) and other._id == self._id
+
+    def __lt__(self, other: ObjectRef) -> bool:
+        return self._id < other._id
+
+    def __reduce__(self):
+        note_contained_ref(self._id)
+        return (ObjectRef, (self._id,))
+
+    def future(self) -> concurrent.futures.Future[Any]:
+        """A concurrent.futures.Future that completes with the value (or error)."""
+        from .api import _require_backend
+        return _require_backend().future(self)
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return asyncio.wrap_future(self.future()).__await__()

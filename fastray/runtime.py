@@ -1,0 +1,189 @@
+"""The driver's runtime: the scheduler core, the spawner process and the
+backend primitives the public API runs on.
+
+Data flow (see docs/architecture.md for the whole picture)::
+
+    driver threads --submit/put/wait (mutex)--> Scheduler core (C++ state)
+                                                    |  scheduler thread, no GIL:
+                                                    |  poll(worker sockets, spawner, eventfd)
+          spawner process  <--SPAWN + fd-----------+
+               | fork                               |
+               v                                    v
+          worker processes  <==== TASK / RESULT frames (one socketpair each)
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import pickle
+import socket
+import subprocess
+import sys
+import threading
+from typing import Any
+
+from . import _scheduler as wire
+from .backend import EncodedArgs, SchedulerBackend
+from .exceptions import FastrayError
+from .object_ref import ObjectRef
+from .remote_function import TaskOptions
+from .serialization import deserialize, error_of
+
+# Worker libraries read these at import; like Ray we give each worker the
+# CPUs of one task so numpy in N workers on N cores does not oversubscribe.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                    "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+_next_origin = 1  # worker id spaces stay unique across runtimes in one process
+
+
+def worker_environment(num_cpus: int, node_id: str) -> dict[str, str]:
+    env = dict(os.environ, FASTRAY_NUM_CPUS=str(num_cpus), FASTRAY_NODE_ID=node_id)
+    for name in THREAD_VARIABLES:
+        env.setdefault(name, "1")
+    return env
+
+
+class LocalRuntime(SchedulerBackend):
+    """The backend of a driver process: owns the scheduler and the workers."""
+
+    def __init__(self, num_cpus: int, max_workers: int, session_dir: str, node_id: str) -> None:
+        global _next_origin
+        super().__init__(origin=0, num_cpus=num_cpus)
+        self.max_workers = max_workers
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self._spawner_socket = ours
+        with theirs:
+            self._spawner = subprocess.Popen(
+                [sys.executable, "-m", "fastray.spawner", str(theirs.fileno())],
+                pass_fds=(theirs.fileno(),), start_new_session=True,
+                env=worker_environment(num_cpus, node_id), stdin=subprocess.DEVNULL)
+        ours.sendall(pickle.dumps({"sys_path": list(sys.path), "cwd": os.getcwd(),
+                                  "session_dir": session_dir}))
+        self._scheduler = wire.Scheduler(num_cpus, max_workers, ours.fileno(), _next_origin)
+        self._scheduler.start()
+        self._futures: list[tuple[ObjectRef, concurrent.futures.Future]] = []
+        self._futures_cv = threading.Condition()
+        self._future_thread: threading.Thread | None = None
+
+    @property
+    def spawner_pid(self) -> int:
+        return self._spawner.pid
+
+    def worker_pids(self) -> list[int]:
+        return self._scheduler.worker_pids()
+
+    def stats(self) -> dict[str, int]:
+        return self._scheduler.stats()
+
+    # -- primitives
+
+    def _define(self, fn_id: int, name: bytes, blob: bytes) -> None:
+        self._scheduler.define(fn_id, name, blob)
+
+    def _submit(self, task_id: int, fn_id: int, options: TaskOptions, args: EncodedArgs) -> None:
+        self._scheduler.submit(task_id, fn_id, options.num_returns, options.cpu_milli,
+                               options.max_retries, args.deps, args.contained, args.payload)
+
+    def _put(self, object_id: int, payload: bytes, contained: list[int]) -> None:
+        self._scheduler.put(object_id, payload, contained)
+
+    def _wait(self, ids: list[int], needed: int, timeout: float | None, fail_fast: bool,
+              fetch: bool) -> tuple[bytes, list[Any] | None]:
+        states = self._scheduler.wait(ids, needed, -1.0 if timeout is None else timeout,
+                                      fail_fast)
+        return states, self._scheduler.fetch(ids) if fetch else None
+
+    def _cancel(self, object_id: int, force: bool, recursive: bool) -> None:
+        self._scheduler.cancel(object_id, force, recursive)
+
+    def incref(self, object_id: int) -> None:
+        self._scheduler.incref(object_id)
+
+    def decref(self, object_id: int) -> None:
+        if not self._stopped:
+            self._scheduler.decref(object_id)
+
+    def current_task_id(self) -> int | None:
+        return None
+
+    def resources(self) -> tuple[dict[str, float], dict[str, float]]:
+        stats = self._scheduler.stats()
+        total = {"CPU": float(self.num_cpus), "node:127.0.0.1": 1.0,
+                 "node:__internal_head__": 1.0}
+        free_cpu = max(stats["total_cpu_milli"] - stats["used_cpu_milli"], 0) / 1000
+        available = dict(total, CPU=free_cpu)
+        if free_cpu == 0:
+            del available["CPU"]
+        return total, available
+
+    # -- futures
+
+    def future(self, ref: ObjectRef) -> concurrent.futures.Future[Any]:
+        self._check_refs([ref])
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        with self._futures_cv:
+            self._futures.append((ref, future))
+            if self._future_thread is None:
+                self._future_thread = threading.Thread(
+                    target=self._resolve_futures, name="fastray-futures", daemon=True)
+                self._future_thread.start()
+            self._futures_cv.notify()
+        return future
+
+    def _resolve_futures(self) -> None:
+        """Completes futures as their objects become ready (one thread for all)."""
+        while True:
+            with self._futures_cv:
+                while not self._futures and not self._stopped:
+                    self._futures_cv.wait()
+                if self._stopped:
+                    pending, self._futures = self._futures, []
+                    break
+                watched = list(self._futures)
+            ids = [ref.id for ref, _ in watched]
+            states = self._scheduler.wait(ids, 1, 0.1, False)
+            done = {ref.id for ref, state in zip((r for r, _ in watched), states)
+                    if state != wire.OBJ_PENDING}
+            if not done:
+                continue
+            with self._futures_cv:
+                self._futures = [(r, f) for r, f in self._futures if r.id not in done]
+            for ref, future in watched:
+                if ref.id in done:
+                    self._settle(ref, future)
+        for _, future in pending:
+            future.set_exception(FastrayError("the fastray runtime was shut down"))
+
+    def _settle(self, ref: ObjectRef, future: concurrent.futures.Future[Any]) -> None:
+        (payload,) = self._scheduler.fetch([ref.id])
+        if not future.set_running_or_notify_cancel():
+            return
+        if payload is None:
+            future.set_exception(FastrayError(f"{ref!r} no longer exists"))
+        elif payload[0] == wire.PAYLOAD_VALUE:
+            future.set_result(deserialize(payload))
+        else:
+            future.set_exception(error_of(payload))
+
+    # -- lifecycle
+
+    def shutdown(self) -> None:
+        """Stops the scheduler, then the spawner, which kills and reaps every
+        worker before it exits; returns when all of them are gone."""
+        global _next_origin
+        if self._stopped:
+            return
+        self._stopped = True
+        self._scheduler.stop()
+        _next_origin = self._scheduler.next_origin
+        self._spawner_socket.close()
+        try:
+            self._spawner.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._spawner.kill()
+            self._spawner.wait()
+        with self._futures_cv:
+            self._futures_cv.notify_all()
+        if self._future_thread is not None:
+            self._future_thread.join()

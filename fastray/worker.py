@@ -1,0 +1,376 @@
+"""The worker process: receives tasks from the scheduler, runs them, sends
+the results back; and, for code inside a task, the backend that submits,
+puts and gets through the same socket.
+
+A worker runs one task at a time.  While a task waits in ``get`` the
+scheduler counts the worker as blocked and lends its CPU to another worker,
+so nested tasks never deadlock the pool.  ``cancel`` arrives as SIGINT, which
+raises KeyboardInterrupt only while a task is running.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import ctypes
+import io
+import os
+import select
+import signal
+import socket
+import struct
+import sys
+import time
+from typing import Any, Callable
+
+import cloudpickle
+
+from . import _scheduler as wire
+from . import process
+from .backend import EncodedArgs, SchedulerBackend, decode_args
+from .remote_function import TaskOptions
+from .serialization import deserialize, serialize, serialize_error
+
+HEADER = struct.Struct("<IIQQ")
+U32 = struct.Struct("<I")
+U64 = struct.Struct("<Q")
+SUBMIT_FIELDS = struct.Struct("<IIi")
+PR_SET_PDEATHSIG = 1
+
+
+def _ids(ids: list[int]) -> bytes:
+    return U32.pack(len(ids)) + struct.pack(f"<{len(ids)}Q", *ids)
+
+
+class Connection:
+    """Framed messages over the worker's socket to the scheduler."""
+
+    def __init__(self, fd: int) -> None:
+        self.sock = socket.socket(fileno=fd)
+        self.sock.setblocking(True)
+        self._buffer = bytearray()
+        self._body: bytearray | None = None
+        self._filled = 0
+        self._header: tuple[int, int, int, int] | None = None
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def receive(self, deadline: float | None = None) -> tuple[int, int, int, memoryview] | None:
+        """The next frame, or None at the deadline.  Safe to interrupt by a
+        signal: a partly read frame is kept and completed by the next call."""
+        while True:
+            if self._header is None and len(self._buffer) >= HEADER.size:
+                self._header = HEADER.unpack_from(self._buffer)
+                del self._buffer[:HEADER.size]
+                self._body = bytearray(self._header[0])
+                self._filled = 0
+            if self._header is not None:
+                take = min(len(self._buffer), len(self._body) - self._filled)
+                if take:
+                    self._body[self._filled:self._filled + take] = self._buffer[:take]
+                    del self._buffer[:take]
+                    self._filled += take
+                if self._filled == len(self._body):
+                    (_, kind, a, b), body = self._header, self._body
+                    self._header = self._body = None
+                    return kind, a, b, memoryview(body).toreadonly()
+                if not self._wait_readable(deadline):
+                    return None
+                view = memoryview(self._body)[self._filled:]
+                n = self.sock.recv_into(view)
+                if n == 0:
+                    raise EOFError("the driver closed the connection")
+                self._filled += n
+                continue
+            if not self._wait_readable(deadline):
+                return None
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError("the driver closed the connection")
+            self._buffer += chunk
+
+    def _wait_readable(self, deadline: float | None) -> bool:
+        if deadline is None:
+            return True
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        readable, _, _ = select.select([self.sock], [], [], remaining)
+        return bool(readable)
+
+
+class WorkerBackend(SchedulerBackend):
+    """The backend seen by code running inside a task."""
+
+    def __init__(self, connection: Connection, origin: int, slot: int) -> None:
+        super().__init__(origin, int(os.environ.get("FASTRAY_NUM_CPUS", "1")))
+        self.slot = slot
+        self._conn = connection
+        self._local_refs: dict[int, int] = {}
+        self._increfs: list[int] = []
+        self._decrefs: list[int] = []
+        self._functions: dict[int, tuple[Callable[..., Any], str]] = {}
+        self._request_counter = 0
+        self.task_id: int | None = None
+        self.task_name = ""
+        self._interrupted = False
+
+    # -- messages
+
+    def _send(self, kind: int, a: int, b: int, body: bytes = b"") -> None:
+        """Sends a frame, preceded by the reference changes queued so far."""
+        parts = []
+        if self._increfs or self._decrefs:
+            refs = _ids(self._increfs) + _ids(self._decrefs)
+            self._increfs, self._decrefs = [], []
+            parts.append(HEADER.pack(len(refs), wire.REFS, 0, 0) + refs)
+        parts.append(HEADER.pack(len(body), kind, a, b))
+        parts.append(body)
+        self._conn.send(b"".join(parts))
+
+    def flush_refs(self) -> None:
+        if self._increfs or self._decrefs:
+            refs = _ids(self._increfs) + _ids(self._decrefs)
+            self._increfs, self._decrefs = [], []
+            self._conn.send(HEADER.pack(len(refs), wire.REFS, 0, 0) + refs)
+
+    # -- primitives
+
+    def _define(self, fn_id: int, name: bytes, blob: bytes) -> None:
+        self._send(wire.DEFINE, fn_id, 0, U32.pack(len(name)) + name + blob)
+
+    def _submit(self, task_id: int, fn_id: int, options: TaskOptions, args: EncodedArgs) -> None:
+        body = b"".join([
+            SUBMIT_FIELDS.pack(options.num_returns, options.cpu_milli, options.max_retries),
+            _ids(args.deps), _ids(args.contained), args.payload])
+        self._local_refs_adopt(task_id, options.num_returns)
+        self._send(wire.SUBMIT, task_id, fn_id, body)
+
+    def _put(self, object_id: int, payload: bytes, contained: list[int]) -> None:
+        self._local_refs_adopt(object_id, 1)
+        self._send(wire.PUT, object_id, 0, _ids(contained) + payload)
+
+    def _local_refs_adopt(self, first_id: int, count: int) -> None:
+        for object_id in range(first_id, first_id + count):
+            self._local_refs[object_id] = self._local_refs.get(object_id, 0)
+
+    def _wait(self, ids: list[int], needed: int, timeout: float | None, fail_fast: bool,
+              fetch: bool) -> tuple[bytes, list[Any] | None]:
+        self._request_counter += 1
+        request = self._request_counter
+        flags = (wire.WAIT_FETCH if fetch else 0) | (wire.WAIT_FAIL_FAST if fail_fast else 0)
+        self._send(wire.WAIT, request, needed, U32.pack(flags) + _ids(ids))
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            body = self._reply(request, deadline)
+        except BaseException:
+            self._send(wire.WAIT_CANCEL, request, 0)
+            self._reply(request, None)
+            raise
+        if body is None:
+            self._send(wire.WAIT_CANCEL, request, 0)
+            body = self._reply(request, None)
+        return self._parse_reply(body, len(ids), fetch)
+
+    def _reply(self, request: int, deadline: float | None) -> memoryview | None:
+        while True:
+            frame = self._conn.receive(deadline)
+            if frame is None:
+                return None
+            kind, a, _, body = frame
+            if kind == wire.REPLY and a == request:
+                return body
+
+    @staticmethod
+    def _parse_reply(body: memoryview, count: int, fetch: bool) -> tuple[bytes, list[Any] | None]:
+        states = bytearray(count)
+        payloads: list[Any] = [None] * count
+        offset = 0
+        for i in range(count):
+            states[i] = state = body[offset]
+            offset += 1
+            if fetch and state != wire.OBJ_PENDING and state != wire.OBJ_UNKNOWN:
+                (size,) = U64.unpack_from(body, offset)
+                offset += 8
+                payloads[i] = body[offset:offset + size]
+                offset += size
+        return bytes(states), payloads if fetch else None
+
+    def _cancel(self, object_id: int, force: bool, recursive: bool) -> None:
+        flags = (wire.CANCEL_FORCE if force else 0) | (wire.CANCEL_RECURSIVE if recursive else 0)
+        self._send(wire.CANCEL, object_id, flags)
+
+    def incref(self, object_id: int) -> None:
+        count = self._local_refs.get(object_id, 0)
+        if count == 0:
+            self._increfs.append(object_id)
+        self._local_refs[object_id] = count + 1
+
+    def decref(self, object_id: int) -> None:
+        count = self._local_refs.get(object_id, 0) - 1
+        if count <= 0:
+            self._local_refs.pop(object_id, None)
+            self._decrefs.append(object_id)
+        else:
+            self._local_refs[object_id] = count
+
+    def future(self, ref) -> concurrent.futures.Future[Any]:
+        """Inside a task the socket serves one waiter at a time, so the
+        future is settled at once by a blocking get."""
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        try:
+            future.set_result(self.get([ref], None)[0])
+        except Exception as exc:
+            future.set_exception(exc)
+        return future
+
+    def resources(self) -> tuple[dict[str, float], dict[str, float]]:
+        raise NotImplementedError("cluster resources are known to the driver only")
+
+    def current_task_id(self) -> int | None:
+        return self.task_id
+
+    def shutdown(self) -> None:
+        raise RuntimeError("shutdown() cannot be called from inside a task")
+
+    # -- running tasks
+
+    def on_sigint(self, signum: int, frame: Any) -> None:
+        """cancel() of the running task; ignored between tasks."""
+        if self.task_id is not None:
+            self._interrupted = True
+            raise KeyboardInterrupt
+
+    def run_task(self, task_id: int, fn_id: int, body: memoryview) -> None:
+        num_returns, num_deps = struct.unpack_from("<II", body)
+        (blob_size,) = U64.unpack_from(body, 8)
+        offset = 16
+        if blob_size:
+            function = cloudpickle.loads(body[offset:offset + blob_size])
+            self._functions[fn_id] = (function, getattr(function, "__qualname__", "task"))
+            offset += blob_size
+        function, name = self._functions[fn_id]
+        dep_payloads = []
+        for _ in range(num_deps):
+            (size,) = U64.unpack_from(body, offset)
+            dep_payloads.append(body[offset + 8:offset + 8 + size])
+            offset += 8 + size
+        self.task_id, self.task_name, self._interrupted = task_id, name, False
+        status, results = self._execute(function, name, num_returns, dep_payloads, body[offset:])
+        parts = [U32.pack(len(results))]
+        for payload, contained in results:
+            parts += [U64.pack(len(payload)), payload, _ids(contained)]
+        self._send(wire.RESULT, task_id, status, b"".join(parts))
+        del results, parts
+        sys.stdout.flush()
+        sys.stderr.flush()
+
+    def _execute(self, function: Callable[..., Any], name: str, num_returns: int,
+                 dep_payloads: list[memoryview], args_payload: memoryview
+                 ) -> tuple[int, list[tuple[bytes, list[int]]]]:
+        retry_exceptions: Any = False
+        try:
+            try:
+                deps = [deserialize(p) for p in dep_payloads]
+                args, kwargs, retry_exceptions = decode_args(args_payload, deps)
+                del deps
+                value = function(*args, **kwargs)
+                del args, kwargs
+                outputs = _split_returns(value, num_returns, name)
+                return wire.STATUS_OK, [serialize(v) for v in outputs]
+            finally:
+                self.task_id = None
+        except KeyboardInterrupt as exc:
+            if self._interrupted:
+                return wire.STATUS_INTERRUPTED, []
+            error = exc
+        except BaseException as exc:
+            error = exc
+        status = wire.STATUS_RETRYABLE_ERROR if _retryable(error, retry_exceptions) else wire.STATUS_ERROR
+        payload = serialize_error(error, name)
+        del error
+        return status, [(payload, [])] * num_returns
+
+
+def _split_returns(value: Any, num_returns: int, name: str) -> list[Any]:
+    if num_returns == 1:
+        return [value]
+    if num_returns == 0:
+        return []
+    try:
+        values = list(value)
+    except TypeError:
+        values = None
+    if values is None or len(values) != num_returns:
+        got = "a non-sequence" if values is None else f"{len(values)} values"
+        raise ValueError(f"task {name} has num_returns={num_returns} but returned {got}")
+    return values
+
+
+def _retryable(error: BaseException, retry_exceptions: Any) -> bool:
+    if retry_exceptions is True:
+        return isinstance(error, Exception)
+    if isinstance(retry_exceptions, (list, tuple)):
+        return isinstance(error, tuple(retry_exceptions))
+    return False
+
+
+class _PrefixedOutput(io.TextIOBase):
+    """stdout/stderr of a worker: each line is marked with the task and pid."""
+
+    def __init__(self, stream: io.TextIOBase, backend: WorkerBackend) -> None:
+        self._stream = stream
+        self._backend = backend
+        self._partial = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self._partial += text
+        if "\n" in self._partial:
+            *lines, self._partial = self._partial.split("\n")
+            prefix = f"({self._backend.task_name or 'worker'} pid={os.getpid()}) "
+            self._stream.write("".join(f"{prefix}{line}\n" for line in lines))
+            self._stream.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        if self._partial:
+            self.write("\n")
+        self._stream.flush()
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+
+def run_worker(fd: int, slot: int, origin: int) -> None:
+    """The worker's main loop; exits the process when the driver goes away."""
+    try:
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+    connection = Connection(fd)
+    backend = WorkerBackend(connection, origin, slot)
+    process.install(backend)
+    sys.stdout = _PrefixedOutput(sys.stdout, backend)
+    sys.stderr = _PrefixedOutput(sys.stderr, backend)
+    signal.signal(signal.SIGINT, backend.on_sigint)
+    code = 0
+    try:
+        while True:
+            frame = connection.receive()
+            kind, a, b, body = frame
+            if kind == wire.TASK:
+                backend.run_task(a, b, body)
+                del frame, body
+                backend.flush_refs()
+    except (EOFError, ConnectionError):
+        pass
+    except BaseException:
+        code = 1
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
