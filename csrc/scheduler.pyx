@@ -546,6 +546,13 @@ cdef void schedule(Core *c) noexcept nogil:
     the next task, up to max_workers."""
     cdef Task *t
     cdef Worker *w
+    if c.spawner_lost and live_workers(c) == 0:
+        while not c.ready.empty():
+            t = c.ready.front()
+            c.ready.pop_front()
+            fail_task_text(c, t, FR_PAYLOAD_CRASHED,
+                           "no worker can run the task: the spawner process exited")
+        return
     while not c.ready.empty() and not c.stopping:
         t = c.ready.front()
         if t.cpu_milli > 0 and c.used_cpu_milli + t.cpu_milli > c.total_cpu_milli:

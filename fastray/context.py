@@ -22,10 +22,24 @@ class FastrayContext:
     address_info: dict[str, Any]
     num_cpus: int
     max_workers: int
-    worker_pids: list[int]
-    spawner_pid: int
     object_store: str
+    _runtime: Any = field(repr=False, compare=False)
     _shutdown: Callable[[], None] = field(repr=False, compare=False)
+
+    @property
+    def worker_pids(self) -> list[int]:
+        """Pids of the live workers (read now: workers come and go)."""
+        return self._runtime.worker_pids()
+
+    @property
+    def spawner_pid(self) -> int:
+        return self._runtime.spawner_pid
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in (
+            "dashboard_url", "python_version", "fastray_version", "num_cpus", "max_workers",
+            "worker_pids", "spawner_pid", "object_store", "address_info"))
+        return f"FastrayContext({fields})"
 
     def __enter__(self) -> FastrayContext:
         return self
@@ -58,8 +72,8 @@ def make_context(runtime: Any, version: str, session_dir: str, node_id: str,
     return FastrayContext(
         dashboard_url=None, python_version=platform.python_version(), fastray_version=version,
         address_info=address_info, num_cpus=runtime.num_cpus, max_workers=runtime.max_workers,
-        worker_pids=runtime.worker_pids(), spawner_pid=runtime.spawner_pid,
-        object_store=address_info["object_store_address"], _shutdown=shutdown)
+        object_store=address_info["object_store_address"], _runtime=runtime,
+        _shutdown=shutdown)
 
 
 class RuntimeContext:

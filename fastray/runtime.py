@@ -38,7 +38,11 @@ _next_origin = 1  # worker id spaces stay unique across runtimes in one process
 
 
 def worker_environment(num_cpus: int, node_id: str) -> dict[str, str]:
+    """The spawner's environment: the driver's, plus what workers need to find
+    this very fastray package whatever their working directory."""
     env = dict(os.environ, FASTRAY_NUM_CPUS=str(num_cpus), FASTRAY_NODE_ID=node_id)
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent, env.get("PYTHONPATH")]))
     for name in THREAD_VARIABLES:
         env.setdefault(name, "1")
     return env
