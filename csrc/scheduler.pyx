@@ -844,8 +844,8 @@ cdef void spawner_readable(Core *c) noexcept nogil:
                 continue
             return
         if n == 0:
+            # The socket belongs to the runtime, which closes it at shutdown.
             c.spawner_lost = True
-            close(c.spawner_fd)
             c.spawner_fd = -1
             for i in range(c.workers.size()):
                 if c.workers[i].state == W_EXITING:

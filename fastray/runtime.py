@@ -59,7 +59,9 @@ class LocalRuntime(SchedulerBackend):
         self._spawner_socket = ours
         with theirs:
             self._spawner = subprocess.Popen(
-                [sys.executable, "-m", "fastray.spawner", str(theirs.fileno())],
+                # -P: not the working directory first on sys.path, where a
+                # source checkout would shadow the installed package.
+                [sys.executable, "-P", "-m", "fastray.spawner", str(theirs.fileno())],
                 pass_fds=(theirs.fileno(),), start_new_session=True,
                 env=worker_environment(num_cpus, node_id), stdin=subprocess.DEVNULL)
         ours.sendall(pickle.dumps({"sys_path": list(sys.path), "cwd": os.getcwd(),

@@ -1,0 +1,350 @@
+"""Tasks: dependencies, parallelism, nesting, cancellation and submission.
+
+Remote functions are defined inside the tests so cloudpickle ships them by
+value (workers never import this module).
+"""
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+import fastray
+from fastray import exceptions
+
+
+def wait_for_file(path, timeout: float = 20.0) -> None:
+    """Waits until a task has created path (a condition, not a fixed sleep)."""
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(path):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{path} did not appear within {timeout} s")
+        time.sleep(0.01)
+
+
+# ---------------------------------------------------------------- dependencies
+
+
+@pytest.mark.timeout(60)
+def test_refs_as_positional_and_keyword_args_are_resolved(ray):
+    @ray.remote
+    def describe(a, b, *, c, d=0):
+        return (type(a).__name__, a, b, c, d)
+
+    @ray.remote
+    def make(x):
+        return x
+
+    a = make.remote(1)
+    c = make.remote(3)
+    d = ray.put(4)
+    assert ray.get(describe.remote(a, 2, c=c, d=d), timeout=30) == ("int", 1, 2, 3, 4)
+
+
+@pytest.mark.timeout(60)
+def test_chain_of_fifty_tasks(ray):
+    @ray.remote
+    def inc(x):
+        return x + 1
+
+    ref = inc.remote(0)
+    for _ in range(49):
+        ref = inc.remote(ref)
+    assert ray.get(ref, timeout=30) == 50
+
+
+@pytest.mark.timeout(60)
+def test_diamond(ray):
+    @ray.remote
+    def source():
+        return 10
+
+    @ray.remote
+    def left(x):
+        return x + 1
+
+    @ray.remote
+    def right(x):
+        return x * 2
+
+    @ray.remote
+    def join(a, b):
+        return (a, b)
+
+    top = source.remote()
+    assert ray.get(join.remote(left.remote(top), right.remote(top)), timeout=30) == (11, 20)
+
+
+@pytest.mark.timeout(60)
+def test_tree_reduction(ray):
+    @ray.remote
+    def leaf(i):
+        return i
+
+    @ray.remote
+    def add(a, b):
+        return a + b
+
+    level = [leaf.remote(i) for i in range(64)]
+    while len(level) > 1:
+        level = [add.remote(level[i], level[i + 1]) for i in range(0, len(level), 2)]
+    assert ray.get(level[0], timeout=30) == sum(range(64))
+
+
+@pytest.mark.timeout(60)
+def test_independent_branches_run_in_parallel(ray):
+    @ray.remote
+    def sleeper(seconds):
+        time.sleep(seconds)
+        return os.getpid()
+
+    # two workers started and warm, so the measurement is of the tasks only
+    ray.get([sleeper.remote(0.2), sleeper.remote(0.2)], timeout=30)
+    start = time.monotonic()
+    pids = ray.get([sleeper.remote(1.0), sleeper.remote(1.0)], timeout=30)
+    elapsed = time.monotonic() - start
+    assert 1.0 <= elapsed < 1.9, f"two 1 s tasks on 2 CPUs took {elapsed:.2f} s"
+    assert pids[0] != pids[1]
+
+
+# ---------------------------------------------------------------- nesting
+
+
+@pytest.mark.timeout(60)
+def test_task_returning_a_ref_from_remote_inside(ray):
+    """The inner tasks are still running when the outer ones return their refs."""
+    @ray.remote
+    def inner(x):
+        time.sleep(0.5)
+        return x * 3
+
+    @ray.remote
+    def outer(x):
+        return inner.remote(x)
+
+    @ray.remote
+    def outer_pair(x):
+        return [inner.remote(x), inner.remote(x + 1)]
+
+    single = ray.get(outer.remote(1), timeout=30)
+    assert isinstance(single, ray.ObjectRef)
+    assert ray.get(single, timeout=30) == 3
+    pair = ray.get(outer_pair.remote(2), timeout=30)
+    assert all(isinstance(r, ray.ObjectRef) for r in pair)
+    assert ray.get(pair, timeout=30) == [6, 9]
+
+
+@pytest.mark.timeout(60)
+def test_task_returning_refs_of_finished_inner_tasks(ray):
+    """The inner tasks are done by the time the outer one returns their refs
+    (it waited for them); the refs it returns must still be valid."""
+    @ray.remote
+    def inner(x):
+        return x * 3
+
+    @ray.remote
+    def outer(x):
+        refs = [inner.remote(x), inner.remote(x + 1)]
+        fastray.wait(refs, num_returns=2, timeout=30)
+        return refs
+
+    refs = ray.get(outer.remote(1), timeout=30)
+    assert all(isinstance(r, ray.ObjectRef) for r in refs)
+    assert ray.get(refs, timeout=30) == [3, 6]
+
+
+@pytest.mark.timeout(60)
+def test_get_inside_a_task_on_one_cpu_does_not_deadlock():
+    fastray.init(num_cpus=1)
+
+    @fastray.remote
+    def inner(x):
+        return x + 1
+
+    @fastray.remote
+    def outer(x):
+        return fastray.get(inner.remote(x)) * 10
+
+    assert fastray.get(outer.remote(1), timeout=30) == 20
+    assert fastray.get([outer.remote(i) for i in range(4)], timeout=30) == [10, 20, 30, 40]
+
+
+@pytest.mark.timeout(60)
+def test_depth_three_nesting_on_one_cpu():
+    fastray.init(num_cpus=1)
+
+    @fastray.remote
+    def level3(x):
+        return x + 3
+
+    @fastray.remote
+    def level2(x):
+        return fastray.get(level3.remote(x)) + 2
+
+    @fastray.remote
+    def level1(x):
+        return fastray.get([level2.remote(x), level2.remote(x + 100)])
+
+    assert fastray.get(level1.remote(0), timeout=30) == [5, 105]
+
+
+# ---------------------------------------------------------------- cancel
+
+
+def _blocking_task(ray):
+    @ray.remote
+    def blocker(started, interrupted):
+        open(started, "w").close()
+        try:
+            time.sleep(30)
+        except KeyboardInterrupt:
+            open(interrupted, "w").close()
+            raise
+        return "finished"
+
+    return blocker
+
+
+@pytest.mark.timeout(60)
+def test_cancel_pending_task_never_runs(tmp_path):
+    fastray.init(num_cpus=1)
+    blocker = _blocking_task(fastray)
+
+    @fastray.remote
+    def mark(path):
+        open(path, "w").close()
+        return "ran"
+
+    started, interrupted = str(tmp_path / "started"), str(tmp_path / "interrupted")
+    marker = tmp_path / "queued-ran"
+    running = blocker.remote(started, interrupted)
+    queued = mark.remote(str(marker))
+    wait_for_file(started)
+    fastray.cancel(queued)
+    start = time.monotonic()
+    with pytest.raises(exceptions.TaskCancelledError):
+        fastray.get(queued, timeout=20)
+    assert time.monotonic() - start < 10
+    # free the CPU; a task submitted afterwards runs, the cancelled one never does
+    fastray.cancel(running)
+    with pytest.raises(exceptions.TaskCancelledError):
+        fastray.get(running, timeout=20)
+    assert fastray.get(mark.remote(str(tmp_path / "after")), timeout=30) == "ran"
+    assert not marker.exists()
+
+
+@pytest.mark.timeout(60)
+def test_cancel_running_task_interrupts_it(ray, tmp_path):
+    blocker = _blocking_task(ray)
+    started, interrupted = tmp_path / "started", tmp_path / "interrupted"
+    ref = blocker.remote(str(started), str(interrupted))
+    wait_for_file(started)
+    ray.cancel(ref)
+    start = time.monotonic()
+    with pytest.raises(exceptions.TaskCancelledError):
+        ray.get(ref, timeout=20)
+    assert time.monotonic() - start < 10
+    assert interrupted.exists(), "the task did not get KeyboardInterrupt"
+
+    @ray.remote
+    def after(x):
+        return x + 1
+
+    assert ray.get([after.remote(i) for i in range(4)], timeout=30) == [1, 2, 3, 4]
+
+
+@pytest.mark.timeout(60)
+def test_force_cancel_kills_the_worker_and_the_pool_keeps_working(tmp_path):
+    context = fastray.init(num_cpus=2)
+
+    @fastray.remote
+    def hang(started):
+        with open(started, "w") as f:
+            f.write(str(os.getpid()))
+        time.sleep(30)
+
+    started = tmp_path / "started"
+    ref = hang.remote(str(started))
+    wait_for_file(started)
+    deadline = time.monotonic() + 20
+    while not started.read_text() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    victim = int(started.read_text())
+    fastray.cancel(ref, force=True)
+    start = time.monotonic()
+    with pytest.raises(exceptions.WorkerCrashedError):
+        fastray.get(ref, timeout=20)
+    assert time.monotonic() - start < 10
+
+    @fastray.remote
+    def pid_and_square(x):
+        return os.getpid(), x * x
+
+    results = fastray.get([pid_and_square.remote(i) for i in range(6)], timeout=30)
+    assert [square for _, square in results] == [i * i for i in range(6)]
+    assert victim not in {pid for pid, _ in results}
+    assert victim not in context.worker_pids
+
+
+@pytest.mark.timeout(60)
+def test_cancel_finished_task_keeps_its_value(ray):
+    @ray.remote
+    def value():
+        return "kept"
+
+    ref = value.remote()
+    assert ray.get(ref, timeout=30) == "kept"
+    ray.cancel(ref)
+    ray.cancel(ref, force=True)
+    assert ray.get(ref, timeout=30) == "kept"
+
+
+@pytest.mark.timeout(60)
+def test_dependents_of_a_cancelled_task_fail_cancelled(tmp_path):
+    fastray.init(num_cpus=1)
+    blocker = _blocking_task(fastray)
+
+    @fastray.remote
+    def produce():
+        return 1
+
+    @fastray.remote
+    def consume(x):
+        return x + 1
+
+    started, interrupted = str(tmp_path / "started"), str(tmp_path / "interrupted")
+    running = blocker.remote(started, interrupted)
+    queued = produce.remote()
+    before = consume.remote(queued)  # submitted while its input was pending
+    wait_for_file(started)
+    fastray.cancel(queued)
+    after = consume.remote(queued)  # submitted after its input was cancelled
+    grandchild = consume.remote(before)
+    for ref in (queued, before, after, grandchild):
+        with pytest.raises(exceptions.TaskCancelledError):
+            fastray.get(ref, timeout=20)
+    fastray.cancel(running, force=True)
+
+
+@pytest.mark.timeout(60)
+def test_cancel_argument_must_be_a_ref(ray):
+    with pytest.raises(TypeError):
+        ray.cancel("not a ref")
+
+
+# ---------------------------------------------------------------- submission
+
+
+@pytest.mark.timeout(60)
+def test_twenty_thousand_submissions_return_and_all_results_are_right(ray):
+    @ray.remote
+    def noop(i):
+        return i
+
+    start = time.monotonic()
+    refs = [noop.remote(i) for i in range(20_000)]
+    submitted = time.monotonic() - start
+    assert len(refs) == 20_000 and len(set(refs)) == 20_000
+    assert submitted < 30, f"20,000 submissions took {submitted:.1f} s"
+    assert ray.get(refs, timeout=50) == list(range(20_000))
