@@ -40,6 +40,11 @@ def _ids(ids: list[int]) -> bytes:
     return U32.pack(len(ids)) + struct.pack(f"<{len(ids)}Q", *ids)
 
 
+def _refs_frame(increfs: list[int], decrefs: list[int]) -> bytes:
+    body = _ids(increfs) + _ids(decrefs)
+    return HEADER.pack(len(body), wire.REFS, 0, 0) + body
+
+
 class Connection:
     """Framed messages over the worker's socket to the scheduler."""
 
@@ -117,21 +122,24 @@ class WorkerBackend(SchedulerBackend):
     # -- messages
 
     def _send(self, kind: int, a: int, b: int, body: bytes = b"") -> None:
-        """Sends a frame, preceded by the reference changes queued so far."""
+        """Sends a frame between the reference changes queued so far: new
+        references first (the frame may rely on them), released ones after
+        (the frame may pin an object whose last local ref just went)."""
+        increfs, decrefs = self._increfs, self._decrefs
+        self._increfs, self._decrefs = [], []
         parts = []
-        if self._increfs or self._decrefs:
-            refs = _ids(self._increfs) + _ids(self._decrefs)
-            self._increfs, self._decrefs = [], []
-            parts.append(HEADER.pack(len(refs), wire.REFS, 0, 0) + refs)
-        parts.append(HEADER.pack(len(body), kind, a, b))
-        parts.append(body)
+        if increfs:
+            parts.append(_refs_frame(increfs, []))
+        parts += [HEADER.pack(len(body), kind, a, b), body]
+        if decrefs:
+            parts.append(_refs_frame([], decrefs))
         self._conn.send(b"".join(parts))
 
     def flush_refs(self) -> None:
         if self._increfs or self._decrefs:
-            refs = _ids(self._increfs) + _ids(self._decrefs)
+            frame = _refs_frame(self._increfs, self._decrefs)
             self._increfs, self._decrefs = [], []
-            self._conn.send(HEADER.pack(len(refs), wire.REFS, 0, 0) + refs)
+            self._conn.send(frame)
 
     # -- primitives
 
@@ -151,7 +159,7 @@ class WorkerBackend(SchedulerBackend):
 
     def _local_refs_adopt(self, first_id: int, count: int) -> None:
         for object_id in range(first_id, first_id + count):
-            self._local_refs[object_id] = self._local_refs.get(object_id, 0)
+            self._local_refs[object_id] = self._local_refs.get(object_id, 0) + 1
 
     def _wait(self, ids: list[int], needed: int, timeout: float | None, fail_fast: bool,
               fetch: bool) -> tuple[bytes, list[Any] | None]:
