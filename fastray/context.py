@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import platform
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -28,8 +29,15 @@ class FastrayContext:
 
     @property
     def worker_pids(self) -> list[int]:
-        """Pids of the live workers (read now: workers come and go)."""
-        return self._runtime.worker_pids()
+        """Pids of the live workers, read now (workers come and go).  Right
+        after init the first workers may still be starting: wait for them
+        briefly, so the context printed by init shows them."""
+        deadline = time.monotonic() + 2.0
+        pids = self._runtime.worker_pids()
+        while len(pids) < self.num_cpus and time.monotonic() < deadline:
+            time.sleep(0.005)
+            pids = self._runtime.worker_pids()
+        return pids
 
     @property
     def spawner_pid(self) -> int:

@@ -1,0 +1,95 @@
+"""Ctrl-C in the driver, and a driver killed outright: nothing hangs, nothing
+is left behind."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+import fastray
+
+DRIVER = textwrap.dedent("""
+    import sys, time
+    import fastray as ray
+    context = ray.init(num_cpus=2)
+    print("pids", *context.worker_pids, context.spawner_pid, flush=True)
+
+    @ray.remote
+    def sleepy():
+        time.sleep(60)
+
+    @ray.remote
+    def one():
+        return 1
+
+    ref = sleepy.remote()
+    print("waiting", flush=True)
+    try:
+        ray.get(ref)
+    except KeyboardInterrupt:
+        print("interrupted", time.monotonic(), flush=True)
+    print("after", ray.get(one.remote(), timeout=30), flush=True)
+    if sys.argv[1] == "hang":
+        ray.get(ref)
+""")
+
+
+def start_driver(tmp_path: Path, mode: str) -> tuple[subprocess.Popen, list[int]]:
+    script = tmp_path / "driver.py"
+    script.write_text(DRIVER)
+    env = dict(os.environ, PYTHONPATH=str(Path(fastray.__file__).parents[1]))
+    driver = subprocess.Popen([sys.executable, str(script), mode], stdout=subprocess.PIPE,
+                              text=True, env=env)
+    pids = [int(p) for p in driver.stdout.readline().split()[1:]]
+    assert driver.stdout.readline().strip() == "waiting"
+    return driver, pids
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def wait_gone(pids: list[int], seconds: float) -> list[int]:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and any(alive(p) for p in pids):
+        time.sleep(0.05)
+    return [p for p in pids if alive(p)]
+
+
+@pytest.mark.timeout(60)
+def test_ctrl_c_interrupts_get_promptly_and_the_runtime_stays_usable(tmp_path):
+    driver, pids = start_driver(tmp_path, "exit")
+    with driver:
+        interrupt_and_check(driver)
+    assert wait_gone(pids, 5) == [], "workers outlived the driver's exit"
+
+
+def interrupt_and_check(driver: subprocess.Popen) -> None:
+    time.sleep(0.3)  # let the driver enter get(); its promptness is what is measured
+    sent = time.monotonic()
+    driver.send_signal(signal.SIGINT)
+    line = driver.stdout.readline().split()
+    assert line[0] == "interrupted"
+    assert float(line[1]) - sent < 0.5, "KeyboardInterrupt took too long to arrive"
+    assert driver.stdout.readline().strip() == "after 1"
+    assert driver.wait(timeout=30) == 0
+
+
+@pytest.mark.timeout(60)
+def test_killed_driver_leaves_no_process(tmp_path):
+    driver, pids = start_driver(tmp_path, "hang")
+    with driver:
+        assert len(pids) == 3 and all(alive(p) for p in pids)
+        driver.kill()
+        driver.wait(timeout=10)
+    assert wait_gone(pids, 10) == [], "workers or spawner outlived a killed driver"
