@@ -324,7 +324,11 @@ cdef void set_object(Core *c, uint64_t oid, string &payload,
     o.payload.swap(payload)
     o.contains.swap(contains)
     o.state = FR_OBJ_READY if <uint8_t>o.payload[0] == FR_PAYLOAD_VALUE else FR_OBJ_FAILED
+    # Dependents that finish inside notify drop their pins on o: keep it
+    # alive until notify is done.
+    o.refs += 1
     notify(c, o)
+    o.refs -= 1
     maybe_free(c, o)
 
 
@@ -359,10 +363,13 @@ cdef void dependencies_done(Core *c, Task *t) noexcept nogil:
     """All inputs are there: queue the task, or fail it if an input failed."""
     cdef size_t i
     cdef Obj *o
+    cdef string error
     for i in range(t.deps.size()):
         o = find_obj(c, t.deps[i])
         if o.state == FR_OBJ_FAILED:
-            fail_task(c, t, o.payload)
+            # A copy: failing t unpins o, which may free it.
+            error = o.payload
+            fail_task(c, t, error)
             return
     t.state = TASK_READY
     c.ready.push_back(t)
