@@ -174,6 +174,7 @@ cdef extern from "sched_state.hpp" nogil:
         W_IDLE
         W_BUSY
         W_EXITING
+        W_STARTING
 
     cdef cppclass Worker:
         int slot

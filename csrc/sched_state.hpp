@@ -57,7 +57,9 @@ struct Request {
     std::vector<uint64_t> ids;
 };
 
-enum { W_DEAD = 0, W_IDLE = 1, W_BUSY = 2, W_EXITING = 3 };
+/* A worker is STARTING until the spawner reports its pid: only then can a
+ * task given to it be cancelled, so only then does it get tasks. */
+enum { W_DEAD = 0, W_IDLE = 1, W_BUSY = 2, W_EXITING = 3, W_STARTING = 4 };
 
 struct Worker {
     int slot = 0;

@@ -474,7 +474,7 @@ cdef Worker *spawn_worker(Core *c) noexcept nogil:
     close(sv[1])
     w.fd = sv[0]
     w.pid = 0
-    w.state = W_IDLE
+    w.state = W_STARTING
     w.origin = c.next_origin
     c.next_origin += 1
     w.task = NULL
@@ -494,9 +494,17 @@ cdef int live_workers(Core *c) noexcept nogil:
     cdef int n = 0
     cdef size_t i
     for i in range(c.workers.size()):
-        if c.workers[i].state == W_IDLE or c.workers[i].state == W_BUSY:
+        if c.workers[i].state in (W_IDLE, W_BUSY, W_STARTING):
             n += 1
     return n
+
+
+cdef bint starting_worker(Core *c) noexcept nogil:
+    cdef size_t i
+    for i in range(c.workers.size()):
+        if c.workers[i].state == W_STARTING:
+            return True
+    return False
 
 
 cdef Worker *idle_worker(Core *c) noexcept nogil:
@@ -566,11 +574,10 @@ cdef void schedule(Core *c) noexcept nogil:
             return
         w = idle_worker(c)
         if w == NULL:
-            if live_workers(c) >= c.max_workers:
-                return
-            w = spawn_worker(c)
-            if w == NULL:
-                return
+            # The task waits for a new worker to report in (one at a time).
+            if live_workers(c) < c.max_workers and not starting_worker(c):
+                spawn_worker(c)
+            return
         c.ready.pop_front()
         dispatch(c, t, w)
 
@@ -865,6 +872,9 @@ cdef void spawner_readable(Core *c) noexcept nogil:
         w = c.workers[h.a]
         if h.type == FR_SPAWNED:
             w.pid = <int>h.b
+            if w.state == W_STARTING:
+                w.state = W_IDLE
+                schedule(c)
         elif h.type == FR_EXITED and w.pid == <int>(h.b >> 32) and w.state != W_DEAD:
             worker_gone(c, w, <uint32_t>h.b)
 
@@ -1178,7 +1188,7 @@ cdef class Scheduler:
         cdef int running = 0, blocked = 0, live = 0
         pthread_mutex_lock(&c.mu)
         for i in range(c.workers.size()):
-            if c.workers[i].state == W_IDLE or c.workers[i].state == W_BUSY:
+            if c.workers[i].state in (W_IDLE, W_BUSY, W_STARTING):
                 live += 1
             if c.workers[i].task != NULL:
                 running += 1

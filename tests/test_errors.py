@@ -36,6 +36,7 @@ def read_count(path) -> int:
 # ---------------------------------------------------------------- the hierarchy
 
 
+@pytest.mark.timeout(60)
 def test_exception_classes_have_rays_names_and_hierarchy():
     assert exceptions.RayTaskError is exceptions.TaskError
     for name in ("GetTimeoutError", "TaskCancelledError", "WorkerCrashedError",

@@ -6,6 +6,7 @@ value (workers never import this module).
 from __future__ import annotations
 
 import os
+import signal
 import time
 
 import pytest
@@ -288,6 +289,41 @@ def test_force_cancel_kills_the_worker_and_the_pool_keeps_working(tmp_path):
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.parametrize("force", [False, True])
+def test_cancel_of_a_task_handed_to_a_worker_that_is_still_starting(tmp_path, force):
+    """The scheduler hands a task to a new worker before the spawner has
+    reported that worker's pid (under CPU load the report comes late, and
+    the running-task cancel tests above then time out).  Pausing the spawner
+    makes that window wide: cancel() inside it must still take effect."""
+    context = fastray.init(num_cpus=1)
+    assert len(context.worker_pids) == 1  # the first worker is up and known
+    blocker = _blocking_task(fastray)
+
+    @fastray.remote(num_cpus=0)
+    def mark(path):
+        open(path, "w").close()
+        return "ran"
+
+    started, interrupted = str(tmp_path / "started"), str(tmp_path / "interrupted")
+    running = blocker.remote(started, interrupted)
+    wait_for_file(started)
+    marker = tmp_path / "cancelled-task-ran"
+    os.kill(context.spawner_pid, signal.SIGSTOP)
+    try:
+        ref = mark.remote(str(marker))  # the only worker is busy: needs a new one
+        fastray.cancel(ref, force=force)
+    finally:
+        os.kill(context.spawner_pid, signal.SIGCONT)
+    try:
+        with pytest.raises((exceptions.TaskCancelledError, exceptions.WorkerCrashedError)):
+            fastray.get(ref, timeout=20)
+    finally:
+        fastray.cancel(running, force=True)
+    assert fastray.get(mark.remote(str(tmp_path / "after")), timeout=30) == "ran"
+    assert not marker.exists(), "the cancelled task ran"
+
+
+@pytest.mark.timeout(60)
 def test_cancel_finished_task_keeps_its_value(ray):
     @ray.remote
     def value():
@@ -325,6 +361,26 @@ def test_dependents_of_a_cancelled_task_fail_cancelled(tmp_path):
         with pytest.raises(exceptions.TaskCancelledError):
             fastray.get(ref, timeout=20)
     fastray.cancel(running, force=True)
+
+
+@pytest.mark.timeout(60)
+def test_cancel_task_waiting_for_its_inputs(ray):
+    @ray.remote
+    def slow():
+        time.sleep(0.5)
+        return 1
+
+    @ray.remote
+    def add(x):
+        return x + 1
+
+    source = slow.remote()
+    waiting = add.remote(source)
+    ray.cancel(waiting)
+    with pytest.raises(exceptions.TaskCancelledError):
+        ray.get(waiting, timeout=20)
+    assert ray.get(source, timeout=20) == 1  # its input is not affected
+    assert ray.get(add.remote(source), timeout=20) == 2
 
 
 @pytest.mark.timeout(60)
