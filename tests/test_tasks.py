@@ -13,15 +13,7 @@ import pytest
 
 import fastray
 from fastray import exceptions
-
-
-def wait_for_file(path, timeout: float = 20.0) -> None:
-    """Waits until a task has created path (a condition, not a fixed sleep)."""
-    deadline = time.monotonic() + timeout
-    while not os.path.exists(path):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{path} did not appear within {timeout} s")
-        time.sleep(0.01)
+from helpers import wait_for_file
 
 
 # ---------------------------------------------------------------- dependencies
