@@ -13,6 +13,7 @@ import pytest
 
 import fastray
 from fastray import exceptions
+from helpers import assert_pool_works
 
 
 def bump(path) -> int:
@@ -221,12 +222,7 @@ def test_worker_exit_without_retries_is_worker_crashed_error(ray, tmp_path):
     assert not isinstance(info.value, exceptions.RayTaskError)
     assert read_count(counter) == 1
 
-    @ray.remote
-    def square(x):
-        return x * x
-
-    assert ray.get([square.remote(i) for i in range(8)], timeout=30) == [
-        i * i for i in range(8)]
+    assert_pool_works(ray)
 
 
 @pytest.mark.timeout(60)
@@ -243,12 +239,7 @@ def test_worker_exit_is_retried(ray, tmp_path):
     assert isinstance(pid, int) and pid != os.getpid()
     assert read_count(counter) == 2
 
-    @ray.remote
-    def square(x):
-        return x * x
-
-    assert ray.get([square.remote(i) for i in range(8)], timeout=30) == [
-        i * i for i in range(8)]
+    assert_pool_works(ray)
 
 
 @pytest.mark.timeout(60)
