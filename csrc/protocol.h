@@ -93,6 +93,7 @@ enum {
     FR_PAYLOAD_ERROR = 1,      /* serialized exception raised by a task */
     FR_PAYLOAD_CANCELLED = 2,  /* utf-8 text: the task was cancelled */
     FR_PAYLOAD_CRASHED = 3,    /* utf-8 text: the worker died */
+    FR_PAYLOAD_LOST = 4,       /* utf-8 text: an input object no longer exists */
 };
 
 #endif

@@ -46,6 +46,7 @@ cdef extern from "protocol.h" nogil:
         FR_PAYLOAD_ERROR
         FR_PAYLOAD_CANCELLED
         FR_PAYLOAD_CRASHED
+        FR_PAYLOAD_LOST
 
 
 cdef extern from "fdpass.h" nogil:

@@ -60,6 +60,7 @@ PAYLOAD_VALUE = FR_PAYLOAD_VALUE
 PAYLOAD_ERROR = FR_PAYLOAD_ERROR
 PAYLOAD_CANCELLED = FR_PAYLOAD_CANCELLED
 PAYLOAD_CRASHED = FR_PAYLOAD_CRASHED
+PAYLOAD_LOST = FR_PAYLOAD_LOST
 
 cdef enum:
     RECV_CHUNK = 262144
@@ -411,7 +412,7 @@ cdef void add_task(Core *c, Task *t, Worker *owner) noexcept nogil:
                  "an argument of task %016llx refers to an object that no longer exists "
                  "(freed, or from a runtime that was shut down)", <unsigned long long>t.id)
         t.state = TASK_READY
-        fail_task_text(c, t, FR_PAYLOAD_CRASHED, text)
+        fail_task_text(c, t, FR_PAYLOAD_LOST, text)
         return
     if t.missing == 0:
         dependencies_done(c, t)

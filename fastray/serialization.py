@@ -106,7 +106,7 @@ def error_of(payload: bytes | memoryview) -> BaseException:
     text = bytes(payload[1:]).decode("utf-8", "replace")
     if kind == wire.PAYLOAD_CANCELLED:
         return TaskCancelledError(text)
-    if "no longer exists" in text:
+    if kind == wire.PAYLOAD_LOST:
         return ObjectLostError(text)
     return WorkerCrashedError(text)
 
@@ -127,6 +127,3 @@ def serialize_error(exc: BaseException, function_name: str) -> bytes:
         error = TaskError(function_name, text, None, os.getpid())
         return _dumps(error, wire.PAYLOAD_ERROR)[0]
 
-
-def text_payload(kind: int, text: str) -> bytes:
-    return bytes([kind]) + text.encode("utf-8")
