@@ -10,6 +10,12 @@ extensions = [
         language="c++",
         extra_compile_args=["-O2", "-std=c++17"],
     ),
+    Extension(
+        "fastray._store",
+        sources=["csrc/store_client.pyx"],
+        language="c++",
+        extra_compile_args=["-O2", "-std=c++17"],
+    ),
 ]
 
 setup(ext_modules=cythonize(extensions, language_level=3, include_path=["csrc"]))

@@ -23,11 +23,20 @@ typedef struct {
 /* driver -> worker */
 enum {
     /* a=task id, b=function id; body: u32 num_returns, u32 ndeps,
-       u64 fn_blob_len, fn blob, ndeps x (u64 len, payload), args payload */
+       u64 fn_blob_len, fn blob, ndeps x (u64 len, payload, locations),
+       locations of the arguments' blobs, args payload */
     FR_TASK = 1,
-    /* a=request id, b=count; body: count x (u8 state, [u64 len, payload]) */
+    /* a=request id, b=count; body: count x (u8 state,
+       [u64 len, payload, locations]) */
     FR_REPLY = 2,
+    /* a=request id, b=1 on success; body: n x u64 offset, or utf-8 text
+       saying why the store could not make room */
+    FR_ALLOCATED = 3,
 };
+
+/* "locations": u32 n, n x (u64 blob id, u64 offset, u64 size).  Every
+   location sent pins its blob for the receiver until it sends the id back
+   in the unpin list of an FR_REFS frame. */
 
 /* worker -> driver */
 enum {
@@ -47,10 +56,14 @@ enum {
     FR_WAIT = 14,
     /* a=request id: stop waiting, answer now with what is ready */
     FR_WAIT_CANCEL = 15,
-    /* body: u32 ninc, ninc x u64, u32 ndec, ndec x u64 */
+    /* body: u32 ninc, ninc x u64, u32 ndec, ndec x u64,
+       u32 nunpin, nunpin x u64 */
     FR_REFS = 16,
     /* a=task id, b=flags (FR_CANCEL_FORCE | FR_CANCEL_RECURSIVE) */
     FR_CANCEL = 17,
+    /* a=request id; body: u32 n, n x (u64 blob id, u64 size): store memory
+       for new blobs, answered by FR_ALLOCATED */
+    FR_ALLOC = 18,
 };
 
 /* spawner <-> driver (SOCK_SEQPACKET, one header per message) */
@@ -94,6 +107,7 @@ enum {
     FR_PAYLOAD_CANCELLED = 2,  /* utf-8 text: the task was cancelled */
     FR_PAYLOAD_CRASHED = 3,    /* utf-8 text: the worker died */
     FR_PAYLOAD_LOST = 4,       /* utf-8 text: an input object no longer exists */
+    FR_PAYLOAD_STORE_FULL = 5, /* utf-8 text: a spilled input could not be read back */
 };
 
 #endif

@@ -3,6 +3,7 @@
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 from libcpp cimport bool as cbool
 from libcpp.deque cimport deque
+from libcpp.utility cimport pair
 from libcpp.string cimport string
 from libcpp.unordered_map cimport unordered_map
 from libcpp.unordered_set cimport unordered_set
@@ -19,6 +20,7 @@ cdef extern from "protocol.h" nogil:
     enum:
         FR_TASK
         FR_REPLY
+        FR_ALLOCATED
         FR_RESULT
         FR_SUBMIT
         FR_DEFINE
@@ -27,6 +29,7 @@ cdef extern from "protocol.h" nogil:
         FR_WAIT_CANCEL
         FR_REFS
         FR_CANCEL
+        FR_ALLOC
         FR_SPAWN
         FR_SPAWNED
         FR_EXITED
@@ -47,6 +50,7 @@ cdef extern from "protocol.h" nogil:
         FR_PAYLOAD_CANCELLED
         FR_PAYLOAD_CRASHED
         FR_PAYLOAD_LOST
+        FR_PAYLOAD_STORE_FULL
 
 
 cdef extern from "fdpass.h" nogil:
@@ -65,6 +69,7 @@ cdef extern from "<pthread.h>" nogil:
     int pthread_cond_init(pthread_cond_t *, const void *)
     int pthread_cond_destroy(pthread_cond_t *)
     int pthread_cond_broadcast(pthread_cond_t *)
+    int pthread_cond_wait(pthread_cond_t *, pthread_mutex_t *)
 
 
 cdef extern from "<time.h>" nogil:
@@ -79,7 +84,41 @@ cdef extern from "<pthread.h>" nogil:
 
 cdef extern from "<time.h>" nogil:
     enum: CLOCK_REALTIME
+    enum: CLOCK_MONOTONIC
     int clock_gettime(int, timespec *)
+
+
+cdef extern from "<sys/mman.h>" nogil:
+    enum:
+        PROT_READ
+        PROT_WRITE
+        MAP_SHARED
+    void *MAP_FAILED
+    void *mmap(void *addr, size_t length, int prot, int flags, int fd, long offset)
+    int munmap(void *addr, size_t length)
+
+
+cdef extern from "<fcntl.h>" nogil:
+    enum:
+        O_WRONLY
+        O_RDONLY
+        O_CREAT
+        O_TRUNC
+        O_CLOEXEC
+        FALLOC_FL_PUNCH_HOLE
+        FALLOC_FL_KEEP_SIZE
+    int c_open "open"(const char *path, int flags, int mode)
+    int fallocate(int fd, int mode, long offset, long length)
+
+
+cdef extern from "<unistd.h>" nogil:
+    ssize_t pwrite(int fd, const void *buf, size_t n, long offset)
+    ssize_t pread(int fd, void *buf, size_t n, long offset)
+    int unlink(const char *path)
+
+
+cdef extern from "<sys/stat.h>" nogil:
+    int mkdir(const char *path, unsigned int mode)
 
 
 cdef extern from "<poll.h>" nogil:
@@ -138,6 +177,18 @@ cdef extern from "sched_state.hpp" nogil:
         vector[uint64_t] dependents
         vector[Request *] waiters
         vector[uint64_t] contains
+        cbool blob
+        int where
+        uint64_t offset
+        uint64_t size
+        int32_t pins
+        uint64_t last_use
+
+    enum:
+        IN_MEMORY
+        SPILLING
+        SPILLED
+        RESTORING
 
     enum:
         TASK_WAITING
@@ -168,6 +219,8 @@ cdef extern from "sched_state.hpp" nogil:
         uint32_t flags
         cbool failed
         cbool done
+        cbool parked
+        cbool store_full
         vector[uint64_t] ids
 
     enum:
@@ -188,9 +241,31 @@ cdef extern from "sched_state.hpp" nogil:
         Request *request
         unordered_set[uint64_t] known_fns
         unordered_map[uint64_t, int32_t] held
+        unordered_map[uint64_t, int32_t] pinned
         string in_ "in"
         string out
         size_t out_pos
+
+    cdef cppclass Alloc:
+        int32_t worker
+        uint64_t req_id
+        vector[uint64_t] ids
+        vector[uint64_t] sizes
+        vector[uint64_t] offsets
+        double deadline
+        cbool done
+        cbool failed
+        cbool abandoned
+        string error
+
+    cdef cppclass Arena:
+        void reset(uint64_t capacity)
+        cbool allocate(uint64_t size, uint64_t *offset)
+        void release(uint64_t offset, uint64_t size)
+        uint64_t capacity()
+        uint64_t used()
+
+    uint64_t arena_round_up "Arena::round_up"(uint64_t size)
 
     cdef cppclass Function:
         string name
@@ -218,4 +293,24 @@ cdef extern from "sched_state.hpp" nogil:
         uint64_t workers_started
         uint64_t workers_died
         uint64_t retries
+        Arena arena
+        char *base
+        int store_fd
+        uint64_t warm_limit
+        double full_timeout
+        string spill_dir
+        pthread_cond_t io_cv
+        deque[Alloc *] allocs
+        deque[uint64_t] restores
+        vector[pair[uint64_t, uint64_t]] punches
+        vector[Task *] parked
+        vector[Request *] parked_requests
+        unordered_set[uint64_t] blob_ids
+        uint64_t use_clock
+        uint64_t blob_bytes
+        uint64_t blobs
+        uint64_t spilled_bytes
+        uint64_t spilled_blobs
+        uint64_t spill_count
+        uint64_t restore_count
 

@@ -12,7 +12,12 @@
 #include <unordered_set>
 #include <vector>
 
+#include "arena.hpp"
+
 struct Request;
+
+/* Where a blob's bytes are (blobs hold the large buffers of values). */
+enum { IN_MEMORY = 0, SPILLING = 1, SPILLED = 2, RESTORING = 3 };
 
 /* One object: a task's return value or a put value. */
 struct Obj {
@@ -23,6 +28,14 @@ struct Obj {
     std::vector<uint64_t> dependents; /* ids of tasks waiting for it */
     std::vector<Request *> waiters;   /* one entry per occurrence in a request */
     std::vector<uint64_t> contains;   /* refs serialized inside the value */
+    /* Blobs only: a range of the store's shared memory holding the large
+     * parts of the values that contain it. */
+    bool blob = false;
+    int where = IN_MEMORY;
+    uint64_t offset = 0;
+    uint64_t size = 0;
+    int32_t pins = 0;                /* views mapped by readers (also refs) */
+    uint64_t last_use = 0;           /* for choosing what to spill */
 };
 
 enum { TASK_WAITING = 0, TASK_READY = 1, TASK_RUNNING = 2 };
@@ -54,6 +67,8 @@ struct Request {
     uint32_t flags = 0;
     bool failed = false;
     bool done = false;
+    bool parked = false;         /* waits for blobs to be read back */
+    bool store_full = false;     /* a blob could not be read back */
     std::vector<uint64_t> ids;
 };
 
@@ -72,9 +87,25 @@ struct Worker {
     Request *request = nullptr;
     std::unordered_set<uint64_t> known_fns;
     std::unordered_map<uint64_t, int32_t> held;  /* refs the process holds */
+    std::unordered_map<uint64_t, int32_t> pinned;  /* blob views it maps */
     std::string in;
     std::string out;
     size_t out_pos = 0;         /* bytes of out already sent */
+};
+
+/* A request for store memory that could not be met at once: served in
+ * order by the store thread, which spills or waits for memory. */
+struct Alloc {
+    int32_t worker = -1;         /* -1: a driver thread waits for done */
+    uint64_t req_id = 0;
+    std::vector<uint64_t> ids;
+    std::vector<uint64_t> sizes;
+    std::vector<uint64_t> offsets;
+    double deadline = 0;         /* CLOCK_MONOTONIC seconds */
+    bool done = false;
+    bool failed = false;
+    bool abandoned = false;      /* the driver thread stopped waiting */
+    std::string error;
 };
 
 struct Function {
@@ -104,6 +135,28 @@ struct Core {
     uint64_t workers_started = 0;
     uint64_t workers_died = 0;
     uint64_t retries = 0;
+
+    /* The object store (see store section of scheduler.pyx). */
+    Arena arena;
+    char *base = nullptr;            /* the driver's mapping of the store */
+    int store_fd = -1;
+    uint64_t warm_limit = 0;         /* offsets below stay faulted in when freed */
+    double full_timeout = 10;        /* seconds an allocation waits for memory */
+    std::string spill_dir;
+    pthread_cond_t io_cv;            /* wakes the store thread */
+    std::deque<Alloc *> allocs;
+    std::deque<uint64_t> restores;   /* blob ids to read back from disk */
+    std::vector<std::pair<uint64_t, uint64_t>> punches;  /* ranges to give back */
+    std::vector<Task *> parked;      /* ready tasks waiting for a restore */
+    std::vector<Request *> parked_requests;  /* worker fetches ditto */
+    std::unordered_set<uint64_t> blob_ids;
+    uint64_t use_clock = 0;
+    uint64_t blob_bytes = 0;         /* live blobs, in memory or on disk */
+    uint64_t blobs = 0;
+    uint64_t spilled_bytes = 0;      /* on disk now */
+    uint64_t spilled_blobs = 0;
+    uint64_t spill_count = 0;        /* since start */
+    uint64_t restore_count = 0;
 };
 
 #endif

@@ -33,6 +33,7 @@ cdef extern from "Python.h":
 HEADER_SIZE = FR_HEADER_SIZE
 TASK = FR_TASK
 REPLY = FR_REPLY
+ALLOCATED = FR_ALLOCATED
 RESULT = FR_RESULT
 SUBMIT = FR_SUBMIT
 DEFINE = FR_DEFINE
@@ -41,6 +42,7 @@ WAIT = FR_WAIT
 WAIT_CANCEL = FR_WAIT_CANCEL
 REFS = FR_REFS
 CANCEL = FR_CANCEL
+ALLOC = FR_ALLOC
 SPAWN = FR_SPAWN
 SPAWNED = FR_SPAWNED
 EXITED = FR_EXITED
@@ -61,9 +63,11 @@ PAYLOAD_ERROR = FR_PAYLOAD_ERROR
 PAYLOAD_CANCELLED = FR_PAYLOAD_CANCELLED
 PAYLOAD_CRASHED = FR_PAYLOAD_CRASHED
 PAYLOAD_LOST = FR_PAYLOAD_LOST
+PAYLOAD_STORE_FULL = FR_PAYLOAD_STORE_FULL
 
 cdef enum:
     RECV_CHUNK = 262144
+    LOCATION_SIZE = 24
 
 
 # ---------------------------------------------------------------- encoding
@@ -138,6 +142,12 @@ cdef string text_payload(uint8_t kind, const char *text) noexcept nogil:
     return s
 
 
+cdef string STORE_FULL_PAYLOAD = text_payload(
+    FR_PAYLOAD_STORE_FULL, b"a spilled object could not be read back: the object store stayed "
+    b"full of objects in use; drop references you no longer need or pass a larger "
+    b"object_store_memory to fastray.init()")
+
+
 # ------------------------------------------------------------ bookkeeping
 
 cdef inline void wake(Core *c) noexcept nogil:
@@ -180,6 +190,8 @@ cdef void maybe_free(Core *c, Obj *o) noexcept nogil:
     cdef size_t i
     if o.refs > 0 or o.state == FR_OBJ_PENDING:
         return
+    if o.blob:
+        drop_blob(c, o)
     contained.swap(o.contains)
     c.objects.erase(o.id)
     del o
@@ -218,38 +230,55 @@ cdef void unregister_request(Core *c, Request *r) noexcept nogil:
                 j += 1
 
 
-cdef void answer_request(Core *c, Request *r) noexcept nogil:
-    """Completes a request: wakes the driver thread or replies to the worker."""
+cdef bint answer_request(Core *c, Request *r) noexcept nogil:
+    """Completes a request: wakes the driver thread or replies to the worker.
+    False if the reply must wait for blobs to be read back from disk."""
     cdef Worker *w
     cdef Obj *o
     cdef size_t i
-    cdef uint32_t body_len = 0
-    cdef uint8_t state
+    cdef string body
     cdef bint fetch = (r.flags & FR_WAIT_FETCH) != 0
     r.done = True
     unregister_request(c, r)
     if r.worker < 0:
         pthread_cond_broadcast(&c.cv)
-        return
+        return True
+    if fetch and not r.store_full and not values_in_memory(c, r.ids):
+        if not r.parked:
+            r.parked = True
+            c.parked_requests.push_back(r)
+        return False
     w = c.workers[r.worker]
     for i in range(r.ids.size()):
         o = find_obj(c, r.ids[i])
-        body_len += 1
-        if fetch and o != NULL and o.state != FR_OBJ_PENDING:
-            body_len += 8 + o.payload.size()
-    put_header(w.out, body_len, FR_REPLY, r.req_id, r.ids.size())
-    for i in range(r.ids.size()):
-        o = find_obj(c, r.ids[i])
-        state = FR_OBJ_UNKNOWN if o == NULL else o.state
-        w.out.push_back(<char>state)
-        if fetch and o != NULL and o.state != FR_OBJ_PENDING:
-            put_u64(w.out, o.payload.size())
-            w.out.append(o.payload)
+        if not fetch or o == NULL or o.state == FR_OBJ_PENDING:
+            body.push_back(<char>(FR_OBJ_UNKNOWN if o == NULL else o.state))
+        elif r.store_full and not all_mappable(c, o.contains):
+            body.push_back(<char>FR_OBJ_FAILED)
+            put_payload(c, body, STORE_FULL_PAYLOAD, NULL, NULL)
+        else:
+            body.push_back(<char>o.state)
+            put_payload(c, body, o.payload, &o.contains, w)
+    put_header(w.out, <uint32_t>body.size(), FR_REPLY, r.req_id, r.ids.size())
+    w.out.append(body)
     if w.request == r:
         w.request = NULL
         if w.task != NULL:
             c.used_cpu_milli += w.task.cpu_milli
     flush(c, w)
+    return True
+
+
+cdef void put_payload(Core *c, string &out, const string &payload,
+                      const vector[uint64_t] *contains, Worker *w) noexcept nogil:
+    """u64 length, the payload, then the locations of its blobs."""
+    cdef vector[uint64_t] none
+    put_u64(out, payload.size())
+    out.append(payload)
+    if contains == NULL:
+        put_locations(c, out, none, w)
+    else:
+        put_locations(c, out, contains[0], w)
 
 
 cdef inline bint request_satisfied(Request *r) noexcept nogil:
@@ -301,8 +330,7 @@ cdef void notify(Core *c, Obj *o) noexcept nogil:
         if o.state == FR_OBJ_FAILED:
             r.failed = True
         if request_satisfied(r):
-            answer_request(c, r)
-            if r.worker >= 0:
+            if answer_request(c, r) and r.worker >= 0:
                 answered.push_back(r)
     for i in range(answered.size()):
         del answered[i]
@@ -418,6 +446,486 @@ cdef void add_task(Core *c, Task *t, Worker *owner) noexcept nogil:
         dependencies_done(c, t)
 
 
+# ------------------------------------------------------------------- store
+# The large parts of values live in blobs: ranges of one shared-memory file
+# that every process maps.  Only this scheduler allocates and frees them (a
+# worker asks with FR_ALLOC), so a process dying at any moment cannot leave
+# the allocator half changed.  A reader is told a blob's location along with
+# the value that uses it, and that pins the blob until the reader's last view
+# goes.  When memory runs short the store thread spills the least recently
+# used unpinned blobs to files, and reads them back before anyone is told
+# where they are.
+
+cdef double monotonic() noexcept nogil:
+    cdef timespec t
+    clock_gettime(CLOCK_MONOTONIC, &t)
+    return t.tv_sec + t.tv_nsec * 1e-9
+
+
+cdef void wait_briefly(pthread_cond_t *cv, pthread_mutex_t *mu, long nanoseconds) noexcept nogil:
+    cdef timespec t
+    clock_gettime(CLOCK_REALTIME, &t)
+    t.tv_nsec += nanoseconds
+    while t.tv_nsec >= 1000000000:
+        t.tv_sec += 1
+        t.tv_nsec -= 1000000000
+    pthread_cond_timedwait(cv, mu, &t)
+
+
+cdef string spill_path(Core *c, uint64_t oid) noexcept nogil:
+    cdef char name[24]
+    cdef string path = c.spill_dir
+    snprintf(name, sizeof(name), "/%016llx", <unsigned long long>oid)
+    path.append(<const char *>name)
+    return path
+
+
+cdef Obj *new_blob(Core *c, uint64_t oid, uint64_t offset, uint64_t size,
+                   Worker *owner) noexcept nogil:
+    """A blob starts with one reference, its writer's, dropped once the
+    value using it is published (which holds its own)."""
+    cdef Obj *o = new_obj(c, oid, 1)
+    o.blob = True
+    o.state = FR_OBJ_READY
+    o.offset = offset
+    o.size = size
+    c.use_clock += 1
+    o.last_use = c.use_clock
+    c.blob_ids.insert(oid)
+    c.blob_bytes += size
+    c.blobs += 1
+    if owner != NULL:
+        hold(owner, oid, 1)
+    return o
+
+
+cdef void free_range(Core *c, uint64_t offset, uint64_t size) noexcept nogil:
+    """Gives memory back to the arena.  Pages below the warm limit stay
+    faulted in for the next writer; those above go back to the OS first
+    (the store thread punches them out of the file)."""
+    cdef uint64_t end = offset + arena_round_up(size)
+    if end <= c.warm_limit:
+        c.arena.release(offset, end - offset)
+        pthread_cond_broadcast(&c.io_cv)
+        return
+    if offset < c.warm_limit:
+        c.arena.release(offset, c.warm_limit - offset)
+        offset = c.warm_limit
+    c.punches.push_back(pair[uint64_t, uint64_t](offset, end - offset))
+    pthread_cond_broadcast(&c.io_cv)
+
+
+cdef void drop_blob(Core *c, Obj *o) noexcept nogil:
+    """The last reference to a blob went: free its memory or its file.
+    (A blob being spilled or read back holds a reference of its own.)"""
+    cdef string path
+    c.blob_ids.erase(o.id)
+    c.blob_bytes -= o.size
+    c.blobs -= 1
+    if o.where == IN_MEMORY:
+        free_range(c, o.offset, o.size)
+    elif o.where == SPILLED:
+        path = spill_path(c, o.id)
+        unlink(path.c_str())
+        c.spilled_bytes -= o.size
+        c.spilled_blobs -= 1
+
+
+cdef void pin(Core *c, Obj *b, Worker *w) noexcept nogil:
+    b.refs += 1
+    b.pins += 1
+    c.use_clock += 1
+    b.last_use = c.use_clock
+    if w != NULL:
+        w.pinned[b.id] += 1
+
+
+cdef void unpin(Core *c, uint64_t oid, int32_t n, Worker *w) noexcept nogil:
+    cdef Obj *o
+    cdef int32_t *count
+    if w != NULL:
+        count = &w.pinned[oid]
+        if n > count[0]:
+            n = count[0]
+        count[0] -= n
+        if count[0] == 0:
+            w.pinned.erase(oid)
+    o = find_obj(c, oid)
+    if o != NULL and n > 0:
+        o.pins -= n
+        o.refs -= n
+        maybe_free(c, o)
+
+
+cdef bint all_mappable(Core *c, const vector[uint64_t] &ids) noexcept nogil:
+    """True if no blob among ids is on disk or on its way back."""
+    cdef size_t i
+    cdef Obj *b
+    for i in range(ids.size()):
+        b = find_obj(c, ids[i])
+        if b != NULL and b.blob and b.where != IN_MEMORY and b.where != SPILLING:
+            return False
+    return True
+
+
+cdef bint blobs_in_memory(Core *c, const vector[uint64_t] &ids) noexcept nogil:
+    """True if every blob among ids can be mapped now; otherwise starts
+    reading back the ones on disk."""
+    cdef size_t i
+    cdef Obj *b
+    cdef bint ready = True
+    for i in range(ids.size()):
+        b = find_obj(c, ids[i])
+        if b == NULL or not b.blob:
+            continue
+        if b.where == SPILLED:
+            b.where = RESTORING
+            b.refs += 1
+            c.restores.push_back(b.id)
+            pthread_cond_broadcast(&c.io_cv)
+            ready = False
+        elif b.where == RESTORING:
+            ready = False
+    return ready
+
+
+cdef bint values_in_memory(Core *c, const vector[uint64_t] &ids) noexcept nogil:
+    """blobs_in_memory for the blobs the values named by ids are made of."""
+    cdef size_t i
+    cdef Obj *o
+    cdef bint ready = True
+    for i in range(ids.size()):
+        o = find_obj(c, ids[i])
+        if o != NULL and o.state != FR_OBJ_PENDING and not blobs_in_memory(c, o.contains):
+            ready = False
+    return ready
+
+
+cdef bint uses_blob(Core *c, const vector[uint64_t] &ids, uint64_t blob) noexcept nogil:
+    cdef size_t i, j
+    cdef Obj *o
+    for i in range(ids.size()):
+        if ids[i] == blob:
+            return True
+        o = find_obj(c, ids[i])
+        if o != NULL:
+            for j in range(o.contains.size()):
+                if o.contains[j] == blob:
+                    return True
+    return False
+
+
+cdef void put_locations(Core *c, string &out, const vector[uint64_t] &ids,
+                        Worker *w) noexcept nogil:
+    """Appends where the blobs among ids are, pinning each for the reader."""
+    cdef size_t i
+    cdef uint32_t n = 0
+    cdef size_t count_at = out.size()
+    cdef Obj *b
+    put_u32(out, 0)
+    for i in range(ids.size()):
+        b = find_obj(c, ids[i])
+        if b == NULL or not b.blob:
+            continue
+        put_u64(out, b.id)
+        put_u64(out, b.offset)
+        put_u64(out, b.size)
+        pin(c, b, w)
+        n += 1
+    memcpy(&out[count_at], &n, 4)
+
+
+cdef bint try_allocate(Core *c, Alloc *a, Worker *owner) noexcept nogil:
+    """All of a's blobs at once, or none."""
+    cdef size_t i, j
+    cdef uint64_t offset
+    a.offsets.clear()
+    for i in range(a.sizes.size()):
+        if not c.arena.allocate(a.sizes[i], &offset):
+            for j in range(a.offsets.size()):
+                c.arena.release(a.offsets[j], a.sizes[j])
+            a.offsets.clear()
+            return False
+        a.offsets.push_back(offset)
+    for i in range(a.ids.size()):
+        new_blob(c, a.ids[i], a.offsets[i], a.sizes[i], owner)
+    a.done = True
+    return True
+
+
+cdef void answer_alloc(Core *c, Alloc *a) noexcept nogil:
+    cdef Worker *w
+    cdef size_t i
+    a.done = True
+    if a.worker < 0:
+        pthread_cond_broadcast(&c.cv)
+        return
+    w = c.workers[a.worker]
+    if a.failed:
+        put_header(w.out, <uint32_t>a.error.size(), FR_ALLOCATED, a.req_id, 0)
+        w.out.append(a.error)
+    else:
+        put_header(w.out, <uint32_t>(8 * a.offsets.size()), FR_ALLOCATED, a.req_id, 1)
+        for i in range(a.offsets.size()):
+            put_u64(w.out, a.offsets[i])
+    flush(c, w)
+
+
+cdef void fail_alloc(Core *c, Alloc *a, uint64_t total) noexcept nogil:
+    cdef char text[600]
+    if total > c.arena.capacity():
+        snprintf(text, sizeof(text),
+                 "an object of %llu bytes is larger than the whole object store (%llu bytes); "
+                 "pass a larger object_store_memory to fastray.init()",
+                 <unsigned long long>total, <unsigned long long>c.arena.capacity())
+    else:
+        snprintf(text, sizeof(text),
+                 "the object store could not make room for %llu bytes within %.0f s: %llu of "
+                 "its %llu bytes hold objects still in use (referenced and mapped by get() "
+                 "results or running tasks, so they cannot be spilled to disk). Drop "
+                 "references you no longer need (del the ObjectRefs and the arrays from "
+                 "get()), or pass a larger object_store_memory to fastray.init()",
+                 <unsigned long long>total, c.full_timeout,
+                 <unsigned long long>c.arena.used(), <unsigned long long>c.arena.capacity())
+    a.error.assign(<const char *>text)
+    a.failed = True
+    answer_alloc(c, a)
+
+
+cdef Worker *alloc_owner(Core *c, Alloc *a) noexcept nogil:
+    """The worker whose references new blobs start as (NULL: the driver)."""
+    if a.worker < 0:
+        return NULL
+    return c.workers[a.worker]
+
+
+cdef uint64_t alloc_total(Alloc *a) noexcept nogil:
+    cdef uint64_t total = 0
+    cdef size_t i
+    for i in range(a.sizes.size()):
+        total += arena_round_up(a.sizes[i])
+    return total
+
+
+cdef bint request_memory(Core *c, Alloc *a) noexcept nogil:
+    """Serves an allocation now if it fits and nobody queues before it;
+    otherwise the store thread serves it.  True if answered now."""
+    cdef uint64_t total = alloc_total(a)
+    cdef Worker *owner = alloc_owner(c, a)
+    if total > c.arena.capacity():
+        fail_alloc(c, a, total)
+        return True
+    if c.allocs.empty() and try_allocate(c, a, owner):
+        answer_alloc(c, a)
+        return True
+    c.allocs.push_back(a)
+    pthread_cond_broadcast(&c.io_cv)
+    return False
+
+
+cdef bint make_room(Core *c) noexcept nogil:
+    """Spills the least recently used blob nobody maps to a file; False if
+    there is none (or the file cannot be written)."""
+    cdef Obj *victim = NULL
+    cdef Obj *o
+    cdef uint64_t oid
+    cdef string path
+    cdef bint written
+    for oid in c.blob_ids:
+        o = find_obj(c, oid)
+        if o != NULL and o.where == IN_MEMORY and o.pins == 0 and (
+                victim == NULL or o.last_use < victim.last_use):
+            victim = o
+    if victim == NULL:
+        return False
+    victim.where = SPILLING
+    victim.refs += 1
+    path = spill_path(c, victim.id)
+    mkdir(c.spill_dir.c_str(), 0o700)
+    pthread_mutex_unlock(&c.mu)
+    written = write_file(path.c_str(), c.base + victim.offset, victim.size)
+    pthread_mutex_lock(&c.mu)
+    victim.refs -= 1
+    if not written or victim.pins > 0 or victim.refs == 0:
+        # Mapped again meanwhile, or no longer wanted: keep it in memory.
+        victim.where = IN_MEMORY
+        unlink(path.c_str())
+        maybe_free(c, victim)
+        return written
+    victim.where = SPILLED
+    free_range(c, victim.offset, victim.size)
+    c.spilled_bytes += victim.size
+    c.spilled_blobs += 1
+    c.spill_count += 1
+    return True
+
+
+cdef bint write_file(const char *path, const char *data, uint64_t size) noexcept nogil:
+    cdef int fd = c_open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+    cdef uint64_t done = 0
+    cdef ssize_t n
+    if fd < 0:
+        return False
+    while done < size:
+        n = pwrite(fd, data + done, size - done, <long>done)
+        if n <= 0:
+            if n < 0 and errno == EINTR:
+                continue
+            close(fd)
+            return False
+        done += n
+    return close(fd) == 0
+
+
+cdef bint read_file(const char *path, char *data, uint64_t size) noexcept nogil:
+    cdef int fd = c_open(path, O_RDONLY | O_CLOEXEC, 0)
+    cdef uint64_t done = 0
+    cdef ssize_t n
+    if fd < 0:
+        return False
+    while done < size:
+        n = pread(fd, data + done, size - done, <long>done)
+        if n <= 0:
+            if n < 0 and errno == EINTR:
+                continue
+            close(fd)
+            return False
+        done += n
+    close(fd)
+    return True
+
+
+cdef void read_back(Core *c, Obj *b, uint64_t offset) noexcept nogil:
+    """Restores a spilled blob into memory reserved for it at offset."""
+    cdef string path = spill_path(c, b.id)
+    cdef bint ok
+    pthread_mutex_unlock(&c.mu)
+    ok = read_file(path.c_str(), c.base + offset, b.size)
+    pthread_mutex_lock(&c.mu)
+    if not ok:
+        c.arena.release(offset, b.size)
+        restore_failed(c, b)
+        return
+    unlink(path.c_str())
+    b.offset = offset
+    b.where = IN_MEMORY
+    c.spilled_bytes -= b.size
+    c.spilled_blobs -= 1
+    c.restore_count += 1
+    unpark(c)
+    b.refs -= 1
+    maybe_free(c, b)
+
+
+cdef void restore_failed(Core *c, Obj *b) noexcept nogil:
+    """No room to read b back in time: what waits for it fails with a
+    store-full error (a later get tries again)."""
+    cdef vector[Task *] parked
+    cdef vector[Task *] failed
+    cdef size_t i
+    cdef char text[300]
+    b.where = SPILLED
+    parked.swap(c.parked)
+    for i in range(parked.size()):
+        if uses_blob(c, parked[i].deps, b.id) or uses_blob(c, parked[i].contained, b.id):
+            failed.push_back(parked[i])
+        else:
+            c.parked.push_back(parked[i])
+    for i in range(c.parked_requests.size()):
+        if uses_blob(c, c.parked_requests[i].ids, b.id):
+            c.parked_requests[i].store_full = True
+    snprintf(text, sizeof(text),
+             "a spilled object of %llu bytes could not be read back: the object store "
+             "stayed full of objects in use for %.0f s; drop references you no longer need "
+             "or pass a larger object_store_memory to fastray.init()",
+             <unsigned long long>b.size, c.full_timeout)
+    for i in range(failed.size()):
+        fail_task_text(c, failed[i], FR_PAYLOAD_STORE_FULL, text)
+    unpark(c)
+    b.refs -= 1
+    maybe_free(c, b)
+
+
+cdef void unpark(Core *c) noexcept nogil:
+    """Blobs came back (or could not): let what waited for them try again."""
+    cdef vector[Task *] tasks
+    cdef vector[Request *] requests
+    cdef size_t i
+    cdef Request *r
+    tasks.swap(c.parked)
+    for i in range(tasks.size()):
+        c.ready.push_front(tasks[tasks.size() - 1 - i])
+    requests.swap(c.parked_requests)
+    for i in range(requests.size()):
+        r = requests[i]
+        r.parked = False
+        if r.worker < 0:
+            r.done = True
+        elif answer_request(c, r):
+            del r
+    pthread_cond_broadcast(&c.cv)
+    schedule(c)
+
+
+cdef void run_store(Core *c) noexcept nogil:
+    """The store thread: gives pages back, reads blobs back from disk and
+    serves the allocations that had to wait, spilling to make room."""
+    cdef vector[pair[uint64_t, uint64_t]] punches
+    cdef Alloc *a
+    cdef Obj *b
+    cdef uint64_t offset
+    cdef uint64_t restoring = 0
+    cdef double restore_deadline = 0
+    cdef size_t i
+    pthread_mutex_lock(&c.mu)
+    while not c.stopping:
+        if not c.punches.empty():
+            punches.swap(c.punches)
+            pthread_mutex_unlock(&c.mu)
+            for i in range(punches.size()):
+                fallocate(c.store_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                          <long>punches[i].first, <long>punches[i].second)
+            pthread_mutex_lock(&c.mu)
+            for i in range(punches.size()):
+                c.arena.release(punches[i].first, punches[i].second)
+            punches.clear()
+        elif not c.restores.empty():
+            b = find_obj(c, c.restores.front())
+            if b.id != restoring:
+                restoring = b.id
+                restore_deadline = monotonic() + c.full_timeout
+            if c.arena.allocate(b.size, &offset):
+                c.restores.pop_front()
+                read_back(c, b, offset)
+            elif not make_room(c):
+                if monotonic() >= restore_deadline:
+                    c.restores.pop_front()
+                    restore_failed(c, b)
+                else:
+                    wait_briefly(&c.io_cv, &c.mu, 50000000)
+        elif not c.allocs.empty():
+            a = c.allocs.front()
+            if a.abandoned:
+                c.allocs.pop_front()
+                del a
+            elif try_allocate(c, a, alloc_owner(c, a)):
+                c.allocs.pop_front()
+                answer_alloc(c, a)
+                if a.worker >= 0:
+                    del a
+            elif not make_room(c):
+                if monotonic() >= a.deadline:
+                    c.allocs.pop_front()
+                    fail_alloc(c, a, alloc_total(a))
+                    if a.worker >= 0:
+                        del a
+                else:
+                    wait_briefly(&c.io_cv, &c.mu, 50000000)
+        else:
+            pthread_cond_wait(&c.io_cv, &c.mu)
+    pthread_mutex_unlock(&c.mu)
+
+
 # ----------------------------------------------------------------- workers
 
 cdef void flush(Core *c, Worker *w) noexcept nogil:
@@ -518,9 +1026,9 @@ cdef Worker *idle_worker(Core *c) noexcept nogil:
 
 cdef void dispatch(Core *c, Task *t, Worker *w) noexcept nogil:
     cdef unordered_map[uint64_t, Function].iterator fn = c.functions.find(t.fn_id)
-    cdef bint send_fn
+    cdef bint send_fn, ready
     cdef size_t i
-    cdef uint64_t body_len
+    cdef string body
     cdef Obj *o
     cdef char text[160]
     if fn == c.functions.end():
@@ -528,26 +1036,27 @@ cdef void dispatch(Core *c, Task *t, Worker *w) noexcept nogil:
                  <unsigned long long>t.id)
         fail_task_text(c, t, FR_PAYLOAD_CRASHED, text)
         return
+    # Both calls run, so every restore a task needs starts at once.
+    ready = values_in_memory(c, t.deps)
+    if not blobs_in_memory(c, t.contained) or not ready:
+        c.parked.push_back(t)
+        return
     send_fn = w.known_fns.count(t.fn_id) == 0
-    body_len = 16 + t.args.size()
+    put_u32(body, t.num_returns)
+    put_u32(body, <uint32_t>t.deps.size())
     if send_fn:
-        body_len += deref(fn).second.blob.size()
-    for i in range(t.deps.size()):
-        body_len += 8 + find_obj(c, t.deps[i]).payload.size()
-    put_header(w.out, <uint32_t>body_len, FR_TASK, t.id, t.fn_id)
-    put_u32(w.out, t.num_returns)
-    put_u32(w.out, <uint32_t>t.deps.size())
-    if send_fn:
-        put_u64(w.out, deref(fn).second.blob.size())
-        w.out.append(deref(fn).second.blob)
+        put_u64(body, deref(fn).second.blob.size())
+        body.append(deref(fn).second.blob)
         w.known_fns.insert(t.fn_id)
     else:
-        put_u64(w.out, 0)
+        put_u64(body, 0)
     for i in range(t.deps.size()):
         o = find_obj(c, t.deps[i])
-        put_u64(w.out, o.payload.size())
-        w.out.append(o.payload)
-    w.out.append(t.args)
+        put_payload(c, body, o.payload, &o.contains, w)
+    put_locations(c, body, t.contained, w)
+    body.append(t.args)
+    put_header(w.out, <uint32_t>body.size(), FR_TASK, t.id, t.fn_id)
+    w.out.append(body)
     t.state = TASK_RUNNING
     t.worker = w.slot
     w.task = t
@@ -619,6 +1128,10 @@ cdef void cancel_task(Core *c, uint64_t tid, uint32_t flags) noexcept nogil:
             if c.ready[i] == t:
                 c.ready.erase(c.ready.begin() + i)
                 break
+        for i in range(c.parked.size()):
+            if c.parked[i] == t:
+                c.parked.erase(c.parked.begin() + i)
+                break
     snprintf(text, sizeof(text), "task %016llx was cancelled before it ran",
              <unsigned long long>t.id)
     fail_task_text(c, t, FR_PAYLOAD_CANCELLED, text)
@@ -648,14 +1161,17 @@ cdef void worker_gone(Core *c, Worker *w, uint32_t status) noexcept nogil:
     and keep the pool at its size."""
     cdef Task *t = w.task
     cdef char text[512]
+    cdef unordered_map[uint64_t, int32_t] held
     cdef unordered_map[uint64_t, int32_t].iterator it
     cdef unordered_map[uint64_t, Function].iterator fn
     cdef const char *name = "?"
+    cdef size_t i
     if w.fd >= 0:
         close(w.fd)
         w.fd = -1
     if w.request != NULL:
         unregister_request(c, w.request)
+        forget_parked_request(c, w.request)
         del w.request
         w.request = NULL
     elif t != NULL:
@@ -677,11 +1193,20 @@ cdef void worker_gone(Core *c, Worker *w, uint32_t status) noexcept nogil:
                 name = deref(fn).second.name.c_str()
             describe_exit(w.pid, status, text, sizeof(text), t.id, name)
             fail_task_text(c, t, FR_PAYLOAD_CRASHED, text)
-    it = w.held.begin()
-    while it != w.held.end():
+    for i in range(c.allocs.size()):
+        if c.allocs[i].worker == w.slot:
+            c.allocs[i].abandoned = True
+    held.swap(w.pinned)
+    it = held.begin()
+    while it != held.end():
+        unpin(c, deref(it).first, deref(it).second, NULL)
+        inc(it)
+    held.clear()
+    held.swap(w.held)
+    it = held.begin()
+    while it != held.end():
         decref(c, deref(it).first, deref(it).second)
         inc(it)
-    w.held.clear()
     w.known_fns.clear()
     w.in_.clear()
     w.out.clear()
@@ -691,6 +1216,14 @@ cdef void worker_gone(Core *c, Worker *w, uint32_t status) noexcept nogil:
     schedule(c)
 
 
+cdef void forget_parked_request(Core *c, Request *r) noexcept nogil:
+    cdef size_t i
+    for i in range(c.parked_requests.size()):
+        if c.parked_requests[i] == r:
+            c.parked_requests.erase(c.parked_requests.begin() + i)
+            return
+
+
 cdef void handle_frame(Core *c, Worker *w, fr_header *h, Cursor *cur) noexcept nogil:
     cdef Task *t
     cdef Obj *o
@@ -698,8 +1231,10 @@ cdef void handle_frame(Core *c, Worker *w, fr_header *h, Cursor *cur) noexcept n
     cdef uint32_t n, i, flags, needed
     cdef vector[uint64_t] ids
     cdef vector[uint64_t] contains
+    cdef vector[uint64_t] unpins
     cdef string payload
     cdef Function *fn
+    cdef Alloc *a
     if h.type == FR_RESULT:
         t = w.task
         if t == NULL or t.id != h.a:
@@ -776,8 +1311,10 @@ cdef void handle_frame(Core *c, Worker *w, fr_header *h, Cursor *cur) noexcept n
             w.request = r
             if w.task != NULL:
                 c.used_cpu_milli -= w.task.cpu_milli
-            answer_request(c, r)
-            del r
+            if answer_request(c, r):
+                del r
+            else:
+                schedule(c)
         else:
             w.request = r
             if w.task != NULL:
@@ -785,12 +1322,13 @@ cdef void handle_frame(Core *c, Worker *w, fr_header *h, Cursor *cur) noexcept n
             schedule(c)
     elif h.type == FR_WAIT_CANCEL:
         r = w.request
-        if r != NULL and r.req_id == h.a:
-            answer_request(c, r)
-            del r
+        if r != NULL and r.req_id == h.a and not r.parked:
+            if answer_request(c, r):
+                del r
     elif h.type == FR_REFS:
         get_ids(cur, ids)
         get_ids(cur, contains)
+        get_ids(cur, unpins)
         if cur.bad:
             return
         for i in range(ids.size()):
@@ -799,6 +1337,22 @@ cdef void handle_frame(Core *c, Worker *w, fr_header *h, Cursor *cur) noexcept n
         for i in range(contains.size()):
             hold(w, contains[i], -1)
             decref(c, contains[i], 1)
+        for i in range(unpins.size()):
+            unpin(c, unpins[i], 1, w)
+    elif h.type == FR_ALLOC:
+        a = new Alloc()
+        a.worker = w.slot
+        a.req_id = h.a
+        a.deadline = monotonic() + c.full_timeout
+        n = get_u32(cur)
+        for i in range(n):
+            a.ids.push_back(get_u64(cur))
+            a.sizes.push_back(get_u64(cur))
+        if cur.bad or n == 0:
+            del a
+            return
+        if request_memory(c, a):
+            del a
     elif h.type == FR_CANCEL:
         t = owning_task(c, h.a)
         if t != NULL:
@@ -936,16 +1490,39 @@ cdef void run_loop(Core *c) noexcept nogil:
 
 # ------------------------------------------------------------- Python face
 
+cdef object parse_fetched(const string &data):
+    """(payload, [(blob id, offset, size), ...]) from what put_payload wrote."""
+    cdef Cursor cur
+    cdef uint64_t size
+    cdef uint32_t n, i
+    cur.p = data.data()
+    cur.end = cur.p + data.size()
+    cur.bad = False
+    size = get_u64(&cur)
+    payload = PyBytes_FromStringAndSize(cur.p, size)
+    cur.p += size
+    n = get_u32(&cur)
+    locations = []
+    for i in range(n):
+        locations.append((get_u64(&cur), get_u64(&cur), get_u64(&cur)))
+    return payload, locations
+
+
 cdef class Scheduler:
     """The driver's handle on the scheduler core (one per runtime)."""
 
     cdef Core *core
     cdef object _thread
+    cdef object _store_thread
 
-    def __cinit__(self, int num_cpus, int max_workers, int spawner_fd, uint64_t origin_base):
+    def __cinit__(self, int num_cpus, int max_workers, int spawner_fd, uint64_t origin_base,
+                  int store_fd, uint64_t capacity, uint64_t warm_limit, double full_timeout,
+                  bytes spill_dir):
+        cdef void *base
         self.core = new Core()
         pthread_mutex_init(&self.core.mu, NULL)
         pthread_cond_init(&self.core.cv, NULL)
+        pthread_cond_init(&self.core.io_cv, NULL)
         self.core.total_cpu_milli = num_cpus * 1000
         self.core.min_workers = num_cpus
         self.core.max_workers = max_workers
@@ -954,9 +1531,18 @@ cdef class Scheduler:
         self.core.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)
         if self.core.wake_fd < 0:
             raise OSError(errno, "eventfd failed")
+        base = mmap(NULL, capacity, PROT_READ | PROT_WRITE, MAP_SHARED, store_fd, 0)
+        if base == MAP_FAILED:
+            raise OSError(errno, "could not map the object store")
+        self.core.base = <char *>base
+        self.core.store_fd = store_fd
+        self.core.arena.reset(capacity)
+        self.core.warm_limit = arena_round_up(warm_limit)
+        self.core.full_timeout = full_timeout
+        self.core.spill_dir.assign(PyBytes_AS_STRING(spill_dir), PyBytes_GET_SIZE(spill_dir))
 
     def start(self) -> None:
-        """Starts the initial workers and the scheduler thread."""
+        """Starts the initial workers, the scheduler thread and the store thread."""
         cdef int i
         with nogil:
             pthread_mutex_lock(&self.core.mu)
@@ -965,10 +1551,17 @@ cdef class Scheduler:
             pthread_mutex_unlock(&self.core.mu)
         self._thread = threading.Thread(target=self._run, name="fastray-scheduler", daemon=True)
         self._thread.start()
+        self._store_thread = threading.Thread(target=self._run_store, name="fastray-store",
+                                              daemon=True)
+        self._store_thread.start()
 
     def _run(self):
         with nogil:
             run_loop(self.core)
+
+    def _run_store(self):
+        with nogil:
+            run_store(self.core)
 
     def stop(self) -> None:
         """Stops the thread and closes every worker socket (workers exit on EOF)."""
@@ -979,10 +1572,12 @@ cdef class Scheduler:
             self.core.stopping = True
             wake(self.core)
             pthread_cond_broadcast(&self.core.cv)
+            pthread_cond_broadcast(&self.core.io_cv)
             pthread_mutex_unlock(&self.core.mu)
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        for thread in (self._thread, self._store_thread):
+            if thread is not None:
+                thread.join()
+        self._thread = self._store_thread = None
         for i in range(self.core.workers.size()):
             w = self.core.workers[i]
             if w.fd >= 0:
@@ -998,6 +1593,10 @@ cdef class Scheduler:
             del kv.second
         for kt in c.tasks:
             del kt.second
+        for i in range(c.allocs.size()):
+            del c.allocs[i]
+        if c.base != NULL:
+            munmap(c.base, c.arena.capacity())
         for i in range(c.workers.size()):
             if c.workers[i].request != NULL and c.workers[i].request.worker >= 0:
                 del c.workers[i].request
@@ -1006,6 +1605,7 @@ cdef class Scheduler:
             del c.workers[i]
         close(c.wake_fd)
         pthread_cond_destroy(&c.cv)
+        pthread_cond_destroy(&c.io_cv)
         pthread_mutex_destroy(&c.mu)
         del c
         self.core = NULL
@@ -1138,26 +1738,103 @@ cdef class Scheduler:
         return states
 
     def fetch(self, ids) -> list:
-        """Copies out the payloads of ready objects (None where not ready)."""
+        """The payloads of ready objects, each with the locations of its
+        blobs (pinned for the caller, who unpins each once), or None where
+        not ready.  Waits while blobs are read back from disk."""
         cdef vector[uint64_t] idv
         cdef vector[string] payloads
         cdef vector[char] present
+        cdef Request *r = NULL
         cdef Obj *o
         cdef size_t i
+        cdef Core *c = self.core
         for d in ids:
             idv.push_back(d)
         payloads.resize(idv.size())
         present.resize(idv.size())
         with nogil:
-            pthread_mutex_lock(&self.core.mu)
+            pthread_mutex_lock(&c.mu)
+            while not c.stopping and not values_in_memory(c, idv):
+                if r == NULL:
+                    r = new Request()
+                    r.ids = idv
+                if r.store_full:
+                    break
+                if not r.parked:
+                    r.parked = True
+                    r.done = False
+                    c.parked_requests.push_back(r)
+                while r.parked and not c.stopping:
+                    wait_briefly(&c.cv, &c.mu, 50000000)
+            if r != NULL:
+                forget_parked_request(c, r)
             for i in range(idv.size()):
-                o = find_obj(self.core, idv[i])
-                if o != NULL and o.state != FR_OBJ_PENDING:
-                    payloads[i] = o.payload
-                    present[i] = 1
-            pthread_mutex_unlock(&self.core.mu)
-        return [PyBytes_FromStringAndSize(payloads[i].data(), payloads[i].size())
-                if present[i] else None for i in range(idv.size())]
+                o = find_obj(c, idv[i])
+                if o == NULL or o.state == FR_OBJ_PENDING:
+                    continue
+                present[i] = 1
+                if not all_mappable(c, o.contains):
+                    put_payload(c, payloads[i], STORE_FULL_PAYLOAD, NULL, NULL)
+                else:
+                    put_payload(c, payloads[i], o.payload, &o.contains, NULL)
+            pthread_mutex_unlock(&c.mu)
+            del r
+        return [parse_fetched(payloads[i]) if present[i] else None for i in range(idv.size())]
+
+    def alloc(self, ids, sizes) -> tuple:
+        """Reserves store memory for new blobs, each with one reference owned
+        by the caller.  Waits (GIL released, Ctrl-C honoured) while the store
+        makes room.  Returns (offsets, None) or (None, why it failed)."""
+        cdef Alloc *a = new Alloc()
+        cdef Core *c = self.core
+        cdef bint answered
+        cdef size_t i
+        for object_id, size in zip(ids, sizes):
+            a.ids.push_back(object_id)
+            a.sizes.push_back(size)
+        a.deadline = monotonic() + c.full_timeout
+        with nogil:
+            pthread_mutex_lock(&c.mu)
+            answered = request_memory(c, a)
+            pthread_mutex_unlock(&c.mu)
+        try:
+            while not answered:
+                with nogil:
+                    pthread_mutex_lock(&c.mu)
+                    if not a.done and not c.stopping:
+                        wait_briefly(&c.cv, &c.mu, 50000000)
+                    answered = a.done or c.stopping
+                    pthread_mutex_unlock(&c.mu)
+                PyErr_CheckSignals()
+        except BaseException:
+            with nogil:
+                pthread_mutex_lock(&c.mu)
+                if a.done:
+                    for i in range(a.ids.size()):
+                        if not a.failed:
+                            decref(c, a.ids[i], 1)
+                    del a
+                else:
+                    a.abandoned = True
+                pthread_mutex_unlock(&c.mu)
+            raise
+        if not a.done:
+            with nogil:
+                pthread_mutex_lock(&c.mu)
+                a.abandoned = True
+                pthread_mutex_unlock(&c.mu)
+            return None, "the fastray runtime was shut down"
+        result = (None, a.error.decode("utf-8", "replace")) if a.failed else (
+            [a.offsets[i] for i in range(a.offsets.size())], None)
+        del a
+        return result
+
+    def unpin(self, uint64_t blob_id) -> None:
+        """A view from fetch() went away."""
+        pthread_mutex_lock(&self.core.mu)
+        if not self.core.stopping:
+            unpin(self.core, blob_id, 1, NULL)
+        pthread_mutex_unlock(&self.core.mu)
 
     def cancel(self, uint64_t object_id, bint force, bint recursive) -> None:
         """Cancels the task that returns object_id, if it has not finished."""
@@ -1201,6 +1878,10 @@ cdef class Scheduler:
             workers=live, running=running, blocked=blocked,
             tasks_finished=c.tasks_finished, tasks_failed=c.tasks_failed,
             workers_started=c.workers_started, workers_died=c.workers_died,
-            retries=c.retries)
+            retries=c.retries, store_capacity=c.arena.capacity(),
+            store_reserved=c.arena.used(), store_bytes=c.blob_bytes - c.spilled_bytes,
+            store_objects=c.blobs - c.spilled_blobs, spilled_bytes=c.spilled_bytes,
+            spilled_objects=c.spilled_blobs, spills=c.spill_count,
+            restores=c.restore_count, warm_limit=c.warm_limit)
         pthread_mutex_unlock(&c.mu)
         return result

@@ -12,6 +12,7 @@ from .api import (
     get_runtime_context,
     init,
     is_initialized,
+    object_store_stats,
     put,
     shutdown,
     wait,
@@ -21,6 +22,6 @@ from .remote_function import remote
 
 __all__ = [
     "ObjectRef", "available_resources", "cancel", "cluster_resources", "exceptions", "get",
-    "get_runtime_context", "init", "is_initialized", "put", "remote", "shutdown", "wait",
+    "get_runtime_context", "init", "is_initialized", "object_store_stats", "put", "remote", "shutdown", "wait",
     "__version__",
 ]

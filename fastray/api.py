@@ -16,6 +16,7 @@ from .backend import Backend
 from .context import FastrayContext, RuntimeContext, make_context
 from .exceptions import FastrayError
 from .object_ref import ObjectRef
+from .store_config import store_config
 
 __version__ = "0.1.0"
 
@@ -59,7 +60,7 @@ def init(address: str | None = None, *, num_cpus: int | None = None,
         raise NotImplementedError(f"init(address={address!r}): connecting to a cluster is "
                                   "not supported; use address=None for the local runtime")
     cpus = _validate_cpus(num_cpus)
-    _validate_store_memory(object_store_memory)
+    store = store_config(object_store_memory, kwargs.get("_system_config"))
     logger.setLevel(logging_level)
     with _lock:
         if _context is not None:
@@ -69,7 +70,7 @@ def init(address: str | None = None, *, num_cpus: int | None = None,
                                "first, or pass ignore_reinit_error=True")
         if isinstance(process.backend, Backend):
             raise RuntimeError("fastray.init() cannot be called from inside a task")
-        for name in sorted(kwargs):
+        for name in sorted(set(kwargs) - {"_system_config"}):
             logger.info("init(%s=...) has no meaning for the local runtime; ignored", name)
         _install_process_hooks()
         from .runtime import LocalRuntime
@@ -77,7 +78,7 @@ def init(address: str | None = None, *, num_cpus: int | None = None,
             prefix=time.strftime("session_%Y-%m-%d_%H-%M-%S_") + f"{os.getpid()}_",
             dir=_fastray_tmp())
         runtime = LocalRuntime(cpus, max_workers=max(4 * cpus, 8), session_dir=_session_dir,
-                               node_id=_node_id)
+                               node_id=_node_id, store=store)
         process.install(runtime)
         _context = make_context(runtime, __version__, _session_dir, _node_id, shutdown)
         return _context
@@ -100,15 +101,6 @@ def _validate_cpus(num_cpus: Any) -> int:
         raise ValueError(f"num_cpus={num_cpus} is more than one machine can have; "
                          "fastray starts a process per CPU")
     return num_cpus
-
-
-def _validate_store_memory(size: Any) -> None:
-    if size is None:
-        return
-    if not isinstance(size, int) or isinstance(size, bool):
-        raise TypeError(f"object_store_memory must be an int (bytes), got {type(size).__name__}")
-    if size <= 0:
-        raise ValueError(f"object_store_memory must be positive, got {size}")
 
 
 def _install_process_hooks() -> None:
@@ -250,3 +242,11 @@ def cluster_resources() -> dict[str, float]:
 def get_runtime_context() -> RuntimeContext:
     return RuntimeContext(os.environ.get("FASTRAY_NODE_ID", _node_id))
 
+
+
+def object_store_stats() -> dict[str, int]:
+    """The object store's figures (fastray's own; Ray has no such call):
+    capacity, bytes and objects in memory, spilled bytes and objects,
+    spills and restores so far, the warm limit, and resident_bytes, the
+    memory its shared file holds now (touched pages, free or not)."""
+    return _get_backend_for_refs().store_stats()

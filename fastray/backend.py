@@ -20,7 +20,8 @@ from . import _scheduler as wire
 from . import process
 from .exceptions import FastrayError, GetTimeoutError, ObjectLostError
 from .object_ref import ObjectRef
-from .serialization import deserialize, error_of, serialize
+from ._store import Mapping
+from .serialization import Fetched, deserialize, error_of, serialize
 
 if TYPE_CHECKING:
     from .remote_function import RemoteFunction, TaskOptions
@@ -65,6 +66,9 @@ class Backend(abc.ABC):
     def current_task_id(self) -> int | None: ...
 
     @abc.abstractmethod
+    def store_stats(self) -> dict[str, int]: ...
+
+    @abc.abstractmethod
     def shutdown(self) -> None: ...
 
 
@@ -73,11 +77,14 @@ class EncodedArgs:
     deps: list[int]
     contained: list[int]
     payload: bytes
+    created: list[int]
 
 
-def encode_args(args: tuple, kwargs: dict, retry_exceptions: Any) -> EncodedArgs:
+def encode_args(args: tuple, kwargs: dict, retry_exceptions: Any,
+                store: SchedulerBackend) -> EncodedArgs:
     """Top-level ObjectRefs become dependencies (resolved before the task
-    runs); refs nested in containers travel as refs."""
+    runs); refs nested in containers travel as refs.  Large arguments are
+    copied into the store here, once, like Ray's automatic put."""
     deps: list[int] = []
     slots: list[tuple[int | str, int]] = []
     plain_args = list(args)
@@ -92,13 +99,14 @@ def encode_args(args: tuple, kwargs: dict, retry_exceptions: Any) -> EncodedArgs
             slots.append((key, len(deps)))
             deps.append(arg.id)
             plain_kwargs[key] = None
-    payload, contained = serialize((plain_args, plain_kwargs, slots, retry_exceptions))
-    return EncodedArgs(deps, contained, payload)
+    payload, contained, created = serialize(
+        (plain_args, plain_kwargs, slots, retry_exceptions), store)
+    return EncodedArgs(deps, contained, payload, created)
 
 
-def decode_args(payload: bytes | memoryview, dep_values: list[Any]) -> tuple[list, dict, Any]:
+def decode_args(fetched: Fetched, dep_values: list[Any]) -> tuple[list, dict, Any]:
     """The inverse of encode_args, with the dependencies' values filled in."""
-    args, kwargs, slots, retry_exceptions = deserialize(payload)
+    args, kwargs, slots, retry_exceptions = deserialize(fetched)
     for where, index in slots:
         if isinstance(where, int):
             args[where] = dep_values[index]
@@ -108,10 +116,12 @@ def decode_args(payload: bytes | memoryview, dep_values: list[Any]) -> tuple[lis
 
 
 class SchedulerBackend(Backend):
-    """Backend logic over the scheduler's primitives."""
+    """Backend logic over the scheduler's primitives.  It is also the
+    process's handle on the object store (serialization.BlobStore)."""
 
-    def __init__(self, origin: int, num_cpus: int) -> None:
+    def __init__(self, origin: int, num_cpus: int, mapping: Mapping) -> None:
         self.num_cpus = num_cpus
+        self.mapping = mapping
         self._origin = origin << ORIGIN_SHIFT
         self._counter = 0
         self._id_lock = threading.Lock()
@@ -131,8 +141,20 @@ class SchedulerBackend(Backend):
 
     @abc.abstractmethod
     def _wait(self, ids: list[int], needed: int, timeout: float | None, fail_fast: bool,
-              fetch: bool) -> tuple[bytes, list[Any] | None]:
+              fetch: bool) -> tuple[bytes, list[Fetched | None] | None]:
         """One state byte per id, and the payloads of ready ones if fetch."""
+
+    @abc.abstractmethod
+    def allocate_blob(self, size: int) -> tuple[int, int]:
+        """Store memory for a new blob: (blob id, offset in the mapping); the
+        caller holds one reference to it until drop_created."""
+
+    @abc.abstractmethod
+    def drop_created(self, blob_ids: list[int]) -> None: ...
+
+    @abc.abstractmethod
+    def release_view(self, blob_id: int) -> None:
+        """The last use of a view of a blob went away."""
 
     @abc.abstractmethod
     def _cancel(self, object_id: int, force: bool, recursive: bool) -> None: ...
@@ -154,16 +176,22 @@ class SchedulerBackend(Backend):
         if function.fn_id not in self._defined:
             self._define(function.fn_id, function.name.encode(), function.pickled())
             self._defined.add(function.fn_id)
-        encoded = encode_args(args, kwargs, options.retry_exceptions)
-        task_id = self._next_ids(max(options.num_returns, 1))
-        self._submit(task_id, function.fn_id, options, encoded)
+        encoded = encode_args(args, kwargs, options.retry_exceptions, self)
+        try:
+            task_id = self._next_ids(max(options.num_returns, 1))
+            self._submit(task_id, function.fn_id, options, encoded)
+        finally:
+            self.drop_created(encoded.created)
         return [ObjectRef(task_id + i, adopt=True) for i in range(options.num_returns)]
 
     def put(self, value: Any) -> ObjectRef:
         self._check_running()
-        payload, contained = serialize(value)
-        object_id = self._next_ids(1)
-        self._put(object_id, payload, contained)
+        payload, contained, created = serialize(value, self)
+        try:
+            object_id = self._next_ids(1)
+            self._put(object_id, payload, contained)
+        finally:
+            self.drop_created(created)
         return ObjectRef(object_id, adopt=True)
 
     def get(self, refs: Sequence[ObjectRef], timeout: float | None) -> list[Any]:
@@ -173,7 +201,7 @@ class SchedulerBackend(Backend):
         self._check_running()
         for i, state in enumerate(states):
             if state == wire.OBJ_FAILED:
-                raise error_of(payloads[i])
+                raise error_of(payloads[i][0])
             if state == wire.OBJ_UNKNOWN:
                 raise ObjectLostError(f"{refs[i]!r} no longer exists (freed, or from a runtime "
                                       "that was shut down)")

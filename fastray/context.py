@@ -68,7 +68,9 @@ def make_context(runtime: Any, version: str, session_dir: str, node_id: str,
         "node_ip_address": "127.0.0.1",
         "raylet_ip_address": "127.0.0.1",
         "redis_address": None,
-        "object_store_address": "inline (driver memory)",
+        "object_store_address": (
+            f"memfd shared memory, {runtime.store_config.capacity / 2**30:.1f} GiB, "
+            f"spilling to {session_dir}/spill"),
         "raylet_socket_name": None,
         "webui_url": None,
         "session_dir": session_dir,

@@ -1,5 +1,6 @@
-"""The driver's runtime: the scheduler core, the spawner process and the
-backend primitives the public API runs on.
+"""The driver's runtime: the scheduler core, the object store's shared
+memory, the spawner process and the backend primitives the public API runs
+on.
 
 Data flow (see docs/architecture.md for the whole picture)::
 
@@ -10,6 +11,12 @@ Data flow (see docs/architecture.md for the whole picture)::
                | fork                               |
                v                                    v
           worker processes  <==== TASK / RESULT frames (one socketpair each)
+          (driver, workers: each maps the object store's memfd)
+
+The store's memory is a memfd (an anonymous shared-memory file): the
+spawner inherits its descriptor and every worker maps it after the fork.
+It has no name in /dev/shm, so no ending of the driver, however abrupt,
+can leave a segment behind, and Python's resource tracker never sees it.
 """
 from __future__ import annotations
 
@@ -23,11 +30,13 @@ import threading
 from typing import Any
 
 from . import _scheduler as wire
+from ._store import Mapping
 from .backend import EncodedArgs, SchedulerBackend
-from .exceptions import FastrayError
+from .exceptions import FastrayError, ObjectStoreFullError
 from .object_ref import ObjectRef
 from .remote_function import TaskOptions
-from .serialization import deserialize, error_of
+from .serialization import Fetched, deserialize
+from .store_config import StoreConfig
 
 # Worker libraries read these at import; like Ray we give each worker the
 # CPUs of one task so numpy in N workers on N cores does not oversubscribe.
@@ -49,24 +58,35 @@ def worker_environment(num_cpus: int, node_id: str) -> dict[str, str]:
 
 
 class LocalRuntime(SchedulerBackend):
-    """The backend of a driver process: owns the scheduler and the workers."""
+    """The backend of a driver process: owns the scheduler, the store and
+    the workers."""
 
-    def __init__(self, num_cpus: int, max_workers: int, session_dir: str, node_id: str) -> None:
+    def __init__(self, num_cpus: int, max_workers: int, session_dir: str, node_id: str,
+                 store: StoreConfig) -> None:
         global _next_origin
-        super().__init__(origin=0, num_cpus=num_cpus)
+        self.store_config = store
+        self.session_dir = session_dir
+        self._store_fd = os.memfd_create("fastray-object-store", os.MFD_CLOEXEC)
+        os.ftruncate(self._store_fd, store.capacity)
+        super().__init__(origin=0, num_cpus=num_cpus,
+                         mapping=Mapping(self._store_fd, store.capacity))
         self.max_workers = max_workers
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._spawner_socket = ours
+        self._scheduler = wire.Scheduler(
+            num_cpus, max_workers, ours.fileno(), _next_origin, self._store_fd,
+            store.capacity, store.warm_limit, store.full_timeout,
+            os.fsencode(os.path.join(session_dir, "spill")))
         with theirs:
             self._spawner = subprocess.Popen(
                 # -P: not the working directory first on sys.path, where a
                 # source checkout would shadow the installed package.
                 [sys.executable, "-P", "-m", "fastray.spawner", str(theirs.fileno())],
-                pass_fds=(theirs.fileno(),), start_new_session=True,
+                pass_fds=(theirs.fileno(), self._store_fd), start_new_session=True,
                 env=worker_environment(num_cpus, node_id), stdin=subprocess.DEVNULL)
         ours.sendall(pickle.dumps({"sys_path": list(sys.path), "cwd": os.getcwd(),
-                                  "session_dir": session_dir}))
-        self._scheduler = wire.Scheduler(num_cpus, max_workers, ours.fileno(), _next_origin)
+                                  "session_dir": session_dir, "store_fd": self._store_fd,
+                                  "store_size": store.capacity}))
         self._scheduler.start()
         self._futures: list[tuple[ObjectRef, concurrent.futures.Future]] = []
         self._futures_cv = threading.Condition()
@@ -82,6 +102,17 @@ class LocalRuntime(SchedulerBackend):
     def stats(self) -> dict[str, int]:
         return self._scheduler.stats()
 
+    def store_stats(self) -> dict[str, int]:
+        self._check_running()
+        stats = self._scheduler.stats()
+        figures = {key[len("store_"):] if key.startswith("store_") else key: stats[key]
+                   for key in ("store_capacity", "store_bytes", "store_objects",
+                               "spilled_bytes", "spilled_objects", "spills", "restores",
+                               "warm_limit")}
+        # Memory the store's file holds now: touched pages, in use or warm.
+        figures["resident_bytes"] = os.fstat(self._store_fd).st_blocks * 512
+        return figures
+
     # -- primitives
 
     def _define(self, fn_id: int, name: bytes, blob: bytes) -> None:
@@ -95,10 +126,31 @@ class LocalRuntime(SchedulerBackend):
         self._scheduler.put(object_id, payload, contained)
 
     def _wait(self, ids: list[int], needed: int, timeout: float | None, fail_fast: bool,
-              fetch: bool) -> tuple[bytes, list[Any] | None]:
+              fetch: bool) -> tuple[bytes, list[Fetched | None] | None]:
         states = self._scheduler.wait(ids, needed, -1.0 if timeout is None else timeout,
                                       fail_fast)
-        return states, self._scheduler.fetch(ids) if fetch else None
+        return states, self._fetch(ids) if fetch else None
+
+    def _fetch(self, ids: list[int]) -> list[Fetched | None]:
+        view = self.mapping.view
+        release = self.release_view
+        return [None if item is None else
+                (item[0], [view(blob, offset, size, release) for blob, offset, size in item[1]])
+                for item in self._scheduler.fetch(ids)]
+
+    def allocate_blob(self, size: int) -> tuple[int, int]:
+        blob_id = self._next_ids(1)
+        offsets, error = self._scheduler.alloc([blob_id], [size])
+        if error is not None:
+            raise ObjectStoreFullError(error)
+        return blob_id, offsets[0]
+
+    def drop_created(self, blob_ids: list[int]) -> None:
+        for blob_id in blob_ids:
+            self._scheduler.decref(blob_id)
+
+    def release_view(self, blob_id: int) -> None:
+        self._scheduler.unpin(blob_id)
 
     def _cancel(self, object_id: int, force: bool, recursive: bool) -> None:
         self._scheduler.cancel(object_id, force, recursive)
@@ -162,15 +214,16 @@ class LocalRuntime(SchedulerBackend):
             future.set_exception(FastrayError("the fastray runtime was shut down"))
 
     def _settle(self, ref: ObjectRef, future: concurrent.futures.Future[Any]) -> None:
-        (payload,) = self._scheduler.fetch([ref.id])
+        (fetched,) = self._fetch([ref.id])
         if not future.set_running_or_notify_cancel():
             return
-        if payload is None:
+        if fetched is None:
             future.set_exception(FastrayError(f"{ref!r} no longer exists"))
-        elif payload[0] == wire.PAYLOAD_VALUE:
-            future.set_result(deserialize(payload))
-        else:
-            future.set_exception(error_of(payload))
+            return
+        try:
+            future.set_result(deserialize(fetched))
+        except Exception as exc:
+            future.set_exception(exc)
 
     # -- lifecycle
 
@@ -189,6 +242,7 @@ class LocalRuntime(SchedulerBackend):
         except subprocess.TimeoutExpired:
             self._spawner.kill()
             self._spawner.wait()
+        os.close(self._store_fd)
         with self._futures_cv:
             self._futures_cv.notify_all()
         if self._future_thread is not None:

@@ -1,10 +1,19 @@
 """Turning values, task arguments and task errors into payloads and back.
 
-A value payload is ``[u8 kind][u32 nbuf][nbuf x u64 size][u64 pickle size]
-[pickle][buffers...]``: pickle protocol 5 with out-of-band buffers, so the
-bytes of a numpy array are laid down once and read back as a view, never
-copied through the pickle stream.  Pickling records every ObjectRef it meets,
-so the store can keep the objects they name alive as long as the value.
+A value is pickled with protocol 5, which hands out the large buffers
+(numpy arrays, bytearrays) out of band.  The payload is ``[u8 kind]
+[u32 nparts] nparts x [u8 where, u64 size, u64 blob id, u64 offset]``
+followed by the bytes of the inline parts; part 0 is the pickle stream, the
+others are the out-of-band buffers.
+
+Small values travel inline.  When a value's parts come to more than
+``INLINE_LIMIT`` bytes, its large parts are copied once into a new blob of
+the shared-memory store and the payload only says where they are; a reader
+maps them as read-only buffers, so getting a stored array copies nothing.
+A buffer that already lies in the store (an array from ``get`` passed on
+again) is referenced where it is, not copied.  Pickling records every
+ObjectRef and blob the value uses, so whoever stores the payload keeps them
+alive as long as the value.
 """
 from __future__ import annotations
 
@@ -13,17 +22,42 @@ import pickle
 import struct
 import threading
 import traceback
-from typing import Any
+from typing import Any, Protocol
 
 import cloudpickle
 
 from . import _scheduler as wire
-from .exceptions import ObjectLostError, TaskCancelledError, TaskError, WorkerCrashedError
+from ._store import BlobView, Mapping
+from .exceptions import (ObjectLostError, ObjectStoreFullError, TaskCancelledError, TaskError,
+                         WorkerCrashedError)
+
+# Ray inlines task arguments and results up to 100 KiB; above that they go
+# through its object store.  Parts smaller than a page stay inline even then.
+INLINE_LIMIT = 100 * 1024
+SMALL_PART = 4096
+PART_ALIGN = 64
 
 _U32 = struct.Struct("<I")
-_U64 = struct.Struct("<Q")
+_PART = struct.Struct("<BQQQ")
+_INLINE, _STORED = 0, 1
 
 _collector = threading.local()
+
+# What a reader gets for one object: the payload and a pinned view of each
+# blob it uses (the views unpin when the last array made from them goes).
+Fetched = tuple[bytes | memoryview, list[BlobView]]
+
+
+class BlobStore(Protocol):
+    """What serialization needs from the process's backend."""
+
+    mapping: Mapping
+
+    def allocate_blob(self, size: int) -> tuple[int, int]:
+        """A new blob: (its id, its offset in the mapping).  The caller holds
+        one reference to it until it calls drop_created."""
+
+    def drop_created(self, blob_ids: list[int]) -> None: ...
 
 
 def note_contained_ref(object_id: int) -> None:
@@ -33,7 +67,8 @@ def note_contained_ref(object_id: int) -> None:
         ids.append(object_id)
 
 
-def _dumps(value: Any, kind: int) -> tuple[bytes, list[int]]:
+def _dumps(value: Any, kind: int, store: BlobStore | None
+           ) -> tuple[bytes, list[int], list[int]]:
     buffers: list[pickle.PickleBuffer] = []
     outer = getattr(_collector, "ids", None)
     _collector.ids = contained = []
@@ -41,21 +76,67 @@ def _dumps(value: Any, kind: int) -> tuple[bytes, list[int]]:
         data = cloudpickle.dumps(value, protocol=5, buffer_callback=buffers.append)
     finally:
         _collector.ids = outer
-    raws = [b.raw() for b in buffers]
-    header = bytearray([kind])
-    header += _U32.pack(len(raws))
-    for raw in raws:
-        header += _U64.pack(raw.nbytes)
-    header += _U64.pack(len(data))
-    return b"".join([bytes(header), data, *raws]), contained
-
-
-def serialize(value: Any) -> tuple[bytes, list[int]]:
-    """Returns the payload of a value and the ids of the refs inside it.
-
-    Raises TypeError naming the value when it cannot be pickled."""
+    raws = [memoryview(data)] + [b.raw() for b in buffers]
+    parts: list[tuple[int, int, int, int] | None] = [None] * len(raws)
+    created: list[int] = []
+    if store is not None and len(raws) > 1:
+        _reference_stored_parts(raws, parts, contained, store.mapping)
     try:
-        return _dumps(value, wire.PAYLOAD_VALUE)
+        if store is not None:
+            _copy_large_parts(raws, parts, contained, created, store)
+    except BaseException:
+        if created:
+            store.drop_created(created)
+        raise
+    header = bytearray([kind]) + _U32.pack(len(raws))
+    inline = []
+    for raw, part in zip(raws, parts):
+        if part is None:
+            header += _PART.pack(_INLINE, raw.nbytes, 0, 0)
+            inline.append(raw)
+        else:
+            header += _PART.pack(*part)
+    return b"".join([header, *inline]), contained, created
+
+
+def _reference_stored_parts(raws: list[memoryview], parts: list, contained: list[int],
+                            mapping: Mapping) -> None:
+    for i in range(1, len(raws)):
+        found = mapping.find(raws[i])
+        if found is not None:
+            blob_id, offset = found
+            parts[i] = (_STORED, raws[i].nbytes, blob_id, offset)
+            contained.append(blob_id)
+
+
+def _copy_large_parts(raws: list[memoryview], parts: list, contained: list[int],
+                      created: list[int], store: BlobStore) -> None:
+    """Writes the large parts of a large value into one new blob."""
+    inline_size = sum(raw.nbytes for raw, part in zip(raws, parts) if part is None)
+    if inline_size <= INLINE_LIMIT:
+        return
+    layout: list[tuple[int, int]] = []
+    size = 0
+    for i, (raw, part) in enumerate(zip(raws, parts)):
+        if part is None and raw.nbytes >= SMALL_PART:
+            layout.append((i, size))
+            size += -(-raw.nbytes // PART_ALIGN) * PART_ALIGN
+    blob_id, base = store.allocate_blob(size)
+    created.append(blob_id)
+    contained.append(blob_id)
+    for i, offset in layout:
+        store.mapping.write(base + offset, raws[i])
+        parts[i] = (_STORED, raws[i].nbytes, blob_id, offset)
+
+
+def serialize(value: Any, store: BlobStore | None) -> tuple[bytes, list[int], list[int]]:
+    """The payload of a value, the ids of the refs and blobs it uses, and
+    the blobs created for it (the caller drops them once the payload is
+    stored).  Raises TypeError naming the value when it cannot be pickled."""
+    try:
+        return _dumps(value, wire.PAYLOAD_VALUE, store)
+    except ObjectStoreFullError:
+        raise
     except Exception as exc:
         raise TypeError(f"could not serialize {_describe(value)}: {exc}") from exc
 
@@ -70,30 +151,27 @@ def _describe(value: Any) -> str:
     return f"{type(value).__name__} {text}"
 
 
-def _loads(payload: bytes | memoryview) -> Any:
+def _loads(payload: bytes | memoryview, views: list[BlobView]) -> Any:
     view = memoryview(payload)
-    (nbuf,) = _U32.unpack_from(view, 1)
-    offset = 5
-    sizes = []
-    for _ in range(nbuf):
-        sizes.append(_U64.unpack_from(view, offset)[0])
-        offset += 8
-    (size,) = _U64.unpack_from(view, offset)
-    offset += 8
-    data = view[offset:offset + size]
-    offset += size
-    buffers = []
-    for n in sizes:
-        buffers.append(view[offset:offset + n])
-        offset += n
-    return pickle.loads(data, buffers=buffers)
+    (nparts,) = _U32.unpack_from(view, 1)
+    blobs = {blob.blob_id: memoryview(blob) for blob in views}
+    position = 5 + _PART.size * nparts
+    parts = []
+    for i in range(nparts):
+        where, size, blob_id, offset = _PART.unpack_from(view, 5 + _PART.size * i)
+        if where == _INLINE:
+            parts.append(view[position:position + size])
+            position += size
+        else:
+            parts.append(blobs[blob_id][offset:offset + size])
+    return pickle.loads(parts[0], buffers=parts[1:])
 
 
-def deserialize(payload: bytes | memoryview) -> Any:
+def deserialize(fetched: Fetched) -> Any:
     """Returns the value of a payload, or raises the error it holds."""
-    kind = payload[0]
-    if kind == wire.PAYLOAD_VALUE:
-        return _loads(payload)
+    payload, views = fetched
+    if payload[0] == wire.PAYLOAD_VALUE:
+        return _loads(payload, views)
     raise error_of(payload)
 
 
@@ -101,13 +179,15 @@ def error_of(payload: bytes | memoryview) -> BaseException:
     """The exception a failed object's payload stands for."""
     kind = payload[0]
     if kind == wire.PAYLOAD_ERROR:
-        error = _loads(payload)
+        error = _loads(payload, [])
         return error.as_instanceof_cause() if isinstance(error, TaskError) else error
     text = bytes(payload[1:]).decode("utf-8", "replace")
     if kind == wire.PAYLOAD_CANCELLED:
         return TaskCancelledError(text)
     if kind == wire.PAYLOAD_LOST:
         return ObjectLostError(text)
+    if kind == wire.PAYLOAD_STORE_FULL:
+        return ObjectStoreFullError(text)
     return WorkerCrashedError(text)
 
 
@@ -121,9 +201,8 @@ def serialize_error(exc: BaseException, function_name: str) -> bytes:
     text = local_tb if not remote_tb else f"{local_tb}\n{remote_tb}"
     error = TaskError(function_name, text, cause, os.getpid())
     try:
-        return _dumps(error, wire.PAYLOAD_ERROR)[0]
+        return _dumps(error, wire.PAYLOAD_ERROR, None)[0]
     except Exception:
         # The cause itself cannot be pickled: keep its text.
         error = TaskError(function_name, text, None, os.getpid())
-        return _dumps(error, wire.PAYLOAD_ERROR)[0]
-
+        return _dumps(error, wire.PAYLOAD_ERROR, None)[0]

@@ -6,7 +6,9 @@ for workers (SPAWN, with the worker's socket attached).  It reports each new
 worker's pid and, when a worker ends, its wait status, which is how the
 scheduler learns why a worker died.  When the driver goes away (shutdown or
 a crash) its socket reads EOF and the spawner kills and reaps every worker
-before exiting, so nothing outlives the driver.
+before exiting, so nothing outlives the driver.  It holds the object
+store's memfd for the workers to inherit; once it and every worker are gone,
+so is the store's memory.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ import sys
 HEADER = struct.Struct("<IIQQ")
 
 
-def _serve(control: socket.socket) -> None:
+def _serve(control: socket.socket, store: tuple[int, int]) -> None:
     from . import _scheduler as wire
     from .worker import run_worker
 
@@ -60,7 +62,7 @@ def _serve(control: socket.socket) -> None:
                 os.close(wake_r)
                 os.close(wake_w)
                 control.close()
-                run_worker(fds[0], slot, origin)  # never returns
+                run_worker(fds[0], slot, origin, store)  # never returns
             os.close(fds[0])
             children[pid] = slot
             _report(control, HEADER.pack(0, wire.SPAWNED, slot, pid))
@@ -116,7 +118,7 @@ def main() -> None:
     # Ctrl-C at the terminal is for the driver; it decides what to cancel.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        _serve(control)
+        _serve(control, (config["store_fd"], config["store_size"]))
     finally:
         # Whoever ends first, the session's files go with the spawner.
         shutil.rmtree(config["session_dir"], ignore_errors=True)

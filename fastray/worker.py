@@ -25,13 +25,16 @@ import cloudpickle
 
 from . import _scheduler as wire
 from . import process
+from ._store import Mapping
 from .backend import EncodedArgs, SchedulerBackend, decode_args
+from .exceptions import ObjectStoreFullError
 from .remote_function import TaskOptions
-from .serialization import deserialize, serialize, serialize_error
+from .serialization import Fetched, deserialize, serialize, serialize_error
 
 HEADER = struct.Struct("<IIQQ")
 U32 = struct.Struct("<I")
 U64 = struct.Struct("<Q")
+LOCATION = struct.Struct("<QQQ")
 SUBMIT_FIELDS = struct.Struct("<IIi")
 PR_SET_PDEATHSIG = 1
 
@@ -40,8 +43,8 @@ def _ids(ids: list[int]) -> bytes:
     return U32.pack(len(ids)) + struct.pack(f"<{len(ids)}Q", *ids)
 
 
-def _refs_frame(increfs: list[int], decrefs: list[int]) -> bytes:
-    body = _ids(increfs) + _ids(decrefs)
+def _refs_frame(increfs: list[int], decrefs: list[int], unpins: list[int]) -> bytes:
+    body = _ids(increfs) + _ids(decrefs) + _ids(unpins)
     return HEADER.pack(len(body), wire.REFS, 0, 0) + body
 
 
@@ -106,13 +109,14 @@ class Connection:
 class WorkerBackend(SchedulerBackend):
     """The backend seen by code running inside a task."""
 
-    def __init__(self, connection: Connection, origin: int, slot: int) -> None:
-        super().__init__(origin, int(os.environ.get("FASTRAY_NUM_CPUS", "1")))
+    def __init__(self, connection: Connection, origin: int, slot: int, mapping: Mapping) -> None:
+        super().__init__(origin, int(os.environ.get("FASTRAY_NUM_CPUS", "1")), mapping)
         self.slot = slot
         self._conn = connection
         self._local_refs: dict[int, int] = {}
         self._increfs: list[int] = []
         self._decrefs: list[int] = []
+        self._unpins: list[int] = []
         self._functions: dict[int, tuple[Callable[..., Any], str]] = {}
         self._request_counter = 0
         self.task_id: int | None = None
@@ -125,20 +129,20 @@ class WorkerBackend(SchedulerBackend):
         """Sends a frame between the reference changes queued so far: new
         references first (the frame may rely on them), released ones after
         (the frame may pin an object whose last local ref just went)."""
-        increfs, decrefs = self._increfs, self._decrefs
-        self._increfs, self._decrefs = [], []
+        increfs, decrefs, unpins = self._increfs, self._decrefs, self._unpins
+        self._increfs, self._decrefs, self._unpins = [], [], []
         parts = []
         if increfs:
-            parts.append(_refs_frame(increfs, []))
+            parts.append(_refs_frame(increfs, [], []))
         parts += [HEADER.pack(len(body), kind, a, b), body]
-        if decrefs:
-            parts.append(_refs_frame([], decrefs))
+        if decrefs or unpins:
+            parts.append(_refs_frame([], decrefs, unpins))
         self._conn.send(b"".join(parts))
 
     def flush_refs(self) -> None:
-        if self._increfs or self._decrefs:
-            frame = _refs_frame(self._increfs, self._decrefs)
-            self._increfs, self._decrefs = [], []
+        if self._increfs or self._decrefs or self._unpins:
+            frame = _refs_frame(self._increfs, self._decrefs, self._unpins)
+            self._increfs, self._decrefs, self._unpins = [], [], []
             self._conn.send(frame)
 
     # -- primitives
@@ -161,47 +165,87 @@ class WorkerBackend(SchedulerBackend):
         for object_id in range(first_id, first_id + count):
             self._local_refs[object_id] = self._local_refs.get(object_id, 0) + 1
 
-    def _wait(self, ids: list[int], needed: int, timeout: float | None, fail_fast: bool,
-              fetch: bool) -> tuple[bytes, list[Any] | None]:
+    def _next_request(self) -> int:
         self._request_counter += 1
-        request = self._request_counter
+        return self._request_counter
+
+    def _wait(self, ids: list[int], needed: int, timeout: float | None, fail_fast: bool,
+              fetch: bool) -> tuple[bytes, list[Fetched | None] | None]:
+        request = self._next_request()
         flags = (wire.WAIT_FETCH if fetch else 0) | (wire.WAIT_FAIL_FAST if fail_fast else 0)
         self._send(wire.WAIT, request, needed, U32.pack(flags) + _ids(ids))
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
-            body = self._reply(request, deadline)
+            body = self._reply(wire.REPLY, request, deadline)
         except BaseException:
             self._send(wire.WAIT_CANCEL, request, 0)
-            self._reply(request, None)
+            self._reply(wire.REPLY, request, None)
             raise
         if body is None:
             self._send(wire.WAIT_CANCEL, request, 0)
-            body = self._reply(request, None)
-        return self._parse_reply(body, len(ids), fetch)
+            body = self._reply(wire.REPLY, request, None)
+        return self._parse_reply(body[1], len(ids), fetch)
 
-    def _reply(self, request: int, deadline: float | None) -> memoryview | None:
+    def _reply(self, kind: int, request: int, deadline: float | None
+               ) -> tuple[int, memoryview] | None:
+        """The answer (b, body) to a request, or None at the deadline."""
         while True:
             frame = self._conn.receive(deadline)
             if frame is None:
                 return None
-            kind, a, _, body = frame
-            if kind == wire.REPLY and a == request:
-                return body
+            got, a, b, body = frame
+            if got == kind and a == request:
+                return b, body
 
-    @staticmethod
-    def _parse_reply(body: memoryview, count: int, fetch: bool) -> tuple[bytes, list[Any] | None]:
+    def _parse_reply(self, body: memoryview, count: int, fetch: bool
+                     ) -> tuple[bytes, list[Fetched | None] | None]:
         states = bytearray(count)
-        payloads: list[Any] = [None] * count
+        payloads: list[Fetched | None] = [None] * count
         offset = 0
         for i in range(count):
             states[i] = state = body[offset]
             offset += 1
             if fetch and state != wire.OBJ_PENDING and state != wire.OBJ_UNKNOWN:
-                (size,) = U64.unpack_from(body, offset)
-                offset += 8
-                payloads[i] = body[offset:offset + size]
-                offset += size
+                payloads[i], offset = self._read_payload(body, offset)
         return bytes(states), payloads if fetch else None
+
+    def _read_payload(self, body: memoryview, offset: int) -> tuple[Fetched, int]:
+        """A payload and views of its blobs, as put_payload in the scheduler
+        wrote them."""
+        (size,) = U64.unpack_from(body, offset)
+        payload = body[offset + 8:offset + 8 + size]
+        views, offset = self._read_locations(body, offset + 8 + size)
+        return (payload, views), offset
+
+    def _read_locations(self, body: memoryview, offset: int) -> tuple[list, int]:
+        """Views of the blobs listed at offset: each pins its blob until the
+        last array made from it goes."""
+        (count,) = U32.unpack_from(body, offset)
+        offset += 4
+        views = []
+        for _ in range(count):
+            blob_id, blob_offset, size = LOCATION.unpack_from(body, offset)
+            views.append(self.mapping.view(blob_id, blob_offset, size, self.release_view))
+            offset += LOCATION.size
+        return views, offset
+
+    def allocate_blob(self, size: int) -> tuple[int, int]:
+        """Asks the scheduler, which owns the allocator, for store memory."""
+        blob_id = self._next_ids(1)
+        request = self._next_request()
+        self._send(wire.ALLOC, request, 0, U32.pack(1) + struct.pack("<QQ", blob_id, size))
+        ok, body = self._reply(wire.ALLOCATED, request, None)
+        if not ok:
+            raise ObjectStoreFullError(bytes(body).decode("utf-8", "replace"))
+        self._local_refs_adopt(blob_id, 1)
+        return blob_id, U64.unpack_from(body)[0]
+
+    def drop_created(self, blob_ids: list[int]) -> None:
+        for blob_id in blob_ids:
+            self.decref(blob_id)
+
+    def release_view(self, blob_id: int) -> None:
+        self._unpins.append(blob_id)
 
     def _cancel(self, object_id: int, force: bool, recursive: bool) -> None:
         flags = (wire.CANCEL_FORCE if force else 0) | (wire.CANCEL_RECURSIVE if recursive else 0)
@@ -237,6 +281,9 @@ class WorkerBackend(SchedulerBackend):
     def current_task_id(self) -> int | None:
         return self.task_id
 
+    def store_stats(self) -> dict[str, int]:
+        raise NotImplementedError("object store figures are known to the driver only")
+
     def shutdown(self) -> None:
         raise RuntimeError("shutdown() cannot be called from inside a task")
 
@@ -259,32 +306,47 @@ class WorkerBackend(SchedulerBackend):
         function, name = self._functions[fn_id]
         dep_payloads = []
         for _ in range(num_deps):
-            (size,) = U64.unpack_from(body, offset)
-            dep_payloads.append(body[offset + 8:offset + 8 + size])
-            offset += 8 + size
+            fetched, offset = self._read_payload(body, offset)
+            dep_payloads.append(fetched)
+        args_views, offset = self._read_locations(body, offset)
+        args = (body[offset:], args_views)
+        del body, args_views
         self.task_id, self.task_name, self._interrupted = task_id, name, False
-        status, results = self._execute(function, name, num_returns, dep_payloads, body[offset:])
-        parts = [U32.pack(len(results))]
-        for payload, contained in results:
-            parts += [U64.pack(len(payload)), payload, _ids(contained)]
-        self._send(wire.RESULT, task_id, status, b"".join(parts))
-        del results, parts
+        created: list[int] = []
+        try:
+            status, results = self._execute(function, name, num_returns, dep_payloads, args,
+                                            created)
+            del dep_payloads, args
+            parts = [U32.pack(len(results))]
+            for payload, contained in results:
+                parts += [U64.pack(len(payload)), payload, _ids(contained)]
+            self._send(wire.RESULT, task_id, status, b"".join(parts))
+            del results, parts
+        finally:
+            self.drop_created(created)
         sys.stdout.flush()
         sys.stderr.flush()
 
     def _execute(self, function: Callable[..., Any], name: str, num_returns: int,
-                 dep_payloads: list[memoryview], args_payload: memoryview
+                 dep_payloads: list[Fetched], args_payload: Fetched, created: list[int]
                  ) -> tuple[int, list[tuple[bytes, list[int]]]]:
+        """Runs the task; blobs made for its results are added to created."""
         retry_exceptions: Any = False
         try:
             try:
                 deps = [deserialize(p) for p in dep_payloads]
                 args, kwargs, retry_exceptions = decode_args(args_payload, deps)
-                del deps
+                del deps, dep_payloads, args_payload
                 value = function(*args, **kwargs)
                 del args, kwargs
                 outputs = _split_returns(value, num_returns, name)
-                return wire.STATUS_OK, [serialize(v) for v in outputs]
+                del value
+                results = []
+                for output in outputs:
+                    payload, contained, blobs = serialize(output, self)
+                    created += blobs
+                    results.append((payload, contained))
+                return wire.STATUS_OK, results
             finally:
                 self.task_id = None
         except KeyboardInterrupt as exc:
@@ -351,14 +413,17 @@ class _PrefixedOutput(io.TextIOBase):
         return self._stream.fileno()
 
 
-def run_worker(fd: int, slot: int, origin: int) -> None:
+def run_worker(fd: int, slot: int, origin: int, store: tuple[int, int]) -> None:
     """The worker's main loop; exits the process when the driver goes away."""
     try:
         ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     except (OSError, AttributeError):
         pass
     connection = Connection(fd)
-    backend = WorkerBackend(connection, origin, slot)
+    store_fd, store_size = store
+    mapping = Mapping(store_fd, store_size)
+    os.close(store_fd)
+    backend = WorkerBackend(connection, origin, slot, mapping)
     process.install(backend)
     sys.stdout = _PrefixedOutput(sys.stdout, backend)
     sys.stderr = _PrefixedOutput(sys.stderr, backend)

@@ -1,0 +1,157 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+"""A process's side of the object store: its mapping of the shared memory,
+read-only views of blobs for zero-copy reads, and copies into new blobs.
+
+The scheduler in the driver owns allocation; this module never decides
+where anything goes.  Each view pins its blob: when the last array or
+memoryview using it goes away the view calls ``release(blob_id)``, which
+tells the scheduler the memory may be freed or spilled.
+"""
+from cpython.buffer cimport (PyBUF_FORMAT, PyBUF_ND, PyBUF_SIMPLE, PyBUF_STRIDES, PyBUF_WRITABLE,
+                             PyBuffer_Release, PyObject_GetBuffer)
+from libc.stdint cimport uint64_t
+from libc.string cimport memcpy
+from libcpp.map cimport map as cmap
+from cython.operator cimport dereference as deref, predecrement as dec
+
+
+cdef extern from "<sys/mman.h>" nogil:
+    enum:
+        PROT_READ
+        PROT_WRITE
+        MAP_SHARED
+    void *MAP_FAILED
+    void *mmap(void *addr, size_t length, int prot, int flags, int fd, long offset)
+    int munmap(void *addr, size_t length)
+
+
+cdef extern from "<errno.h>":
+    int errno
+
+
+cdef struct Span:
+    uint64_t end
+    uint64_t blob_id
+    long views
+
+
+cdef class Mapping:
+    """The whole store mapped into this process (address space only: pages
+    cost memory once written)."""
+
+    cdef char *base
+    cdef readonly uint64_t size
+    cdef cmap[uint64_t, Span] spans   # offset -> blob with live views there
+
+    def __cinit__(self, int fd, uint64_t size):
+        cdef void *base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+        if base == MAP_FAILED:
+            raise OSError(errno, "could not map the object store")
+        self.base = <char *>base
+        self.size = size
+
+    def __dealloc__(self):
+        if self.base != NULL:
+            munmap(self.base, self.size)
+
+    def view(self, uint64_t blob_id, uint64_t offset, uint64_t size, release) -> BlobView:
+        """A read-only view of a blob the scheduler pinned for us."""
+        if offset + size > self.size:
+            raise ValueError(f"blob {blob_id:x} lies outside the store")
+        cdef BlobView view = BlobView.__new__(BlobView)
+        view.mapping = self
+        view.blob_id = blob_id
+        view.offset = offset
+        view.size = size
+        view.release = release
+        cdef Span *span = &self.spans[offset]
+        span.end = offset + size
+        span.blob_id = blob_id
+        span.views += 1
+        return view
+
+    cdef void _forget(self, uint64_t offset) noexcept:
+        cdef cmap[uint64_t, Span].iterator it = self.spans.find(offset)
+        if it != self.spans.end():
+            deref(it).second.views -= 1
+            if deref(it).second.views <= 0:
+                self.spans.erase(it)
+
+    def write(self, uint64_t offset, data) -> None:
+        """Copies a contiguous buffer into the store at offset (GIL released)."""
+        cdef Py_buffer buffer
+        PyObject_GetBuffer(data, &buffer, PyBUF_SIMPLE)
+        try:
+            if offset + <uint64_t>buffer.len > self.size:
+                raise ValueError("write outside the store")
+            with nogil:
+                memcpy(self.base + offset, buffer.buf, buffer.len)
+        finally:
+            PyBuffer_Release(&buffer)
+
+    def find(self, data) -> tuple | None:
+        """(blob id, offset in blob) if data is memory of a blob this process
+        has a view of: such data is referenced, not copied, when stored again."""
+        cdef Py_buffer buffer
+        cdef uint64_t offset
+        cdef cmap[uint64_t, Span].iterator it
+        PyObject_GetBuffer(data, &buffer, PyBUF_SIMPLE)
+        try:
+            if buffer.buf < <void *>self.base or buffer.buf >= <void *>(self.base + self.size):
+                return None
+            offset = <uint64_t>(<char *>buffer.buf - self.base)
+            it = self.spans.upper_bound(offset)
+            if it == self.spans.begin():
+                return None
+            dec(it)
+            if offset + <uint64_t>buffer.len > deref(it).second.end:
+                return None
+            return deref(it).second.blob_id, offset - deref(it).first
+        finally:
+            PyBuffer_Release(&buffer)
+
+
+cdef class BlobView:
+    """Exports one blob as a read-only buffer and keeps it pinned while any
+    memoryview or array made from it is alive."""
+
+    cdef Mapping mapping
+    cdef readonly uint64_t blob_id
+    cdef uint64_t offset
+    cdef readonly uint64_t size
+    cdef object release
+    cdef Py_ssize_t shape[1]
+    cdef Py_ssize_t strides[1]
+
+    def __getbuffer__(self, Py_buffer *buffer, int flags):
+        if flags & PyBUF_WRITABLE:
+            raise BufferError("objects from the fastray store are read-only")
+        buffer.buf = self.mapping.base + self.offset
+        buffer.obj = self
+        buffer.len = self.size
+        buffer.readonly = 1
+        buffer.itemsize = 1
+        self.shape[0] = <Py_ssize_t>self.size
+        self.strides[0] = 1
+        buffer.format = NULL
+        if flags & PyBUF_FORMAT:
+            buffer.format = b"B"
+        buffer.ndim = 1
+        buffer.shape = NULL
+        buffer.strides = NULL
+        if flags & PyBUF_ND:
+            buffer.shape = self.shape
+        if (flags & PyBUF_STRIDES) == PyBUF_STRIDES:
+            buffer.strides = self.strides
+        buffer.suboffsets = NULL
+        buffer.internal = NULL
+
+    def __releasebuffer__(self, Py_buffer *buffer):
+        pass
+
+    def __dealloc__(self):
+        if self.mapping is None:
+            return
+        self.mapping._forget(self.offset)
+        if self.release is not None:
+            self.release(self.blob_id)
