@@ -896,10 +896,12 @@ cdef void run_store(Core *c) noexcept nogil:
                 restore_deadline = monotonic() + c.full_timeout
             if c.arena.allocate(b.size, &offset):
                 c.restores.pop_front()
+                restoring = 0
                 read_back(c, b, offset)
             elif not make_room(c):
                 if monotonic() >= restore_deadline:
                     c.restores.pop_front()
+                    restoring = 0
                     restore_failed(c, b)
                 else:
                     wait_briefly(&c.io_cv, &c.mu, 50000000)
@@ -1882,6 +1884,7 @@ cdef class Scheduler:
             store_reserved=c.arena.used(), store_bytes=c.blob_bytes - c.spilled_bytes,
             store_objects=c.blobs - c.spilled_blobs, spilled_bytes=c.spilled_bytes,
             spilled_objects=c.spilled_blobs, spills=c.spill_count,
-            restores=c.restore_count, warm_limit=c.warm_limit)
+            restores=c.restore_count, warm_limit=c.warm_limit,
+            allocs_waiting=c.allocs.size())
         pthread_mutex_unlock(&c.mu)
         return result

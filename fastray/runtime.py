@@ -108,7 +108,7 @@ class LocalRuntime(SchedulerBackend):
         figures = {key[len("store_"):] if key.startswith("store_") else key: stats[key]
                    for key in ("store_capacity", "store_bytes", "store_objects",
                                "spilled_bytes", "spilled_objects", "spills", "restores",
-                               "warm_limit")}
+                               "warm_limit", "allocs_waiting")}
         # Memory the store's file holds now: touched pages, in use or warm.
         figures["resident_bytes"] = os.fstat(self._store_fd).st_blocks * 512
         return figures

@@ -138,7 +138,36 @@ def serialize(value: Any, store: BlobStore | None) -> tuple[bytes, list[int], li
     except ObjectStoreFullError:
         raise
     except Exception as exc:
-        raise TypeError(f"could not serialize {_describe(value)}: {exc}") from exc
+        where = _culprit(value)
+        part = f" (its part {where[0]}, {_describe(where[1])})" if where else ""
+        raise TypeError(f"could not serialize {_describe(value)}{part}: {exc}") from exc
+
+
+def _children(value: Any) -> list[tuple[str, Any]]:
+    if isinstance(value, dict):
+        return [(f"[{key!r}]", item) for key, item in value.items()]
+    if isinstance(value, (list, tuple)):
+        return [(f"[{i}]", item) for i, item in enumerate(value)]
+    if isinstance(value, (set, frozenset)):
+        return [("{...}", item) for item in value]
+    attributes = getattr(value, "__dict__", None)
+    if isinstance(attributes, dict):
+        return [(f".{name}", item) for name, item in attributes.items()]
+    return []
+
+
+def _culprit(value: Any, depth: int = 6) -> tuple[str, Any] | None:
+    """The innermost part of a value that cannot be pickled on its own, with
+    its path (``[2]['key'].attr``), so the error says which object it is."""
+    if depth == 0:
+        return None
+    for path, child in _children(value)[:1000]:
+        try:
+            cloudpickle.dumps(child, protocol=5, buffer_callback=lambda _: None)
+        except Exception:
+            inner = _culprit(child, depth - 1)
+            return (path + inner[0], inner[1]) if inner else (path, child)
+    return None
 
 
 def _describe(value: Any) -> str:
