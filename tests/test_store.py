@@ -285,6 +285,12 @@ def test_spilled_objects_come_back_intact(small_store):
         return int(x[0]), int(x[-1])
 
     assert ray.get([ends.remote(r) for r in refs]) == [(i, i) for i in range(8)]
+
+    @ray.remote
+    def ends_inside(nested):
+        return [(int(a[0]), int(a[-1])) for a in (ray.get(r) for r in nested)]
+
+    assert ray.get(ends_inside.remote(refs)) == [(i, i) for i in range(8)]
     for i, ref in enumerate(refs):
         view = ray.get(ref)
         assert view[0] == view[-1] == i
