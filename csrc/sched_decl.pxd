@@ -211,6 +211,9 @@ cdef extern from "sched_state.hpp" nogil:
         vector[uint64_t] children
         string args
 
+    ctypedef Task *TaskPtr
+    ctypedef Request *RequestPtr
+
     cdef cppclass Request:
         int32_t worker
         uint64_t req_id
@@ -239,6 +242,7 @@ cdef extern from "sched_state.hpp" nogil:
         uint64_t origin
         Task *task
         Request *request
+        vector[pair[TaskPtr, RequestPtr]] suspended
         unordered_set[uint64_t] known_fns
         unordered_map[uint64_t, int32_t] held
         unordered_map[uint64_t, int32_t] pinned

@@ -57,6 +57,9 @@ struct Task {
     std::string args;
 };
 
+typedef Task *TaskPtr;
+typedef Request *RequestPtr;
+
 /* A wait for objects: from a worker (answered by FR_REPLY) or from a
  * driver thread (answered by setting done and broadcasting Core::cv). */
 struct Request {
@@ -85,6 +88,10 @@ struct Worker {
     uint64_t origin = 0;
     Task *task = nullptr;
     Request *request = nullptr;
+    /* Tasks blocked in get while this process runs, on the same stack, a
+     * task they wait for (innermost last), each with its pending request
+     * (nullptr once answered). */
+    std::vector<std::pair<TaskPtr, RequestPtr>> suspended;
     std::unordered_set<uint64_t> known_fns;
     std::unordered_map<uint64_t, int32_t> held;  /* refs the process holds */
     std::unordered_map<uint64_t, int32_t> pinned;  /* blob views it maps */

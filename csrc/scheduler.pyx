@@ -68,6 +68,7 @@ PAYLOAD_STORE_FULL = FR_PAYLOAD_STORE_FULL
 cdef enum:
     RECV_CHUNK = 262144
     LOCATION_SIZE = 24
+    MAX_INLINE_DEPTH = 64
 
 
 # ---------------------------------------------------------------- encoding
@@ -265,6 +266,12 @@ cdef bint answer_request(Core *c, Request *r) noexcept nogil:
         w.request = NULL
         if w.task != NULL:
             c.used_cpu_milli += w.task.cpu_milli
+    else:
+        # A suspended task's get: it resumes (and takes its CPU again) when
+        # the task running above it on the worker's stack finishes.
+        for i in range(w.suspended.size()):
+            if w.suspended[i].second == r:
+                w.suspended[i].second = NULL
     flush(c, w)
     return True
 
@@ -990,6 +997,7 @@ cdef Worker *spawn_worker(Core *c) noexcept nogil:
     c.next_origin += 1
     w.task = NULL
     w.request = NULL
+    w.suspended.clear()
     w.known_fns.clear()
     w.held.clear()
     w.in_.clear()
@@ -1087,11 +1095,62 @@ cdef void schedule(Core *c) noexcept nogil:
         w = idle_worker(c)
         if w == NULL:
             # The task waits for a new worker to report in (one at a time).
-            if live_workers(c) < c.max_workers and not starting_worker(c):
-                spawn_worker(c)
+            if live_workers(c) < c.max_workers:
+                if not starting_worker(c):
+                    spawn_worker(c)
+            else:
+                help_blocked_workers(c)
             return
         c.ready.pop_front()
         dispatch(c, t, w)
+
+
+cdef bint take_ready(Core *c, Task *t) noexcept nogil:
+    cdef size_t i
+    for i in range(c.ready.size()):
+        if c.ready[i] == t:
+            c.ready.erase(c.ready.begin() + i)
+            return True
+    return False
+
+
+cdef void help_blocked_workers(Core *c) noexcept nogil:
+    """The pool is at max_workers and ready tasks wait for a worker: a
+    worker blocked in get runs a ready task it is waiting for itself, on
+    top of the blocked one.  Such a task cannot depend on the blocked task,
+    so this cannot deadlock, and deep recursion of nested tasks keeps going
+    with a bounded number of processes."""
+    cdef size_t i, k
+    cdef Worker *w
+    cdef Task *t
+    cdef Request *r
+    cdef pair[TaskPtr, RequestPtr] frame
+    for i in range(c.workers.size()):
+        w = c.workers[i]
+        r = w.request
+        if (w.state != W_BUSY or w.task == NULL or r == NULL or r.parked
+                or w.suspended.size() >= MAX_INLINE_DEPTH):
+            continue
+        for k in range(r.ids.size()):
+            t = owning_task(c, r.ids[k])
+            if t == NULL or t.state != TASK_READY:
+                continue
+            if t.cpu_milli > 0 and c.used_cpu_milli + t.cpu_milli > c.total_cpu_milli:
+                return
+            if not take_ready(c, t):
+                continue
+            frame.first = w.task
+            frame.second = r
+            w.suspended.push_back(frame)
+            w.task = NULL
+            w.request = NULL
+            dispatch(c, t, w)
+            if w.task == NULL:
+                # Parked until its blobs are read back: the worker stays blocked.
+                w.task = w.suspended.back().first
+                w.request = w.suspended.back().second
+                w.suspended.pop_back()
+            break
 
 
 cdef Task *owning_task(Core *c, uint64_t oid) noexcept nogil:
@@ -1158,43 +1217,58 @@ cdef void describe_exit(int pid, uint32_t status, char *text, size_t size, uint6
                  "(a crash in native code?)", pid, name, <unsigned long long>tid, sig)
 
 
-cdef void worker_gone(Core *c, Worker *w, uint32_t status) noexcept nogil:
-    """A worker process ended: retry or fail its task, drop what it held,
-    and keep the pool at its size."""
-    cdef Task *t = w.task
+cdef void drop_request(Core *c, Request *r) noexcept nogil:
+    unregister_request(c, r)
+    forget_parked_request(c, r)
+    del r
+
+
+cdef void task_lost(Core *c, Task *t, int pid, uint32_t status) noexcept nogil:
+    """The worker running t died: retry t, or fail it saying how it died."""
     cdef char text[512]
-    cdef unordered_map[uint64_t, int32_t] held
-    cdef unordered_map[uint64_t, int32_t].iterator it
     cdef unordered_map[uint64_t, Function].iterator fn
     cdef const char *name = "?"
+    t.worker = -1
+    if not t.cancelled and t.retries_left != 0:
+        if t.retries_left > 0:
+            t.retries_left -= 1
+        c.retries += 1
+        t.state = TASK_READY
+        c.ready.push_front(t)
+        return
+    fn = c.functions.find(t.fn_id)
+    if fn != c.functions.end():
+        name = deref(fn).second.name.c_str()
+    describe_exit(pid, status, text, sizeof(text), t.id, name)
+    fail_task_text(c, t, FR_PAYLOAD_CRASHED, text)
+
+
+cdef void worker_gone(Core *c, Worker *w, uint32_t status) noexcept nogil:
+    """A worker process ended: retry or fail its tasks, drop what it held,
+    and keep the pool at its size."""
+    cdef Task *t = w.task
+    cdef unordered_map[uint64_t, int32_t] held
+    cdef unordered_map[uint64_t, int32_t].iterator it
+    cdef vector[pair[TaskPtr, RequestPtr]] frames
     cdef size_t i
     if w.fd >= 0:
         close(w.fd)
         w.fd = -1
     if w.request != NULL:
-        unregister_request(c, w.request)
-        forget_parked_request(c, w.request)
-        del w.request
+        drop_request(c, w.request)
         w.request = NULL
     elif t != NULL:
         c.used_cpu_milli -= t.cpu_milli
     w.task = NULL
     w.state = W_DEAD
     c.workers_died += 1
+    frames.swap(w.suspended)
     if t != NULL:
-        t.worker = -1
-        if not t.cancelled and t.retries_left != 0:
-            if t.retries_left > 0:
-                t.retries_left -= 1
-            c.retries += 1
-            t.state = TASK_READY
-            c.ready.push_front(t)
-        else:
-            fn = c.functions.find(t.fn_id)
-            if fn != c.functions.end():
-                name = deref(fn).second.name.c_str()
-            describe_exit(w.pid, status, text, sizeof(text), t.id, name)
-            fail_task_text(c, t, FR_PAYLOAD_CRASHED, text)
+        task_lost(c, t, w.pid, status)
+    for i in range(frames.size()):
+        if frames[frames.size() - 1 - i].second != NULL:
+            drop_request(c, frames[frames.size() - 1 - i].second)
+        task_lost(c, frames[frames.size() - 1 - i].first, w.pid, status)
     for i in range(c.allocs.size()):
         if c.allocs[i].worker == w.slot:
             c.allocs[i].abandoned = True
@@ -1216,6 +1290,17 @@ cdef void worker_gone(Core *c, Worker *w, uint32_t status) noexcept nogil:
     if live_workers(c) < c.min_workers:
         spawn_worker(c)
     schedule(c)
+
+
+cdef void resume_suspended(Core *c, Worker *w) noexcept nogil:
+    """The task run on top of a blocked one finished: the blocked one is the
+    worker's task again, still blocked or (if answered meanwhile) running."""
+    w.task = w.suspended.back().first
+    w.request = w.suspended.back().second
+    w.suspended.pop_back()
+    w.state = W_BUSY
+    if w.request == NULL:
+        c.used_cpu_milli += w.task.cpu_milli
 
 
 cdef void forget_parked_request(Core *c, Request *r) noexcept nogil:
@@ -1245,6 +1330,8 @@ cdef void handle_frame(Core *c, Worker *w, fr_header *h, Cursor *cur) noexcept n
         w.state = W_IDLE
         c.used_cpu_milli -= t.cpu_milli
         t.worker = -1
+        if not w.suspended.empty():
+            resume_suspended(c, w)
         if h.b == FR_STATUS_INTERRUPTED:
             fail_task_text(c, t, FR_PAYLOAD_CANCELLED, "the task was cancelled while it ran")
         elif h.b == FR_STATUS_RETRYABLE_ERROR and t.retries_left != 0 and not t.cancelled:
@@ -1602,6 +1689,9 @@ cdef class Scheduler:
         for i in range(c.workers.size()):
             if c.workers[i].request != NULL and c.workers[i].request.worker >= 0:
                 del c.workers[i].request
+            for frame in c.workers[i].suspended:
+                if frame.second != NULL:
+                    del frame.second
             if c.workers[i].fd >= 0:
                 close(c.workers[i].fd)
             del c.workers[i]

@@ -4,8 +4,11 @@ puts and gets through the same socket.
 
 A worker runs one task at a time.  While a task waits in ``get`` the
 scheduler counts the worker as blocked and lends its CPU to another worker,
-so nested tasks never deadlock the pool.  ``cancel`` arrives as SIGINT, which
-raises KeyboardInterrupt only while a task is running.
+so nested tasks never deadlock the pool.  Once the pool is at its largest,
+the scheduler may instead send the blocked worker a task that its ``get``
+waits for: the worker runs it right there, on top of the waiting task, and
+then goes back to waiting.  ``cancel`` arrives as SIGINT, which raises
+KeyboardInterrupt only while a task is running.
 """
 from __future__ import annotations
 
@@ -119,6 +122,7 @@ class WorkerBackend(SchedulerBackend):
         self._unpins: list[int] = []
         self._functions: dict[int, tuple[Callable[..., Any], str]] = {}
         self._request_counter = 0
+        self._early_replies: dict[tuple[int, int], tuple[int, memoryview]] = {}
         self.task_id: int | None = None
         self.task_name = ""
         self._interrupted = False
@@ -188,7 +192,12 @@ class WorkerBackend(SchedulerBackend):
 
     def _reply(self, kind: int, request: int, deadline: float | None
                ) -> tuple[int, memoryview] | None:
-        """The answer (b, body) to a request, or None at the deadline."""
+        """The answer (b, body) to a request, or None at the deadline.  A task
+        sent meanwhile is one this wait needs: it runs here and now.  Answers
+        to the waits of tasks below it on the stack are kept for them."""
+        early = self._early_replies.pop((kind, request), None)
+        if early is not None:
+            return early
         while True:
             frame = self._conn.receive(deadline)
             if frame is None:
@@ -196,6 +205,13 @@ class WorkerBackend(SchedulerBackend):
             got, a, b, body = frame
             if got == kind and a == request:
                 return b, body
+            if got == wire.TASK:
+                del frame
+                self.run_task(a, b, body)
+                del body
+                self.flush_refs()
+            else:
+                self._early_replies[(got, a)] = (b, body)
 
     def _parse_reply(self, body: memoryview, count: int, fetch: bool
                      ) -> tuple[bytes, list[Fetched | None] | None]:
@@ -311,6 +327,7 @@ class WorkerBackend(SchedulerBackend):
         args_views, offset = self._read_locations(body, offset)
         args = (body[offset:], args_views)
         del body, args_views
+        below = self.task_id, self.task_name, self._interrupted
         self.task_id, self.task_name, self._interrupted = task_id, name, False
         created: list[int] = []
         try:
@@ -324,6 +341,7 @@ class WorkerBackend(SchedulerBackend):
             del results, parts
         finally:
             self.drop_created(created)
+            self.task_id, self.task_name, self._interrupted = below
         sys.stdout.flush()
         sys.stderr.flush()
 
