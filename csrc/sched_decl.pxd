@@ -177,6 +177,7 @@ cdef extern from "sched_state.hpp" nogil:
         vector[uint64_t] dependents
         vector[Request *] waiters
         vector[uint64_t] contains
+        cbool retrieved
         cbool blob
         int where
         uint64_t offset
@@ -202,6 +203,7 @@ cdef extern from "sched_state.hpp" nogil:
         uint32_t num_returns
         uint32_t cpu_milli
         int32_t retries_left
+        int32_t attempts
         int32_t missing
         int32_t worker
         int state
@@ -297,6 +299,8 @@ cdef extern from "sched_state.hpp" nogil:
         uint64_t workers_started
         uint64_t workers_died
         uint64_t retries
+        uint64_t retried_then_succeeded
+        vector[string] unhandled
         Arena arena
         char *base
         int store_fd

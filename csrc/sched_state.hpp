@@ -28,6 +28,7 @@ struct Obj {
     std::vector<uint64_t> dependents; /* ids of tasks waiting for it */
     std::vector<Request *> waiters;   /* one entry per occurrence in a request */
     std::vector<uint64_t> contains;   /* refs serialized inside the value */
+    bool retrieved = false;          /* a reader or a dependent got the payload */
     /* Blobs only: a range of the store's shared memory holding the large
      * parts of the values that contain it. */
     bool blob = false;
@@ -47,6 +48,7 @@ struct Task {
     uint32_t num_returns = 1;
     uint32_t cpu_milli = 1000;
     int32_t retries_left = 0;   /* -1: unlimited */
+    int32_t attempts = 0;       /* runs started so far */
     int32_t missing = 0;        /* dependencies not yet done */
     int32_t worker = -1;        /* slot running it */
     int state = TASK_WAITING;
@@ -142,6 +144,8 @@ struct Core {
     uint64_t workers_started = 0;
     uint64_t workers_died = 0;
     uint64_t retries = 0;
+    uint64_t retried_then_succeeded = 0;
+    std::vector<std::string> unhandled;  /* errors freed without being retrieved */
 
     /* The object store (see store section of scheduler.pyx). */
     Arena arena;

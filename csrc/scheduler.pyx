@@ -193,6 +193,10 @@ cdef void maybe_free(Core *c, Obj *o) noexcept nogil:
         return
     if o.blob:
         drop_blob(c, o)
+    elif (o.state == FR_OBJ_FAILED and not o.retrieved
+          and <uint8_t>o.payload[0] != FR_PAYLOAD_CANCELLED):
+        # Like Ray, an error nobody looked at is reported when it goes.
+        c.unhandled.push_back(o.payload)
     contained.swap(o.contains)
     c.objects.erase(o.id)
     del o
@@ -260,6 +264,7 @@ cdef bint answer_request(Core *c, Request *r) noexcept nogil:
         else:
             body.push_back(<char>o.state)
             put_payload(c, body, o.payload, &o.contains, w)
+            o.retrieved = True
     put_header(w.out, <uint32_t>body.size(), FR_REPLY, r.req_id, r.ids.size())
     w.out.append(body)
     if w.request == r:
@@ -403,7 +408,9 @@ cdef void dependencies_done(Core *c, Task *t) noexcept nogil:
     for i in range(t.deps.size()):
         o = find_obj(c, t.deps[i])
         if o.state == FR_OBJ_FAILED:
-            # A copy: failing t unpins o, which may free it.
+            # The error goes on in t's results.  A copy: failing t unpins o,
+            # which may free it.
+            o.retrieved = True
             error = o.payload
             fail_task(c, t, error)
             return
@@ -1068,6 +1075,7 @@ cdef void dispatch(Core *c, Task *t, Worker *w) noexcept nogil:
     put_header(w.out, <uint32_t>body.size(), FR_TASK, t.id, t.fn_id)
     w.out.append(body)
     t.state = TASK_RUNNING
+    t.attempts += 1
     t.worker = w.slot
     w.task = t
     w.state = W_BUSY
@@ -1353,6 +1361,8 @@ cdef void handle_frame(Core *c, Worker *w, fr_header *h, Cursor *cur) noexcept n
                 set_object(c, t.id + i, payload, contains)
             if h.b != FR_STATUS_OK:
                 c.tasks_failed += 1
+            elif t.attempts > 1:
+                c.retried_then_succeeded += 1
             release_task(c, t)
         schedule(c)
     elif h.type == FR_SUBMIT:
@@ -1756,10 +1766,23 @@ cdef class Scheduler:
         incref(self.core, oid, 1)
         pthread_mutex_unlock(&self.core.mu)
 
-    def decref(self, uint64_t oid) -> None:
+    def decref(self, uint64_t oid) -> bint:
+        """Drops a reference; True if errors nobody retrieved await
+        take_unhandled()."""
+        cdef bint unhandled
         pthread_mutex_lock(&self.core.mu)
         decref(self.core, oid, 1)
+        unhandled = not self.core.unhandled.empty()
         pthread_mutex_unlock(&self.core.mu)
+        return unhandled
+
+    def take_unhandled(self) -> list:
+        """The payloads of errors freed without anyone retrieving them."""
+        cdef vector[string] taken
+        pthread_mutex_lock(&self.core.mu)
+        taken.swap(self.core.unhandled)
+        pthread_mutex_unlock(&self.core.mu)
+        return [PyBytes_FromStringAndSize(p.data(), p.size()) for p in taken]
 
     def wait(self, ids, uint32_t needed, double timeout, bint fail_fast) -> bytes:
         """Blocks until `needed` of the objects are ready (or one failed, with
@@ -1865,6 +1888,7 @@ cdef class Scheduler:
                 if o == NULL or o.state == FR_OBJ_PENDING:
                     continue
                 present[i] = 1
+                o.retrieved = True
                 if not all_mappable(c, o.contains):
                     put_payload(c, payloads[i], STORE_FULL_PAYLOAD, NULL, NULL)
                 else:
@@ -1970,7 +1994,7 @@ cdef class Scheduler:
             workers=live, running=running, blocked=blocked,
             tasks_finished=c.tasks_finished, tasks_failed=c.tasks_failed,
             workers_started=c.workers_started, workers_died=c.workers_died,
-            retries=c.retries, store_capacity=c.arena.capacity(),
+            retries=c.retries, retried_then_succeeded=c.retried_then_succeeded, store_capacity=c.arena.capacity(),
             store_reserved=c.arena.used(), store_bytes=c.blob_bytes - c.spilled_bytes,
             store_objects=c.blobs - c.spilled_blobs, spilled_bytes=c.spilled_bytes,
             spilled_objects=c.spilled_blobs, spills=c.spill_count,

@@ -98,7 +98,14 @@ class RemoteFunction(Generic[R]):
     def pickled(self) -> bytes:
         """The function as sent to workers, pickled once."""
         if self._pickled is None:
-            self._pickled = cloudpickle.dumps(self._function)
+            try:
+                self._pickled = cloudpickle.dumps(self._function)
+            except Exception as exc:
+                raise TypeError(
+                    f"remote function {self.name} cannot be pickled to send it to a worker: "
+                    f"{exc}. A task's function must not use (as a global or a closure "
+                    "variable) a lock, socket, open file or other process-bound object; "
+                    "create it inside the task instead") from exc
         return self._pickled
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:

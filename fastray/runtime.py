@@ -21,6 +21,7 @@ can leave a segment behind, and Python's resource tracker never sees it.
 from __future__ import annotations
 
 import concurrent.futures
+import logging
 import os
 import pickle
 import socket
@@ -35,7 +36,7 @@ from .backend import EncodedArgs, SchedulerBackend
 from .exceptions import FastrayError, ObjectStoreFullError
 from .object_ref import ObjectRef
 from .remote_function import TaskOptions
-from .serialization import Fetched, deserialize
+from .serialization import Fetched, deserialize, error_of
 from .store_config import StoreConfig
 
 # Worker libraries read these at import; like Ray we give each worker the
@@ -44,6 +45,8 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
                     "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 _next_origin = 1  # worker id spaces stay unique across runtimes in one process
+
+logger = logging.getLogger("fastray")
 
 
 def worker_environment(num_cpus: int, node_id: str) -> dict[str, str]:
@@ -159,8 +162,15 @@ class LocalRuntime(SchedulerBackend):
         self._scheduler.incref(object_id)
 
     def decref(self, object_id: int) -> None:
-        if not self._stopped:
-            self._scheduler.decref(object_id)
+        if not self._stopped and self._scheduler.decref(object_id):
+            self.log_unhandled_errors()
+
+    def log_unhandled_errors(self) -> None:
+        """Reports task errors that were freed without get() ever raising
+        them, as Ray does; a silent failure is the worst kind."""
+        for payload in self._scheduler.take_unhandled():
+            logger.error("Unhandled error (no get() retrieved it before its last ObjectRef "
+                         "went): %s", error_of(payload))
 
     def current_task_id(self) -> int | None:
         return None
@@ -235,6 +245,7 @@ class LocalRuntime(SchedulerBackend):
             return
         self._stopped = True
         self._scheduler.stop()
+        self.log_unhandled_errors()
         _next_origin = self._scheduler.next_origin
         self._spawner_socket.close()
         try:

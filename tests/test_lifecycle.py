@@ -31,7 +31,10 @@ DRIVER = textwrap.dedent("""
     ref = sleepy.remote()
     print("waiting", flush=True)
     try:
-        ray.get(ref)
+        if sys.argv[2] == "wait":
+            ray.wait([ref])
+        else:
+            ray.get(ref)
     except KeyboardInterrupt:
         print("interrupted", time.monotonic(), flush=True)
     print("after", ray.get(one.remote(), timeout=30), flush=True)
@@ -40,11 +43,12 @@ DRIVER = textwrap.dedent("""
 """)
 
 
-def start_driver(tmp_path: Path, mode: str) -> tuple[subprocess.Popen, list[int]]:
+def start_driver(tmp_path: Path, mode: str, call: str = "get"
+                 ) -> tuple[subprocess.Popen, list[int]]:
     script = tmp_path / "driver.py"
     script.write_text(DRIVER)
     env = dict(os.environ, PYTHONPATH=str(Path(fastray.__file__).parents[1]))
-    driver = subprocess.Popen([sys.executable, str(script), mode], stdout=subprocess.PIPE,
+    driver = subprocess.Popen([sys.executable, str(script), mode, call], stdout=subprocess.PIPE,
                               text=True, env=env)
     pids = [int(p) for p in driver.stdout.readline().split()[1:]]
     assert driver.stdout.readline().strip() == "waiting"
@@ -67,8 +71,9 @@ def wait_gone(pids: list[int], seconds: float) -> list[int]:
 
 
 @pytest.mark.timeout(60)
-def test_ctrl_c_interrupts_get_promptly_and_the_runtime_stays_usable(tmp_path):
-    driver, pids = start_driver(tmp_path, "exit")
+@pytest.mark.parametrize("call", ["get", "wait"])
+def test_ctrl_c_interrupts_a_wait_promptly_and_the_runtime_stays_usable(tmp_path, call):
+    driver, pids = start_driver(tmp_path, "exit", call)
     with driver:
         interrupt_and_check(driver)
     assert wait_gone(pids, 5) == [], "workers outlived the driver's exit"
