@@ -88,6 +88,11 @@ cdef extern from "<time.h>" nogil:
     int clock_gettime(int, timespec *)
 
 
+cdef extern from * nogil:
+    cbool __atomic_load_n(cbool *ptr, int order)
+    enum: __ATOMIC_ACQUIRE
+
+
 cdef extern from "<sys/mman.h>" nogil:
     enum:
         PROT_READ

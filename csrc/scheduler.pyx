@@ -69,6 +69,7 @@ cdef enum:
     RECV_CHUNK = 262144
     LOCATION_SIZE = 24
     MAX_INLINE_DEPTH = 64
+    SPIN_NANOSECONDS = 200000
 
 
 # ---------------------------------------------------------------- encoding
@@ -1113,6 +1114,17 @@ cdef void schedule(Core *c) noexcept nogil:
         dispatch(c, t, w)
 
 
+cdef void spin_until_done(Request *r, long nanoseconds) noexcept nogil:
+    """Waits a short while without sleeping: a quick task's answer arrives
+    sooner than a sleeping thread could be woken for it."""
+    cdef timespec start, now
+    clock_gettime(CLOCK_MONOTONIC, &start)
+    while not __atomic_load_n(&r.done, __ATOMIC_ACQUIRE):
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        if (now.tv_sec - start.tv_sec) * 1000000000 + now.tv_nsec - start.tv_nsec > nanoseconds:
+            return
+
+
 cdef bint take_ready(Core *c, Task *t) noexcept nogil:
     cdef size_t i
     for i in range(c.ready.size()):
@@ -1813,6 +1825,7 @@ cdef class Scheduler:
             r = open_request(self.core, -1, 0, needed,
                              FR_WAIT_FAIL_FAST if fail_fast else 0, idv)
             pthread_mutex_unlock(&self.core.mu)
+            spin_until_done(r, SPIN_NANOSECONDS if timeout != 0 else 0)
         try:
             while True:
                 with nogil:

@@ -89,6 +89,7 @@ class RemoteFunction(Generic[R]):
         self.fn_id = fn_id if fn_id is not None else random.getrandbits(63)
         self._pickled: bytes | None = None
         self._signature: inspect.Signature | None = None
+        self._positional_range: tuple[int, int] | None = None
         functools.update_wrapper(self, function)
 
     @property
@@ -140,10 +141,24 @@ class RemoteFunction(Generic[R]):
                 self._signature = inspect.signature(self._function)
             except (TypeError, ValueError):
                 return
+            self._positional_range = _positional_range(self._signature)
+        if not kwargs and self._positional_range is not None and (
+                self._positional_range[0] <= len(args) <= self._positional_range[1]):
+            return
         try:
             self._signature.bind(*args, **kwargs)
         except TypeError as exc:
             raise TypeError(f"{self.name}.remote(): {exc}") from None
+
+
+def _positional_range(signature: inspect.Signature) -> tuple[int, int] | None:
+    """(required, total) for a function of plain positional-or-keyword
+    parameters, whose positional calls can be checked by counting."""
+    parameters = signature.parameters.values()
+    if any(p.kind is not p.POSITIONAL_OR_KEYWORD for p in parameters):
+        return None
+    required = sum(1 for p in parameters if p.default is p.empty)
+    return required, len(parameters)
 
 
 class _BoundOptions(Generic[R]):

@@ -40,6 +40,8 @@ PART_ALIGN = 64
 _U32 = struct.Struct("<I")
 _PART = struct.Struct("<BQQQ")
 _INLINE, _STORED = 0, 1
+_ONE_INLINE_PART = struct.Struct("<BIBQQQ")   # the header of a small plain value
+_PLAIN_TYPES = frozenset({int, float, str, bytes, bool, type(None)})
 
 _collector = threading.local()
 
@@ -67,8 +69,28 @@ def note_contained_ref(object_id: int) -> None:
         ids.append(object_id)
 
 
+def _is_plain(value: Any, depth: int = 3) -> bool:
+    """Builtin scalars and small containers of them: the C pickler writes
+    exactly what cloudpickle would, with no refs or buffers to collect."""
+    kind = type(value)
+    if kind in _PLAIN_TYPES:
+        return True
+    if depth == 0:
+        return False
+    if kind is tuple or kind is list:
+        return len(value) <= 16 and all(_is_plain(item, depth - 1) for item in value)
+    if kind is dict:
+        return len(value) <= 16 and all(type(key) in _PLAIN_TYPES and _is_plain(item, depth - 1)
+                                        for key, item in value.items())
+    return False
+
+
 def _dumps(value: Any, kind: int, store: BlobStore | None
            ) -> tuple[bytes, list[int], list[int]]:
+    if _is_plain(value):
+        data = pickle.dumps(value, protocol=5)
+        if len(data) <= INLINE_LIMIT:
+            return _ONE_INLINE_PART.pack(kind, 1, _INLINE, len(data), 0, 0) + data, [], []
     buffers: list[pickle.PickleBuffer] = []
     outer = getattr(_collector, "ids", None)
     _collector.ids = contained = []
@@ -183,6 +205,8 @@ def _describe(value: Any) -> str:
 def _loads(payload: bytes | memoryview, views: list[BlobView]) -> Any:
     view = memoryview(payload)
     (nparts,) = _U32.unpack_from(view, 1)
+    if nparts == 1 and view[5] == _INLINE:
+        return pickle.loads(view[5 + _PART.size:])
     blobs = {blob.blob_id: memoryview(blob) for blob in views}
     position = 5 + _PART.size * nparts
     parts = []
