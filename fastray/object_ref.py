@@ -1,7 +1,6 @@
 """ObjectRef: the future-like handle to a task's result or a put value."""
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 from typing import Any, Generator
 
@@ -63,4 +62,5 @@ class ObjectRef:
         return _require_backend().future(self)
 
     def __await__(self) -> Generator[Any, None, Any]:
+        import asyncio  # only for code that awaits refs: keeps import fastray light
         return asyncio.wrap_future(self.future()).__await__()
