@@ -201,6 +201,21 @@ cdef extern from "sched_state.hpp" nogil:
         TASK_READY
         TASK_RUNNING
 
+    enum:
+        TASK_FINISHED
+        TASK_FAILED
+        TASK_CANCELLED
+        TASK_CRASHED
+
+    cdef struct TaskEvent:
+        uint64_t task_id
+        uint64_t fn_id
+        int32_t pid
+        int32_t outcome
+        int64_t submitted_ns
+        int64_t started_ns
+        int64_t ended_ns
+
     cdef cppclass Task:
         uint64_t id
         uint64_t fn_id
@@ -209,6 +224,10 @@ cdef extern from "sched_state.hpp" nogil:
         uint32_t cpu_milli
         int32_t retries_left
         int32_t attempts
+        int32_t pid
+        int outcome
+        int64_t submitted_ns
+        int64_t started_ns
         int32_t missing
         int32_t worker
         int state
@@ -306,6 +325,8 @@ cdef extern from "sched_state.hpp" nogil:
         uint64_t retries
         uint64_t retried_then_succeeded
         vector[string] unhandled
+        vector[TaskEvent] events
+        uint64_t events_total
         Arena arena
         char *base
         int store_fd

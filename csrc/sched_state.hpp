@@ -40,6 +40,18 @@ struct Obj {
 };
 
 enum { TASK_WAITING = 0, TASK_READY = 1, TASK_RUNNING = 2 };
+enum { TASK_FINISHED = 0, TASK_FAILED = 1, TASK_CANCELLED = 2, TASK_CRASHED = 3 };
+
+/* What the timeline keeps of a task that ended (a bounded ring). */
+struct TaskEvent {
+    uint64_t task_id;
+    uint64_t fn_id;
+    int32_t pid;
+    int32_t outcome;
+    int64_t submitted_ns;
+    int64_t started_ns;
+    int64_t ended_ns;
+};
 
 struct Task {
     uint64_t id = 0;            /* also the id of its first return object */
@@ -49,6 +61,10 @@ struct Task {
     uint32_t cpu_milli = 1000;
     int32_t retries_left = 0;   /* -1: unlimited */
     int32_t attempts = 0;       /* runs started so far */
+    int32_t pid = 0;            /* of the worker that ran it last */
+    int outcome = 0;            /* TASK_FINISHED / FAILED / CANCELLED / CRASHED */
+    int64_t submitted_ns = 0;   /* CLOCK_REALTIME, for the timeline */
+    int64_t started_ns = 0;
     int32_t missing = 0;        /* dependencies not yet done */
     int32_t worker = -1;        /* slot running it */
     int state = TASK_WAITING;
@@ -146,6 +162,8 @@ struct Core {
     uint64_t retries = 0;
     uint64_t retried_then_succeeded = 0;
     std::vector<std::string> unhandled;  /* errors freed without being retrieved */
+    std::vector<TaskEvent> events;   /* ring of the last events.size() tasks */
+    uint64_t events_total = 0;
 
     /* The object store (see store section of scheduler.pyx). */
     Arena arena;

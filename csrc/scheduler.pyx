@@ -64,6 +64,8 @@ PAYLOAD_CANCELLED = FR_PAYLOAD_CANCELLED
 PAYLOAD_CRASHED = FR_PAYLOAD_CRASHED
 PAYLOAD_LOST = FR_PAYLOAD_LOST
 PAYLOAD_STORE_FULL = FR_PAYLOAD_STORE_FULL
+OUTCOMES = {TASK_FINISHED: "finished", TASK_FAILED: "failed", TASK_CANCELLED: "cancelled",
+            TASK_CRASHED: "crashed"}
 
 cdef enum:
     RECV_CHUNK = 262144
@@ -374,9 +376,33 @@ cdef void set_object(Core *c, uint64_t oid, string &payload,
     maybe_free(c, o)
 
 
+cdef int64_t now_ns() noexcept nogil:
+    cdef timespec t
+    clock_gettime(CLOCK_REALTIME, &t)
+    return <int64_t>t.tv_sec * 1000000000 + t.tv_nsec
+
+
+cdef void record_event(Core *c, Task *t) noexcept nogil:
+    """Keeps what the timeline shows of a task that ended: a few stores
+    into a ring, cheap enough to leave on."""
+    cdef TaskEvent *e
+    if c.events.empty():
+        return
+    e = &c.events[c.events_total % c.events.size()]
+    e.task_id = t.id
+    e.fn_id = t.fn_id
+    e.pid = t.pid
+    e.outcome = t.outcome
+    e.submitted_ns = t.submitted_ns
+    e.started_ns = t.started_ns
+    e.ended_ns = now_ns()
+    c.events_total += 1
+
+
 cdef void release_task(Core *c, Task *t) noexcept nogil:
     """Forgets a task that finished for good, unpinning what it used."""
     cdef size_t i
+    record_event(c, t)
     for i in range(t.deps.size()):
         decref(c, t.deps[i], 1)
     for i in range(t.contained.size()):
@@ -386,11 +412,20 @@ cdef void release_task(Core *c, Task *t) noexcept nogil:
     del t
 
 
+cdef int outcome_of(uint8_t payload_kind) noexcept nogil:
+    if payload_kind == FR_PAYLOAD_CANCELLED:
+        return TASK_CANCELLED
+    if payload_kind == FR_PAYLOAD_CRASHED:
+        return TASK_CRASHED
+    return TASK_FAILED
+
+
 cdef void fail_task(Core *c, Task *t, const string &payload) noexcept nogil:
     cdef uint32_t i
     cdef string copy
     cdef vector[uint64_t] nothing
     c.tasks_failed += 1
+    t.outcome = outcome_of(<uint8_t>payload[0])
     for i in range(t.num_returns):
         copy = payload
         set_object(c, t.id + i, copy, nothing)
@@ -429,6 +464,8 @@ cdef void add_task(Core *c, Task *t, Worker *owner) noexcept nogil:
     cdef bint lost = False
     cdef char text[160]
     c.tasks[t.id] = t
+    if not c.events.empty():
+        t.submitted_ns = now_ns()
     for i in range(t.num_returns):
         new_obj(c, t.id + i, 1)
         if owner != NULL:
@@ -1078,6 +1115,9 @@ cdef void dispatch(Core *c, Task *t, Worker *w) noexcept nogil:
     t.state = TASK_RUNNING
     t.attempts += 1
     t.worker = w.slot
+    t.pid = w.pid
+    if not c.events.empty():
+        t.started_ns = now_ns()
     w.task = t
     w.state = W_BUSY
     c.used_cpu_milli += t.cpu_milli
@@ -1373,6 +1413,7 @@ cdef void handle_frame(Core *c, Worker *w, fr_header *h, Cursor *cur) noexcept n
                 set_object(c, t.id + i, payload, contains)
             if h.b != FR_STATUS_OK:
                 c.tasks_failed += 1
+                t.outcome = TASK_FAILED
             elif t.attempts > 1:
                 c.retried_then_succeeded += 1
             release_task(c, t)
@@ -1628,7 +1669,7 @@ cdef class Scheduler:
 
     def __cinit__(self, int num_cpus, int max_workers, int spawner_fd, uint64_t origin_base,
                   int store_fd, uint64_t capacity, uint64_t warm_limit, double full_timeout,
-                  bytes spill_dir):
+                  bytes spill_dir, uint32_t max_events):
         cdef void *base
         self.core = new Core()
         pthread_mutex_init(&self.core.mu, NULL)
@@ -1650,6 +1691,7 @@ cdef class Scheduler:
         self.core.arena.reset(capacity)
         self.core.warm_limit = arena_round_up(warm_limit)
         self.core.full_timeout = full_timeout
+        self.core.events.resize(max_events)
         self.core.spill_dir.assign(PyBytes_AS_STRING(spill_dir), PyBytes_GET_SIZE(spill_dir))
 
     def start(self) -> None:
@@ -1977,6 +2019,27 @@ cdef class Scheduler:
                 cancel_task(self.core, t.id, flags)
                 schedule(self.core)
             pthread_mutex_unlock(&self.core.mu)
+
+    def task_events(self) -> list:
+        """The recorded events of ended tasks, oldest first: (task id,
+        function name, worker pid, outcome, submitted, started, ended), times
+        in ns since the epoch (started is 0 if the task never ran)."""
+        cdef Core *c = self.core
+        cdef vector[TaskEvent] events
+        cdef uint64_t first, k, n
+        names = {}
+        pthread_mutex_lock(&c.mu)
+        n = c.events.size()
+        if n:
+            first = c.events_total - n if c.events_total > n else 0
+            for k in range(first, c.events_total):
+                events.push_back(c.events[k % n])
+        for kv in c.functions:
+            names[kv.first] = kv.second.name
+        pthread_mutex_unlock(&c.mu)
+        return [(e.task_id, names.get(e.fn_id, b"?").decode("utf-8", "replace"), e.pid,
+                 OUTCOMES[e.outcome], e.submitted_ns, e.started_ns, e.ended_ns)
+                for e in events]
 
     def worker_pids(self) -> list:
         cdef size_t i

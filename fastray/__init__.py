@@ -15,6 +15,7 @@ from .api import (
     object_store_stats,
     put,
     shutdown,
+    timeline,
     wait,
 )
 from .object_ref import ObjectRef
@@ -22,6 +23,6 @@ from .remote_function import remote
 
 __all__ = [
     "ObjectRef", "available_resources", "cancel", "cluster_resources", "exceptions", "get",
-    "get_runtime_context", "init", "is_initialized", "object_store_stats", "put", "remote", "shutdown", "wait",
+    "get_runtime_context", "init", "is_initialized", "object_store_stats", "put", "remote", "shutdown", "timeline", "wait",
     "__version__",
 ]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import atexit
+import json
 import logging
 import os
 import secrets
@@ -16,7 +17,7 @@ from .backend import Backend
 from .context import FastrayContext, RuntimeContext, make_context
 from .exceptions import FastrayError
 from .object_ref import ObjectRef
-from .store_config import store_config
+from .config import runtime_config
 
 __version__ = "0.1.0"
 
@@ -60,7 +61,7 @@ def init(address: str | None = None, *, num_cpus: int | None = None,
         raise NotImplementedError(f"init(address={address!r}): connecting to a cluster is "
                                   "not supported; use address=None for the local runtime")
     cpus = _validate_cpus(num_cpus)
-    store = store_config(object_store_memory, kwargs.get("_system_config"))
+    config = runtime_config(object_store_memory, kwargs.get("_system_config"))
     logger.setLevel(logging_level)
     with _lock:
         if _context is not None:
@@ -78,7 +79,7 @@ def init(address: str | None = None, *, num_cpus: int | None = None,
             prefix=time.strftime("session_%Y-%m-%d_%H-%M-%S_") + f"{os.getpid()}_",
             dir=_fastray_tmp())
         runtime = LocalRuntime(cpus, max_workers=max(4 * cpus, 8), session_dir=_session_dir,
-                               node_id=_node_id, store=store)
+                               node_id=_node_id, config=config)
         process.install(runtime)
         _context = make_context(runtime, __version__, _session_dir, _node_id, shutdown)
         return _context
@@ -250,3 +251,21 @@ def object_store_stats() -> dict[str, int]:
     spills and restores so far, the warm limit, and resident_bytes, the
     memory its shared file holds now (touched pages, free or not)."""
     return _get_backend_for_refs().store_stats()
+
+
+def timeline(filename: str | None = None) -> list[dict[str, Any]] | None:
+    """The recent tasks as Chrome trace events (load the file in Perfetto or
+    chrome://tracing): one bar per task on its worker's row.  Returns the
+    events, or writes them to filename as JSON and returns None, as Ray does."""
+    events = _get_backend_for_refs().task_events()
+    trace = [{
+        "name": name.split("<locals>.")[-1], "cat": "task", "ph": "X", "pid": "fastray", "tid": f"worker {pid}",
+        "ts": (started or ended) / 1000, "dur": (ended - (started or ended)) / 1000,
+        "args": {"task_id": f"{task_id:016x}", "state": outcome,
+                 "queued_us": ((started or ended) - submitted) / 1000},
+    } for task_id, name, pid, outcome, submitted, started, ended in events]
+    if filename is None:
+        return trace
+    with open(filename, "w") as out:
+        json.dump(trace, out)
+    return None

@@ -69,6 +69,11 @@ class Backend(abc.ABC):
     def store_stats(self) -> dict[str, int]: ...
 
     @abc.abstractmethod
+    def task_events(self) -> list[tuple]:
+        """Ended tasks, oldest first: (task id, function name, worker pid,
+        outcome, submitted, started, ended), times in ns since the epoch."""
+
+    @abc.abstractmethod
     def shutdown(self) -> None: ...
 
 

@@ -37,7 +37,7 @@ from .exceptions import FastrayError, ObjectStoreFullError
 from .object_ref import ObjectRef
 from .remote_function import TaskOptions
 from .serialization import Fetched, deserialize, error_of
-from .store_config import StoreConfig
+from .config import RuntimeConfig
 
 # Worker libraries read these at import; like Ray we give each worker the
 # CPUs of one task so numpy in N workers on N cores does not oversubscribe.
@@ -65,9 +65,9 @@ class LocalRuntime(SchedulerBackend):
     the workers."""
 
     def __init__(self, num_cpus: int, max_workers: int, session_dir: str, node_id: str,
-                 store: StoreConfig) -> None:
+                 config: RuntimeConfig) -> None:
         global _next_origin
-        self.store_config = store
+        store = self.store_config = config.store
         self.session_dir = session_dir
         self._store_fd = os.memfd_create("fastray-object-store", os.MFD_CLOEXEC)
         os.ftruncate(self._store_fd, store.capacity)
@@ -79,7 +79,7 @@ class LocalRuntime(SchedulerBackend):
         self._scheduler = wire.Scheduler(
             num_cpus, max_workers, ours.fileno(), _next_origin, self._store_fd,
             store.capacity, store.warm_limit, store.full_timeout,
-            os.fsencode(os.path.join(session_dir, "spill")))
+            os.fsencode(os.path.join(session_dir, "spill")), config.max_task_events)
         with theirs:
             self._spawner = subprocess.Popen(
                 # -P: not the working directory first on sys.path, where a
@@ -104,6 +104,10 @@ class LocalRuntime(SchedulerBackend):
 
     def stats(self) -> dict[str, int]:
         return self._scheduler.stats()
+
+    def task_events(self) -> list[tuple]:
+        self._check_running()
+        return self._scheduler.task_events()
 
     def store_stats(self) -> dict[str, int]:
         self._check_running()

@@ -312,6 +312,9 @@ class WorkerBackend(SchedulerBackend):
     def store_stats(self) -> dict[str, int]:
         raise NotImplementedError("object store figures are known to the driver only")
 
+    def task_events(self) -> list[tuple]:
+        raise NotImplementedError("the timeline is known to the driver only")
+
     def shutdown(self) -> None:
         raise RuntimeError("shutdown() cannot be called from inside a task")
 
