@@ -16,6 +16,12 @@ def _tour(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from fastray.bench import main as run_bench
+    run_bench(quick=args.quick)
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m fastray",
@@ -29,6 +35,14 @@ def _parser() -> argparse.ArgumentParser:
         "cell's output and the speedups measured.",
     )
     tour.set_defaults(handler=_tour)
+    bench = commands.add_parser(
+        "bench",
+        help="measure fastray next to the process pools (and Ray, if installed)",
+        description="Run the same workloads on fastray, ProcessPoolExecutor, "
+        "multiprocessing.Pool and (when installed) Ray, and print medians and ratios.",
+    )
+    bench.add_argument("--quick", action="store_true", help="fewer rounds (a smoke run)")
+    bench.set_defaults(handler=_bench)
     return parser
 
 
