@@ -22,9 +22,11 @@ typedef struct {
 
 /* driver -> worker */
 enum {
-    /* a=task id, b=function id; body: u32 num_returns, u32 ndeps,
+    /* a=task id, b=function id; body: u32 flags, u32 num_returns, u32 ndeps,
        u64 fn_blob_len, fn blob, ndeps x (u64 len, payload, locations),
-       locations of the arguments' blobs, args payload */
+       locations of the arguments' blobs, args payload.  A worker runs
+       tasks in the order they arrive; with FR_TASK_INLINE it runs the task
+       at once, on top of the task blocked in get that waits for it. */
     FR_TASK = 1,
     /* a=request id, b=count; body: count x (u8 state,
        [u64 len, payload, locations]) */
@@ -32,7 +34,12 @@ enum {
     /* a=request id, b=1 on success; body: n x u64 offset, or utf-8 text
        saying why the store could not make room */
     FR_ALLOCATED = 3,
+    /* body: u32 n, n x u64 task ids: queued tasks the worker must drop
+       unstarted (it blocked in get, or they were cancelled) */
+    FR_REVOKE = 4,
 };
+
+enum { FR_TASK_INLINE = 1 };
 
 /* "locations": u32 n, n x (u64 blob id, u64 offset, u64 size).  Every
    location sent pins its blob for the receiver until it sends the id back

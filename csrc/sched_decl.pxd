@@ -21,6 +21,8 @@ cdef extern from "protocol.h" nogil:
         FR_TASK
         FR_REPLY
         FR_ALLOCATED
+        FR_REVOKE
+        FR_TASK_INLINE
         FR_RESULT
         FR_SUBMIT
         FR_DEFINE
@@ -200,6 +202,7 @@ cdef extern from "sched_state.hpp" nogil:
         TASK_WAITING
         TASK_READY
         TASK_RUNNING
+        TASK_QUEUED
 
     enum:
         TASK_FINISHED
@@ -268,6 +271,7 @@ cdef extern from "sched_state.hpp" nogil:
         uint64_t origin
         Task *task
         Request *request
+        deque[Task *] queued
         vector[pair[TaskPtr, RequestPtr]] suspended
         unordered_set[uint64_t] known_fns
         unordered_map[uint64_t, int32_t] held
@@ -300,6 +304,8 @@ cdef extern from "sched_state.hpp" nogil:
     cdef cppclass Function:
         string name
         string blob
+        double mean_ns
+        uint32_t runs
 
     cdef cppclass Core:
         pthread_mutex_t mu

@@ -39,7 +39,8 @@ struct Obj {
     uint64_t last_use = 0;           /* for choosing what to spill */
 };
 
-enum { TASK_WAITING = 0, TASK_READY = 1, TASK_RUNNING = 2 };
+/* QUEUED: sent to a busy worker, to run after its current task. */
+enum { TASK_WAITING = 0, TASK_READY = 1, TASK_RUNNING = 2, TASK_QUEUED = 3 };
 enum { TASK_FINISHED = 0, TASK_FAILED = 1, TASK_CANCELLED = 2, TASK_CRASHED = 3 };
 
 /* What the timeline keeps of a task that ended (a bounded ring). */
@@ -106,6 +107,7 @@ struct Worker {
     uint64_t origin = 0;
     Task *task = nullptr;
     Request *request = nullptr;
+    std::deque<Task *> queued;  /* sent, to run after task, in order */
     /* Tasks blocked in get while this process runs, on the same stack, a
      * task they wait for (innermost last), each with its pending request
      * (nullptr once answered). */
@@ -136,6 +138,8 @@ struct Alloc {
 struct Function {
     std::string name;
     std::string blob;
+    double mean_ns = 0;         /* how long a run takes, to decide on queueing */
+    uint32_t runs = 0;
 };
 
 struct Core {

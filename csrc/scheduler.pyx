@@ -34,6 +34,8 @@ HEADER_SIZE = FR_HEADER_SIZE
 TASK = FR_TASK
 REPLY = FR_REPLY
 ALLOCATED = FR_ALLOCATED
+REVOKE = FR_REVOKE
+TASK_INLINE = FR_TASK_INLINE
 RESULT = FR_RESULT
 SUBMIT = FR_SUBMIT
 DEFINE = FR_DEFINE
@@ -72,6 +74,9 @@ cdef enum:
     LOCATION_SIZE = 24
     MAX_INLINE_DEPTH = 64
     SPIN_NANOSECONDS = 200000
+    QUEUE_DEPTH = 4              # tasks a busy worker may have waiting behind
+    QUICK_TASK_NS = 1000000      # only tasks known to take less are queued
+    QUICK_AFTER_RUNS = 3
 
 
 # ---------------------------------------------------------------- encoding
@@ -1043,6 +1048,7 @@ cdef Worker *spawn_worker(Core *c) noexcept nogil:
     w.task = NULL
     w.request = NULL
     w.suspended.clear()
+    w.queued.clear()
     w.known_fns.clear()
     w.held.clear()
     w.in_.clear()
@@ -1080,6 +1086,22 @@ cdef Worker *idle_worker(Core *c) noexcept nogil:
 
 
 cdef void dispatch(Core *c, Task *t, Worker *w) noexcept nogil:
+    """Starts t on an idle worker."""
+    if send_task(c, t, w, 0):
+        mark_running(c, t, w)
+
+
+cdef void mark_running(Core *c, Task *t, Worker *w) noexcept nogil:
+    t.state = TASK_RUNNING
+    t.started_ns = now_ns()
+    w.task = t
+    w.state = W_BUSY
+    c.used_cpu_milli += t.cpu_milli
+
+
+cdef bint send_task(Core *c, Task *t, Worker *w, uint32_t flags) noexcept nogil:
+    """Sends t's TASK frame to w.  False if t cannot go yet (parked until
+    its blobs are read back) or failed (its function is unknown)."""
     cdef unordered_map[uint64_t, Function].iterator fn = c.functions.find(t.fn_id)
     cdef bint send_fn, ready
     cdef size_t i
@@ -1090,13 +1112,14 @@ cdef void dispatch(Core *c, Task *t, Worker *w) noexcept nogil:
         snprintf(text, sizeof(text), "task %016llx names a function that was never defined",
                  <unsigned long long>t.id)
         fail_task_text(c, t, FR_PAYLOAD_CRASHED, text)
-        return
+        return False
     # Both calls run, so every restore a task needs starts at once.
     ready = values_in_memory(c, t.deps)
     if not blobs_in_memory(c, t.contained) or not ready:
         c.parked.push_back(t)
-        return
+        return False
     send_fn = w.known_fns.count(t.fn_id) == 0
+    put_u32(body, flags)
     put_u32(body, t.num_returns)
     put_u32(body, <uint32_t>t.deps.size())
     if send_fn:
@@ -1112,16 +1135,81 @@ cdef void dispatch(Core *c, Task *t, Worker *w) noexcept nogil:
     body.append(t.args)
     put_header(w.out, <uint32_t>body.size(), FR_TASK, t.id, t.fn_id)
     w.out.append(body)
-    t.state = TASK_RUNNING
     t.attempts += 1
     t.worker = w.slot
     t.pid = w.pid
-    if not c.events.empty():
-        t.started_ns = now_ns()
-    w.task = t
-    w.state = W_BUSY
-    c.used_cpu_milli += t.cpu_milli
     flush(c, w)
+    return True
+
+
+cdef bint quick(Core *c, Task *t) noexcept nogil:
+    """Known to finish in well under a millisecond: worth queueing behind a
+    busy worker's task rather than waiting for a worker to be free."""
+    cdef unordered_map[uint64_t, Function].iterator fn = c.functions.find(t.fn_id)
+    return (fn != c.functions.end() and deref(fn).second.runs >= QUICK_AFTER_RUNS
+            and deref(fn).second.mean_ns < QUICK_TASK_NS)
+
+
+cdef void queue_behind_busy_workers(Core *c) noexcept nogil:
+    """Every CPU is taken and quick tasks are ready: send each to a busy
+    worker to run right after its current one, so a worker never waits a
+    round trip for its next task.  Long tasks are never queued (a quick
+    task behind a long one would wait for it)."""
+    cdef Task *t
+    cdef Worker *w
+    cdef Worker *best
+    cdef size_t i
+    while not c.ready.empty():
+        t = c.ready.front()
+        if not quick(c, t):
+            return
+        best = NULL
+        for i in range(c.workers.size()):
+            w = c.workers[i]
+            if (w.state == W_BUSY and w.fd >= 0 and w.request == NULL and w.suspended.empty()
+                    and w.task != NULL and w.task.cpu_milli == t.cpu_milli
+                    and w.queued.size() < QUEUE_DEPTH
+                    and (best == NULL or w.queued.size() < best.queued.size())):
+                best = w
+        if best == NULL:
+            return
+        c.ready.pop_front()
+        if send_task(c, t, best, 0):
+            t.state = TASK_QUEUED
+            best.queued.push_back(t)
+
+
+cdef void revoke_queued(Core *c, Worker *w, Task *only) noexcept nogil:
+    """Takes back tasks queued on w that it has not started (all of them, or
+    only one): w is about to block in get, or one was cancelled."""
+    cdef string body
+    cdef deque[Task *] kept
+    cdef vector[Task *] taken
+    cdef Task *t
+    cdef size_t i
+    while not w.queued.empty():
+        t = w.queued.front()
+        w.queued.pop_front()
+        if only == NULL or t == only:
+            taken.push_back(t)
+        else:
+            kept.push_back(t)
+    w.queued.swap(kept)
+    if taken.empty():
+        return
+    put_u32(body, <uint32_t>taken.size())
+    for i in range(taken.size()):
+        put_u64(body, taken[i].id)
+    put_header(w.out, <uint32_t>body.size(), FR_REVOKE, 0, 0)
+    w.out.append(body)
+    flush(c, w)
+    for i in range(taken.size()):
+        t = taken[taken.size() - 1 - i]
+        t.state = TASK_READY
+        t.worker = -1
+        t.attempts -= 1
+        if only == NULL:
+            c.ready.push_front(t)
 
 
 cdef void schedule(Core *c) noexcept nogil:
@@ -1140,6 +1228,7 @@ cdef void schedule(Core *c) noexcept nogil:
     while not c.ready.empty() and not c.stopping:
         t = c.ready.front()
         if t.cpu_milli > 0 and c.used_cpu_milli + t.cpu_milli > c.total_cpu_milli:
+            queue_behind_busy_workers(c)
             return
         w = idle_worker(c)
         if w == NULL:
@@ -1204,7 +1293,8 @@ cdef void help_blocked_workers(Core *c) noexcept nogil:
             w.suspended.push_back(frame)
             w.task = NULL
             w.request = NULL
-            dispatch(c, t, w)
+            if send_task(c, t, w, FR_TASK_INLINE):
+                mark_running(c, t, w)
             if w.task == NULL:
                 # Parked until its blobs are read back: the worker stays blocked.
                 w.task = w.suspended.back().first
@@ -1244,6 +1334,8 @@ cdef void cancel_task(Core *c, uint64_t tid, uint32_t flags) noexcept nogil:
         if w.pid > 0:
             kill(w.pid, SIGKILL if flags & FR_CANCEL_FORCE else SIGINT)
         return
+    if t.state == TASK_QUEUED:
+        revoke_queued(c, c.workers[t.worker], t)
     if t.state == TASK_READY:
         for i in range(c.ready.size()):
             if c.ready[i] == t:
@@ -1323,6 +1415,13 @@ cdef void worker_gone(Core *c, Worker *w, uint32_t status) noexcept nogil:
     w.state = W_DEAD
     c.workers_died += 1
     frames.swap(w.suspended)
+    while not w.queued.empty():
+        # Never started: back to the front of the line, no retry used.
+        w.queued.back().state = TASK_READY
+        w.queued.back().worker = -1
+        w.queued.back().attempts -= 1
+        c.ready.push_front(w.queued.back())
+        w.queued.pop_back()
     if t != NULL:
         task_lost(c, t, w.pid, status)
     for i in range(frames.size()):
@@ -1350,6 +1449,19 @@ cdef void worker_gone(Core *c, Worker *w, uint32_t status) noexcept nogil:
     if live_workers(c) < c.min_workers:
         spawn_worker(c)
     schedule(c)
+
+
+cdef void note_duration(Core *c, Task *t) noexcept nogil:
+    """A running mean of how long the function's tasks take to run."""
+    cdef unordered_map[uint64_t, Function].iterator fn = c.functions.find(t.fn_id)
+    cdef double took = <double>(now_ns() - t.started_ns)
+    if fn == c.functions.end():
+        return
+    if deref(fn).second.runs == 0:
+        deref(fn).second.mean_ns = took
+    else:
+        deref(fn).second.mean_ns = 0.8 * deref(fn).second.mean_ns + 0.2 * took
+    deref(fn).second.runs += 1
 
 
 cdef void resume_suspended(Core *c, Worker *w) noexcept nogil:
@@ -1390,7 +1502,11 @@ cdef void handle_frame(Core *c, Worker *w, fr_header *h, Cursor *cur) noexcept n
         w.state = W_IDLE
         c.used_cpu_milli -= t.cpu_milli
         t.worker = -1
-        if not w.suspended.empty():
+        note_duration(c, t)
+        if not w.queued.empty():
+            mark_running(c, w.queued.front(), w)
+            w.queued.pop_front()
+        elif not w.suspended.empty():
             resume_suspended(c, w)
         if h.b == FR_STATUS_INTERRUPTED:
             fail_task_text(c, t, FR_PAYLOAD_CANCELLED, "the task was cancelled while it ran")
@@ -1458,6 +1574,9 @@ cdef void handle_frame(Core *c, Worker *w, fr_header *h, Cursor *cur) noexcept n
         if cur.bad or w.request != NULL:
             return
         needed = <uint32_t>h.b
+        # Blocked, w must not sit on queued tasks: another worker (or w
+        # itself, on top of the wait) may be what they are waiting for.
+        revoke_queued(c, w, NULL)
         r = open_request(c, w.slot, h.a, needed, flags, ids)
         if r.done:
             w.request = r

@@ -2,16 +2,19 @@
 the results back; and, for code inside a task, the backend that submits,
 puts and gets through the same socket.
 
-A worker runs one task at a time.  While a task waits in ``get`` the
-scheduler counts the worker as blocked and lends its CPU to another worker,
-so nested tasks never deadlock the pool.  Once the pool is at its largest,
-the scheduler may instead send the blocked worker a task that its ``get``
-waits for: the worker runs it right there, on top of the waiting task, and
-then goes back to waiting.  ``cancel`` arrives as SIGINT, which raises
+A worker runs one task at a time, in the order they arrive: when every CPU
+is busy the scheduler may queue a quick task behind the running one.  While
+a task waits in ``get`` the scheduler takes such queued tasks back (REVOKE),
+counts the worker as blocked and lends its CPU to another worker, so nested
+tasks never deadlock the pool.  Once the pool is at its largest, the
+scheduler may instead send the blocked worker a task that its ``get`` waits
+for (TASK_INLINE): the worker runs it right there, on top of the waiting
+task, and then goes back to waiting.  ``cancel`` arrives as SIGINT, which raises
 KeyboardInterrupt only while a task is running.
 """
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import ctypes
 import io
@@ -39,6 +42,7 @@ U32 = struct.Struct("<I")
 U64 = struct.Struct("<Q")
 LOCATION = struct.Struct("<QQQ")
 SUBMIT_FIELDS = struct.Struct("<IIi")
+TASK_FIELDS = struct.Struct("<III")  # flags, num_returns, ndeps
 PR_SET_PDEATHSIG = 1
 SPIN_SECONDS = 50e-6
 
@@ -135,6 +139,8 @@ class WorkerBackend(SchedulerBackend):
         self._functions: dict[int, tuple[Callable[..., Any], str]] = {}
         self._request_counter = 0
         self._early_replies: dict[tuple[int, int], tuple[int, memoryview]] = {}
+        # Tasks queued behind the running one: (task id, function id, body).
+        self.pending: collections.deque[tuple[int, int, memoryview]] = collections.deque()
         self.task_id: int | None = None
         self.task_name = ""
         self._interrupted = False
@@ -217,13 +223,32 @@ class WorkerBackend(SchedulerBackend):
             got, a, b, body = frame
             if got == kind and a == request:
                 return b, body
-            if got == wire.TASK:
+            if got == wire.TASK and U32.unpack_from(body)[0] & wire.TASK_INLINE:
                 del frame
                 self.run_task(a, b, body)
                 del body
                 self.flush_refs()
+            elif got == wire.TASK:
+                self.pending.append((a, b, body))
+            elif got == wire.REVOKE:
+                self.revoke(body)
             else:
                 self._early_replies[(got, a)] = (b, body)
+
+    def revoke(self, body: memoryview) -> None:
+        """Drops queued tasks the scheduler took back (a task already started
+        is not among them, or has been cancelled and its result is ignored)."""
+        (count,) = U32.unpack_from(body)
+        revoked = set(struct.unpack_from(f"<{count}Q", body, 4))
+        kept = collections.deque()
+        for task in self.pending:
+            if task[0] in revoked:
+                # Load its function and release its views: the scheduler
+                # counts both as done once it sent the frame.
+                self._unpack_task(task[1], task[2])
+            else:
+                kept.append(task)
+        self.pending = kept
 
     def _parse_reply(self, body: memoryview, count: int, fetch: bool
                      ) -> tuple[bytes, list[Fetched | None] | None]:
@@ -326,22 +351,28 @@ class WorkerBackend(SchedulerBackend):
             self._interrupted = True
             raise KeyboardInterrupt
 
-    def run_task(self, task_id: int, fn_id: int, body: memoryview) -> None:
-        num_returns, num_deps = struct.unpack_from("<II", body)
-        (blob_size,) = U64.unpack_from(body, 8)
-        offset = 16
+    def _unpack_task(self, fn_id: int, body: memoryview
+                      ) -> tuple[int, list[Fetched], Fetched]:
+        """A TASK body's return count, dependencies and arguments; the first
+        frame for a function also carries the function, kept from now on."""
+        _, num_returns, num_deps = TASK_FIELDS.unpack_from(body)
+        (blob_size,) = U64.unpack_from(body, TASK_FIELDS.size)
+        offset = TASK_FIELDS.size + 8
         if blob_size:
             function = cloudpickle.loads(body[offset:offset + blob_size])
             self._functions[fn_id] = (function, getattr(function, "__qualname__", "task"))
             offset += blob_size
-        function, name = self._functions[fn_id]
         dep_payloads = []
         for _ in range(num_deps):
             fetched, offset = self._read_payload(body, offset)
             dep_payloads.append(fetched)
         args_views, offset = self._read_locations(body, offset)
-        args = (body[offset:], args_views)
-        del body, args_views
+        return num_returns, dep_payloads, (body[offset:], args_views)
+
+    def run_task(self, task_id: int, fn_id: int, body: memoryview) -> None:
+        num_returns, dep_payloads, args = self._unpack_task(fn_id, body)
+        del body
+        function, name = self._functions[fn_id]
         below = self.task_id, self.task_name, self._interrupted
         self.task_id, self.task_name, self._interrupted = task_id, name, False
         created: list[int] = []
@@ -464,12 +495,16 @@ def run_worker(fd: int, slot: int, origin: int, store: tuple[int, int]) -> None:
     code = 0
     try:
         while True:
-            frame = connection.receive()
-            kind, a, b, body = frame
+            if backend.pending:
+                kind, (a, b, body) = wire.TASK, backend.pending.popleft()
+            else:
+                kind, a, b, body = connection.receive()
             if kind == wire.TASK:
                 backend.run_task(a, b, body)
-                del frame, body
+                del body
                 backend.flush_refs()
+            elif kind == wire.REVOKE:
+                backend.revoke(body)
     except (EOFError, ConnectionError):
         pass
     except BaseException:
