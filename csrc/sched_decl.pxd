@@ -268,6 +268,7 @@ cdef extern from "sched_state.hpp" nogil:
         int pid
         int state
         cbool want_write
+        cbool flush_queued
         uint64_t origin
         Task *task
         Request *request
@@ -322,6 +323,8 @@ cdef extern from "sched_state.hpp" nogil:
         int spawner_fd
         int wake_fd
         cbool stopping
+        cbool deferring
+        vector[Worker *] to_flush
         cbool spawner_lost
         uint64_t next_origin
         uint64_t tasks_finished

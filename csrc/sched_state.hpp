@@ -104,6 +104,7 @@ struct Worker {
     int pid = 0;
     int state = W_DEAD;
     bool want_write = false;
+    bool flush_queued = false;  /* in Core::to_flush */
     uint64_t origin = 0;
     Task *task = nullptr;
     Request *request = nullptr;
@@ -157,6 +158,10 @@ struct Core {
     int spawner_fd = -1;
     int wake_fd = -1;
     bool stopping = false;
+    /* While the scheduler thread handles a batch of frames, sends wait in
+     * to_flush: a worker gets one send for all the tasks the batch gave it. */
+    bool deferring = false;
+    std::vector<Worker *> to_flush;
     bool spawner_lost = false;
     uint64_t next_origin = 1;
     uint64_t tasks_finished = 0;

@@ -589,12 +589,14 @@ cdef void drop_blob(Core *c, Obj *o) noexcept nogil:
 
 
 cdef void pin(Core *c, Obj *b, Worker *w) noexcept nogil:
+    cdef int32_t *count
     b.refs += 1
     b.pins += 1
     c.use_clock += 1
     b.last_use = c.use_clock
     if w != NULL:
-        w.pinned[b.id] += 1
+        count = &w.pinned[b.id]
+        count[0] += 1
 
 
 cdef void unpin(Core *c, uint64_t oid, int32_t n, Worker *w) noexcept nogil:
@@ -991,6 +993,11 @@ cdef void flush(Core *c, Worker *w) noexcept nogil:
     """Sends what is queued for a worker without blocking; the loop polls
     for writability when the socket is full."""
     cdef ssize_t n
+    if c.deferring:
+        if not w.flush_queued:
+            w.flush_queued = True
+            c.to_flush.push_back(w)
+        return
     while w.fd >= 0 and w.out_pos < w.out.size():
         n = send(w.fd, w.out.data() + w.out_pos, w.out.size() - w.out_pos,
                  MSG_DONTWAIT | MSG_NOSIGNAL)
@@ -1145,9 +1152,12 @@ cdef bint send_task(Core *c, Task *t, Worker *w, uint32_t flags) noexcept nogil:
 cdef bint quick(Core *c, Task *t) noexcept nogil:
     """Known to finish in well under a millisecond: worth queueing behind a
     busy worker's task rather than waiting for a worker to be free."""
-    cdef unordered_map[uint64_t, Function].iterator fn = c.functions.find(t.fn_id)
-    return (fn != c.functions.end() and deref(fn).second.runs >= QUICK_AFTER_RUNS
-            and deref(fn).second.mean_ns < QUICK_TASK_NS)
+    cdef unordered_map[uint64_t, Function].iterator it = c.functions.find(t.fn_id)
+    cdef Function *fn
+    if it == c.functions.end():
+        return False
+    fn = &deref(it).second
+    return fn.runs >= QUICK_AFTER_RUNS and fn.mean_ns < QUICK_TASK_NS
 
 
 cdef void queue_behind_busy_workers(Core *c) noexcept nogil:
@@ -1453,15 +1463,14 @@ cdef void worker_gone(Core *c, Worker *w, uint32_t status) noexcept nogil:
 
 cdef void note_duration(Core *c, Task *t) noexcept nogil:
     """A running mean of how long the function's tasks take to run."""
-    cdef unordered_map[uint64_t, Function].iterator fn = c.functions.find(t.fn_id)
+    cdef unordered_map[uint64_t, Function].iterator it = c.functions.find(t.fn_id)
     cdef double took = <double>(now_ns() - t.started_ns)
-    if fn == c.functions.end():
+    cdef Function *fn
+    if it == c.functions.end():
         return
-    if deref(fn).second.runs == 0:
-        deref(fn).second.mean_ns = took
-    else:
-        deref(fn).second.mean_ns = 0.8 * deref(fn).second.mean_ns + 0.2 * took
-    deref(fn).second.runs += 1
+    fn = &deref(it).second
+    fn.mean_ns = took if fn.runs == 0 else 0.5 * fn.mean_ns + 0.5 * took
+    fn.runs += 1
 
 
 cdef void resume_suspended(Core *c, Worker *w) noexcept nogil:
@@ -1740,6 +1749,7 @@ cdef void run_loop(Core *c) noexcept nogil:
         if poll(fds.data(), fds.size(), -1) < 0:
             continue
         pthread_mutex_lock(&c.mu)
+        c.deferring = True
         for i in range(fds.size()):
             if fds[i].revents == 0:
                 continue
@@ -1756,6 +1766,11 @@ cdef void run_loop(Core *c) noexcept nogil:
                     flush(c, w)
                 if fds[i].revents & (POLLIN | POLLHUP | POLLERR):
                     worker_readable(c, w)
+        c.deferring = False
+        for i in range(c.to_flush.size()):
+            c.to_flush[i].flush_queued = False
+            flush(c, c.to_flush[i])
+        c.to_flush.clear()
         pthread_mutex_unlock(&c.mu)
 
 
@@ -2174,9 +2189,10 @@ cdef class Scheduler:
         """A consistent snapshot of the counters, for resources and tests."""
         cdef Core *c = self.core
         cdef size_t i
-        cdef int running = 0, blocked = 0, live = 0
+        cdef int running = 0, blocked = 0, live = 0, queued = 0
         pthread_mutex_lock(&c.mu)
         for i in range(c.workers.size()):
+            queued += c.workers[i].queued.size()
             if c.workers[i].state in (W_IDLE, W_BUSY, W_STARTING):
                 live += 1
             if c.workers[i].task != NULL:
@@ -2186,7 +2202,7 @@ cdef class Scheduler:
         result = dict(
             objects=c.objects.size(), tasks=c.tasks.size(), ready=c.ready.size(),
             used_cpu_milli=c.used_cpu_milli, total_cpu_milli=c.total_cpu_milli,
-            workers=live, running=running, blocked=blocked,
+            workers=live, running=running, blocked=blocked, queued=queued,
             tasks_finished=c.tasks_finished, tasks_failed=c.tasks_failed,
             workers_started=c.workers_started, workers_died=c.workers_died,
             retries=c.retries, retried_then_succeeded=c.retried_then_succeeded, store_capacity=c.arena.capacity(),

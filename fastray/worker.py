@@ -44,6 +44,8 @@ LOCATION = struct.Struct("<QQQ")
 SUBMIT_FIELDS = struct.Struct("<IIi")
 TASK_FIELDS = struct.Struct("<III")  # flags, num_returns, ndeps
 PR_SET_PDEATHSIG = 1
+OUTBOX_FRAMES = 12            # about four results with their reference frames
+OUTBOX_SECONDS = 0.0005
 SPIN_SECONDS = 50e-6
 
 
@@ -139,6 +141,8 @@ class WorkerBackend(SchedulerBackend):
         self._functions: dict[int, tuple[Callable[..., Any], str]] = {}
         self._request_counter = 0
         self._early_replies: dict[tuple[int, int], tuple[int, memoryview]] = {}
+        self._outbox: list[bytes] = []
+        self._outbox_since = 0.0
         # Tasks queued behind the running one: (task id, function id, body).
         self.pending: collections.deque[tuple[int, int, memoryview]] = collections.deque()
         self.task_id: int | None = None
@@ -147,25 +151,38 @@ class WorkerBackend(SchedulerBackend):
 
     # -- messages
 
-    def _send(self, kind: int, a: int, b: int, body: bytes = b"") -> None:
+    def _send(self, kind: int, a: int, b: int, body: bytes = b"", later: bool = False) -> None:
         """Sends a frame between the reference changes queued so far: new
         references first (the frame may rely on them), released ones after
-        (the frame may pin an object whose last local ref just went)."""
+        (the frame may pin an object whose last local ref just went).
+        later: it may wait in the outbox for the next send (see send_outbox)."""
         increfs, decrefs, unpins = self._increfs, self._decrefs, self._unpins
         self._increfs, self._decrefs, self._unpins = [], [], []
-        parts = []
         if increfs:
-            parts.append(_refs_frame(increfs, [], []))
-        parts += [HEADER.pack(len(body), kind, a, b), body]
+            self._outbox.append(_refs_frame(increfs, [], []))
+        self._outbox += [HEADER.pack(len(body), kind, a, b), body]
         if decrefs or unpins:
-            parts.append(_refs_frame([], decrefs, unpins))
-        self._conn.send(b"".join(parts))
+            self._outbox.append(_refs_frame([], decrefs, unpins))
+        if not self._outbox_since:
+            self._outbox_since = time.perf_counter()
+        if not later:
+            self.send_outbox()
 
-    def flush_refs(self) -> None:
+    def send_outbox(self) -> None:
+        """Sends the frames held back: while quick tasks are queued here, the
+        results of a few go out in one send (one wake-up of the scheduler)."""
         if self._increfs or self._decrefs or self._unpins:
-            frame = _refs_frame(self._increfs, self._decrefs, self._unpins)
+            self._outbox.append(_refs_frame(self._increfs, self._decrefs, self._unpins))
             self._increfs, self._decrefs, self._unpins = [], [], []
-            self._conn.send(frame)
+        if self._outbox:
+            self._conn.send(b"".join(self._outbox))
+            self._outbox.clear()
+        self._outbox_since = 0.0
+
+    def outbox_due(self) -> bool:
+        return bool(self._outbox) and (
+            len(self._outbox) >= OUTBOX_FRAMES
+            or time.perf_counter() - self._outbox_since > OUTBOX_SECONDS)
 
     # -- primitives
 
@@ -227,7 +244,7 @@ class WorkerBackend(SchedulerBackend):
                 del frame
                 self.run_task(a, b, body)
                 del body
-                self.flush_refs()
+                self.send_outbox()
             elif got == wire.TASK:
                 self.pending.append((a, b, body))
             elif got == wire.REVOKE:
@@ -383,7 +400,7 @@ class WorkerBackend(SchedulerBackend):
             parts = [U32.pack(len(results))]
             for payload, contained in results:
                 parts += [U64.pack(len(payload)), payload, _ids(contained)]
-            self._send(wire.RESULT, task_id, status, b"".join(parts))
+            self._send(wire.RESULT, task_id, status, b"".join(parts), later=bool(self.pending))
             del results, parts
         finally:
             self.drop_created(created)
@@ -495,6 +512,8 @@ def run_worker(fd: int, slot: int, origin: int, store: tuple[int, int]) -> None:
     code = 0
     try:
         while True:
+            if not backend.pending or backend.outbox_due():
+                backend.send_outbox()
             if backend.pending:
                 kind, (a, b, body) = wire.TASK, backend.pending.popleft()
             else:
@@ -502,7 +521,6 @@ def run_worker(fd: int, slot: int, origin: int, store: tuple[int, int]) -> None:
             if kind == wire.TASK:
                 backend.run_task(a, b, body)
                 del body
-                backend.flush_refs()
             elif kind == wire.REVOKE:
                 backend.revoke(body)
     except (EOFError, ConnectionError):

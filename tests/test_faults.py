@@ -319,3 +319,20 @@ def test_a_crash_leaves_running_and_queued_tasks_and_finished_results_alone(ray,
         ray.get(crashed)
     assert ray.get(queued + more) == [i * i for i in range(30)]
     assert ray.get(finished) == 49
+
+
+def test_a_flood_of_quick_nested_tasks_never_deadlocks_the_queues(ray):
+    """Quick tasks are queued behind busy workers; a queued task that blocks
+    in get gives its queue back, so what it waits for still runs."""
+    @ray.remote
+    def inner(i):
+        return i
+
+    @ray.remote
+    def outer(i):
+        return ray.get(inner.remote(i)) + 1
+
+    for _ in range(2):  # the scheduler learns that both are quick
+        assert ray.get([outer.remote(i) for i in range(20)]) == list(range(1, 21))
+    assert ray.get([outer.remote(i) for i in range(3000)], timeout=120) == list(
+        range(1, 3001))
