@@ -36,6 +36,9 @@ class Executor:
 
     name = ""
 
+    def load(self) -> None:
+        """Imports what start() needs (not part of the start-up figure)."""
+
     def start(self) -> None: ...
 
     def submit(self, fn: Callable, *args: Any) -> Any: ...
@@ -51,10 +54,12 @@ class Executor:
 class Fastray(Executor):
     name = "fastray"
 
-    def start(self) -> None:
+    def load(self) -> None:
         import fastray
         self.ray = fastray
-        fastray.init(num_cpus=CPUS)
+
+    def start(self) -> None:
+        self.ray.init(num_cpus=CPUS)
         self.remote = {}
 
     def submit(self, fn: Callable, *args: Any) -> Any:
@@ -75,10 +80,12 @@ class Fastray(Executor):
 class Ray(Fastray):
     name = "Ray"
 
-    def start(self) -> None:
+    def load(self) -> None:
         import ray
         self.ray = ray
-        ray.init(num_cpus=CPUS, include_dashboard=False, log_to_driver=False)
+
+    def start(self) -> None:
+        self.ray.init(num_cpus=CPUS, include_dashboard=False, log_to_driver=False)
         self.remote = {}
 
 
@@ -131,13 +138,18 @@ def median_time(action: Callable[[], Any], rounds: int) -> float:
 def measure(executor: Executor, quick: bool) -> dict[str, float]:
     """Seconds (or tasks per second) for each workload."""
     figures: dict[str, float] = {}
+    executor.load()
     started = time.perf_counter()
     executor.start()
     executor.result(executor.submit(noop))
     figures["init + first no-op task (ms)"] = (time.perf_counter() - started) * 1e3
-    sync_rounds = 300 if quick else 2000
-    figures["sync round trip, no-op (µs)"] = median_time(
-        lambda: executor.result(executor.submit(noop)), sync_rounds) * 1e6
+    calls = 100 if quick else 1000
+
+    def round_trips() -> None:
+        for _ in range(calls):
+            executor.result(executor.submit(noop))
+
+    figures["sync round trip, no-op (µs)"] = median_time(round_trips, 5) / calls * 1e6
     count = 2_000 if quick else 20_000
     seconds = median_time(lambda: executor.results([executor.submit(noop)
                                                     for _ in range(count)]), 3)
