@@ -1,28 +1,46 @@
 """fastray: Ray's task API, many times faster on one machine.
 
 ``import fastray as ray`` runs code written for Ray's tasks unchanged.
-"""
-from . import exceptions
-from .api import (
-    __version__,
-    available_resources,
-    cancel,
-    cluster_resources,
-    get,
-    get_runtime_context,
-    init,
-    is_initialized,
-    object_store_stats,
-    put,
-    shutdown,
-    timeline,
-    wait,
-)
-from .object_ref import ObjectRef
-from .remote_function import remote
 
-__all__ = [
-    "ObjectRef", "available_resources", "cancel", "cluster_resources", "exceptions", "get",
-    "get_runtime_context", "init", "is_initialized", "object_store_stats", "put", "remote", "shutdown", "timeline", "wait",
-    "__version__",
-]
+The public names are loaded on first use (PEP 562), so the worker
+processes, which need only the task machinery, start without the driver's
+API modules.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from . import exceptions
+
+__version__ = "0.1.0"
+
+_PUBLIC = {
+    "ObjectRef": "object_ref", "remote": "remote_function",
+    **{name: "api" for name in (
+        "available_resources", "cancel", "cluster_resources", "get", "get_runtime_context",
+        "init", "is_initialized", "object_store_stats", "put", "shutdown", "timeline",
+        "wait")},
+}
+
+__all__ = ["exceptions", "__version__", *sorted(_PUBLIC)]
+
+if TYPE_CHECKING:
+    from .api import (available_resources, cancel, cluster_resources, get,
+                      get_runtime_context, init, is_initialized, object_store_stats, put,
+                      shutdown, timeline, wait)
+    from .object_ref import ObjectRef
+    from .remote_function import remote
+
+
+def __getattr__(name: str) -> Any:
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'fastray' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_PUBLIC))

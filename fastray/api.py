@@ -19,7 +19,7 @@ from .exceptions import FastrayError
 from .object_ref import ObjectRef
 from .config import runtime_config
 
-__version__ = "0.1.0"
+from . import __version__
 
 logger = logging.getLogger("fastray")
 

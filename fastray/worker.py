@@ -25,7 +25,7 @@ import socket
 import struct
 import sys
 import time
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import cloudpickle
 
@@ -34,8 +34,10 @@ from . import process
 from ._store import Mapping
 from .backend import EncodedArgs, SchedulerBackend, decode_args
 from .exceptions import ObjectStoreFullError
-from .remote_function import TaskOptions
 from .serialization import Fetched, deserialize, serialize, serialize_error
+
+if TYPE_CHECKING:
+    from .remote_function import TaskOptions
 
 HEADER = struct.Struct("<IIQQ")
 U32 = struct.Struct("<I")
