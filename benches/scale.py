@@ -1,0 +1,52 @@
+"""Cost per task from 1,000 to 1,000,000 queued tasks: submit them all, then
+get them all (``python benches/scale.py``).  Reports the time per task and
+the driver's memory per pending task: every task waits for one gate task,
+so all are pending while the driver's RSS growth is read."""
+from __future__ import annotations
+
+import gc
+import os
+import sys
+import tempfile
+import time
+
+import fastray
+
+
+def wait_for(path: str) -> None:
+    while not os.path.exists(path):
+        time.sleep(0.001)
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * 4096
+
+
+def main(counts: list[int]) -> None:
+    fastray.init(num_cpus=2)
+    noop = fastray.remote(lambda gate=None: None)
+    gate_task = fastray.remote(wait_for)
+    fastray.get([noop.remote() for _ in range(100)])
+    flag = os.path.join(tempfile.mkdtemp(), "open")
+    print(f"{'tasks':>10} {'submit µs/task':>15} {'total µs/task':>14} {'bytes/pending task':>19}")
+    for count in counts:
+        gc.collect()
+        gate = gate_task.remote(flag)
+        before = rss_bytes()
+        started = time.perf_counter()
+        refs = [noop.remote(gate) for _ in range(count)]
+        submitted = time.perf_counter()
+        pending = rss_bytes() - before
+        open(flag, "w").close()
+        fastray.get(refs)
+        os.remove(flag)
+        finished = time.perf_counter()
+        del refs
+        print(f"{count:>10,} {(submitted - started) / count * 1e6:>15.1f} "
+              f"{(finished - started) / count * 1e6:>14.1f} {pending / count:>19.0f}")
+    fastray.shutdown()
+
+
+if __name__ == "__main__":
+    main([int(n) for n in sys.argv[1:]] or [1_000, 10_000, 100_000, 1_000_000])
