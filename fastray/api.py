@@ -10,14 +10,17 @@ import shutil
 import tempfile
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import process
-from .backend import Backend
 from .context import FastrayContext, RuntimeContext, make_context
 from .exceptions import FastrayError
 from .object_ref import ObjectRef
 from .config import runtime_config
+from .spawner import launch
+
+if TYPE_CHECKING:
+    from .backend import Backend
 
 from . import __version__
 
@@ -69,17 +72,24 @@ def init(address: str | None = None, *, num_cpus: int | None = None,
                 return _context
             raise RuntimeError("fastray.init() was already called; call fastray.shutdown() "
                                "first, or pass ignore_reinit_error=True")
-        if isinstance(process.backend, Backend):
+        if process.backend is not None:
             raise RuntimeError("fastray.init() cannot be called from inside a task")
         for name in sorted(set(kwargs) - {"_system_config"}):
             logger.info("init(%s=...) has no meaning for the local runtime; ignored", name)
         _install_process_hooks()
-        from .runtime import LocalRuntime
         _session_dir = tempfile.mkdtemp(
             prefix=time.strftime("session_%Y-%m-%d_%H-%M-%S_") + f"{os.getpid()}_",
             dir=_fastray_tmp())
-        runtime = LocalRuntime(cpus, max_workers=max(4 * cpus, 8), session_dir=_session_dir,
-                               node_id=_node_id, config=config)
+        spawner = launch(cpus, _node_id, _session_dir, config.store.capacity)
+        try:
+            # Imported only now: the spawner boots meanwhile.
+            from .runtime import LocalRuntime
+            runtime = LocalRuntime(cpus, max(4 * cpus, 8), _session_dir, config, spawner)
+        except BaseException:
+            spawner.control.close()
+            spawner.process.wait()
+            os.close(spawner.store_fd)
+            raise
         process.install(runtime)
         _context = make_context(runtime, __version__, _session_dir, _node_id, shutdown)
         return _context

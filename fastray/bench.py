@@ -56,6 +56,7 @@ class Fastray(Executor):
 
     def load(self) -> None:
         import fastray
+        import fastray.runtime  # noqa: F401  (what init would import)
         self.ray = fastray
 
     def start(self) -> None:
@@ -159,10 +160,35 @@ def measure(executor: Executor, quick: bool) -> dict[str, float]:
         lambda: executor.result(executor.submit(checksum, array)), 5) * 1e3
     figures["task returning 100 MB (ms)"] = median_time(
         lambda: executor.result(executor.submit(make_array, 100 * MB)), 5) * 1e3
+    if isinstance(executor, Fastray):  # and Ray
+        figures.update(measure_calls(executor.ray, quick))
     started = time.perf_counter()
     executor.stop()
     figures["shutdown (ms)"] = (time.perf_counter() - started) * 1e3
     return figures
+
+
+def per_second(action: Callable[[], Any], repeat: int) -> float:
+    """Calls per second of action, the median of 5 timed runs of repeat calls."""
+    def run() -> None:
+        for _ in range(repeat):
+            action()
+    return repeat / median_time(run, 5)
+
+
+def measure_calls(ray: Any, quick: bool) -> dict[str, float]:
+    """The call-rate workloads of ``ray microbenchmark`` (same API on both)."""
+    scale = 10 if quick else 1
+    small = ray.put(0)
+    holder = ray.put([ray.put(i) for i in range(10_000)])
+    ready = [ray.put(i) for i in range(1_000)]
+    return {
+        "put calls (/s)": per_second(lambda: ray.put(0), 10_000 // scale),
+        "get calls (/s)": per_second(lambda: ray.get(small), 10_000 // scale),
+        "get of an object holding 10k refs (/s)": per_second(lambda: ray.get(holder), 5),
+        "wait on 1k ready refs (/s)": per_second(
+            lambda: ray.wait(ready, num_returns=len(ready)), 50 // scale),
+    }
 
 
 def main(quick: bool = False) -> None:
@@ -184,7 +210,7 @@ def main(quick: bool = False) -> None:
     print(" | ".join([" " * width] + [f"{n:>20}" for n in names]
                      + [f"vs {n}" for n in names[1:]]))
     for row in rows:
-        values = [results[n][row] for n in names]
+        values = [results[n].get(row, float("nan")) for n in names]
         higher_is_better = "/s" in row
         ratios = [(values[0] / v if higher_is_better else v / values[0]) for v in values[1:]]
         print(" | ".join([row.ljust(width)] + [f"{v:>20,.1f}" for v in values]

@@ -2,10 +2,26 @@
 from __future__ import annotations
 
 import concurrent.futures
+import threading
 from typing import Any, Generator
 
 from . import process
-from .serialization import note_contained_ref
+
+_collector = threading.local()
+
+
+class collecting_refs:
+    """While pickling a value in this block, the ids of the ObjectRefs it
+    contains are appended to the list the block gives (so the store can keep
+    their objects alive as long as the value)."""
+
+    def __enter__(self) -> list[int]:
+        self._outer = getattr(_collector, "ids", None)
+        _collector.ids = ids = []
+        return ids
+
+    def __exit__(self, *exc_info: Any) -> None:
+        _collector.ids = self._outer
 
 
 class ObjectRef:
@@ -53,7 +69,9 @@ class ObjectRef:
         return self._id < other._id
 
     def __reduce__(self):
-        note_contained_ref(self._id)
+        ids = getattr(_collector, "ids", None)
+        if ids is not None:
+            ids.append(self._id)
         return (ObjectRef, (self._id,))
 
     def future(self) -> concurrent.futures.Future[Any]:

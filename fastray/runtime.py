@@ -23,10 +23,7 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import os
-import pickle
-import socket
 import subprocess
-import sys
 import threading
 from typing import Any
 
@@ -38,58 +35,30 @@ from .object_ref import ObjectRef
 from .remote_function import TaskOptions
 from .serialization import Fetched, deserialize, error_of
 from .config import RuntimeConfig
-
-# Worker libraries read these at import; like Ray we give each worker the
-# CPUs of one task so numpy in N workers on N cores does not oversubscribe.
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                    "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+from .spawner import Launched
 
 _next_origin = 1  # worker id spaces stay unique across runtimes in one process
 
 logger = logging.getLogger("fastray")
 
 
-def worker_environment(num_cpus: int, node_id: str) -> dict[str, str]:
-    """The spawner's environment: the driver's, plus what workers need to find
-    this very fastray package whatever their working directory."""
-    env = dict(os.environ, FASTRAY_NUM_CPUS=str(num_cpus), FASTRAY_NODE_ID=node_id)
-    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent, env.get("PYTHONPATH")]))
-    for name in THREAD_VARIABLES:
-        env.setdefault(name, "1")
-    return env
-
-
 class LocalRuntime(SchedulerBackend):
     """The backend of a driver process: owns the scheduler, the store and
     the workers."""
 
-    def __init__(self, num_cpus: int, max_workers: int, session_dir: str, node_id: str,
-                 config: RuntimeConfig) -> None:
+    def __init__(self, num_cpus: int, max_workers: int, session_dir: str,
+                 config: RuntimeConfig, spawner: Launched) -> None:
         global _next_origin
         store = self.store_config = config.store
         self.session_dir = session_dir
-        self._store_fd = os.memfd_create("fastray-object-store", os.MFD_CLOEXEC)
-        os.ftruncate(self._store_fd, store.capacity)
+        self._spawner, self._spawner_socket, self._store_fd = spawner
         super().__init__(origin=0, num_cpus=num_cpus,
                          mapping=Mapping(self._store_fd, store.capacity))
         self.max_workers = max_workers
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self._spawner_socket = ours
         self._scheduler = wire.Scheduler(
-            num_cpus, max_workers, ours.fileno(), _next_origin, self._store_fd,
-            store.capacity, store.warm_limit, store.full_timeout,
+            num_cpus, max_workers, self._spawner_socket.fileno(), _next_origin,
+            self._store_fd, store.capacity, store.warm_limit, store.full_timeout,
             os.fsencode(os.path.join(session_dir, "spill")), config.max_task_events)
-        with theirs:
-            self._spawner = subprocess.Popen(
-                # -P: not the working directory first on sys.path, where a
-                # source checkout would shadow the installed package.
-                [sys.executable, "-P", "-m", "fastray.spawner", str(theirs.fileno())],
-                pass_fds=(theirs.fileno(), self._store_fd), start_new_session=True,
-                env=worker_environment(num_cpus, node_id), stdin=subprocess.DEVNULL)
-        ours.sendall(pickle.dumps({"sys_path": list(sys.path), "cwd": os.getcwd(),
-                                  "session_dir": session_dir, "store_fd": self._store_fd,
-                                  "store_size": store.capacity}))
         self._scheduler.start()
         self._futures: list[tuple[ObjectRef, concurrent.futures.Future]] = []
         self._futures_cv = threading.Condition()

@@ -20,7 +20,6 @@ from __future__ import annotations
 import os
 import pickle
 import struct
-import threading
 import traceback
 from typing import Any, Protocol
 
@@ -28,6 +27,7 @@ import cloudpickle
 
 from . import _scheduler as wire
 from ._store import BlobView, Mapping
+from .object_ref import collecting_refs
 from .exceptions import (ObjectLostError, ObjectStoreFullError, TaskCancelledError, TaskError,
                          WorkerCrashedError)
 
@@ -42,8 +42,6 @@ _PART = struct.Struct("<BQQQ")
 _INLINE, _STORED = 0, 1
 _ONE_INLINE_PART = struct.Struct("<BIBQQQ")   # the header of a small plain value
 _PLAIN_TYPES = frozenset({int, float, str, bytes, bool, type(None)})
-
-_collector = threading.local()
 
 # What a reader gets for one object: the payload and a pinned view of each
 # blob it uses (the views unpin when the last array made from them goes).
@@ -60,13 +58,6 @@ class BlobStore(Protocol):
         one reference to it until it calls drop_created."""
 
     def drop_created(self, blob_ids: list[int]) -> None: ...
-
-
-def note_contained_ref(object_id: int) -> None:
-    """Called by ObjectRef while it is being pickled."""
-    ids = getattr(_collector, "ids", None)
-    if ids is not None:
-        ids.append(object_id)
 
 
 def _is_plain(value: Any, depth: int = 3) -> bool:
@@ -92,12 +83,8 @@ def _dumps(value: Any, kind: int, store: BlobStore | None
         if len(data) <= INLINE_LIMIT:
             return _ONE_INLINE_PART.pack(kind, 1, _INLINE, len(data), 0, 0) + data, [], []
     buffers: list[pickle.PickleBuffer] = []
-    outer = getattr(_collector, "ids", None)
-    _collector.ids = contained = []
-    try:
+    with collecting_refs() as contained:
         data = cloudpickle.dumps(value, protocol=5, buffer_callback=buffers.append)
-    finally:
-        _collector.ids = outer
     raws = [memoryview(data)] + [b.raw() for b in buffers]
     parts: list[tuple[int, int, int, int] | None] = [None] * len(raws)
     created: list[int] = []

@@ -19,9 +19,55 @@ import shutil
 import signal
 import socket
 import struct
+import subprocess
 import sys
+from typing import NamedTuple
 
 HEADER = struct.Struct("<IIQQ")
+
+# Worker libraries read these at import; like Ray we give each worker the
+# CPUs of one task so numpy in N workers on N cores does not oversubscribe.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                    "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+class Launched(NamedTuple):
+    """A spawner that is starting, and what the driver keeps of it."""
+
+    process: subprocess.Popen
+    control: socket.socket   # the driver's end: closing it ends the spawner
+    store_fd: int            # the object store's memfd, shared with it
+
+
+def launch(num_cpus: int, node_id: str, session_dir: str, store_size: int) -> Launched:
+    """Starts the spawner (and creates the store it hands to workers).  The
+    driver calls this first in init, so the spawner's interpreter boots while
+    the driver imports the rest of the runtime."""
+    store_fd = os.memfd_create("fastray-object-store", os.MFD_CLOEXEC)
+    os.ftruncate(store_fd, store_size)
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    with theirs:
+        process = subprocess.Popen(
+            # -P: not the working directory first on sys.path, where a
+            # source checkout would shadow the installed package.
+            [sys.executable, "-P", "-m", "fastray.spawner", str(theirs.fileno())],
+            pass_fds=(theirs.fileno(), store_fd), start_new_session=True,
+            env=worker_environment(num_cpus, node_id), stdin=subprocess.DEVNULL)
+    ours.sendall(pickle.dumps({"sys_path": list(sys.path), "cwd": os.getcwd(),
+                              "session_dir": session_dir, "store_fd": store_fd,
+                              "store_size": store_size}))
+    return Launched(process, ours, store_fd)
+
+
+def worker_environment(num_cpus: int, node_id: str) -> dict[str, str]:
+    """The spawner's environment: the driver's, plus what workers need to find
+    this very fastray package whatever their working directory."""
+    env = dict(os.environ, FASTRAY_NUM_CPUS=str(num_cpus), FASTRAY_NODE_ID=node_id)
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent, env.get("PYTHONPATH")]))
+    for name in THREAD_VARIABLES:
+        env.setdefault(name, "1")
+    return env
 
 
 def _serve(control: socket.socket, store: tuple[int, int]) -> None:
