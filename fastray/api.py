@@ -4,6 +4,7 @@ from __future__ import annotations
 import atexit
 import json
 import logging
+import operator
 import os
 import secrets
 import shutil
@@ -164,10 +165,15 @@ def _require_backend() -> Backend:
 
 
 def _check_ref_list(refs: list, what: str) -> None:
+    if set(map(type, refs)) <= {ObjectRef}:
+        return
     for ref in refs:
         if not isinstance(ref, ObjectRef):
             raise TypeError(f"{what}() got a list holding {ref!r} ({type(ref).__name__}), "
                             "which is not an ObjectRef")
+
+
+_ref_id = operator.attrgetter("_id")
 
 
 def _timeout(timeout: float | None) -> float | None:
@@ -223,7 +229,7 @@ def wait(object_refs: list[ObjectRef], *, num_returns: int = 1, timeout: float |
     seconds = _timeout(timeout)
     if not object_refs:
         return [], []
-    if len(set(object_refs)) != len(object_refs):
+    if len(set(map(_ref_id, object_refs))) != len(object_refs):
         raise ValueError("wait() requires a list of unique ObjectRefs")
     if not isinstance(num_returns, int) or isinstance(num_returns, bool) or num_returns < 1:
         raise ValueError(f"num_returns must be an int >= 1, got {num_returns!r}")
