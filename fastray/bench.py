@@ -210,8 +210,11 @@ def main(quick: bool = False) -> None:
     print(" | ".join([" " * width] + [f"{n:>20}" for n in names]
                      + [f"vs {n}" for n in names[1:]]))
     for row in rows:
-        values = [results[n].get(row, float("nan")) for n in names]
+        values = [results[n].get(row) for n in names]
         higher_is_better = "/s" in row
-        ratios = [(values[0] / v if higher_is_better else v / values[0]) for v in values[1:]]
-        print(" | ".join([row.ljust(width)] + [f"{v:>20,.1f}" for v in values]
-                         + [f"{r:.1f}x" for r in ratios]))
+        ratios = ["-" if v is None else
+                  f"{values[0] / v if higher_is_better else v / values[0]:.1f}x"
+                  for v in values[1:]]
+        print(" | ".join([row.ljust(width)]
+                         + [f"{'-' if v is None else format(v, ',.1f'):>20}" for v in values]
+                         + ratios))
