@@ -8,13 +8,14 @@ import operator
 import os
 import secrets
 import shutil
+import sys
 import tempfile
 import threading
 import time
 from typing import TYPE_CHECKING, Any
 
 from . import process
-from .context import FastrayContext, RuntimeContext, make_context
+from .context import FastrayContext, RuntimeContext, make_context, make_ray_context
 from .exceptions import FastrayError
 from .object_ref import ObjectRef
 from .config import runtime_config
@@ -53,26 +54,32 @@ def init(address: str | None = None, *, num_cpus: int | None = None,
          logging_level: int | str = logging.INFO, **kwargs: Any) -> FastrayContext:
     """Starts the local runtime: a scheduler thread and num_cpus workers.
 
-    Every keyword Ray's ``init`` documents is accepted; an unknown one is a
-    TypeError naming it.
+    With a Ray cluster address ("auto", "ray://host:port", "host:port"),
+    given here or in FASTRAY_ADDRESS, connects to that cluster instead and
+    runs everything on Ray.  Every keyword Ray's ``init`` documents is
+    accepted; an unknown one is a TypeError naming it.
     """
     global _context, _session_dir
     unknown = sorted(set(kwargs) - RAY_INIT_KEYWORDS)
     if unknown:
         raise TypeError(f"init() got unexpected keyword argument(s) {', '.join(unknown)}; "
                         "fastray accepts Ray's init() keywords only")
+    address = address or os.environ.get("FASTRAY_ADDRESS") or None
     if address not in (None, "local"):
-        raise NotImplementedError(f"init(address={address!r}): connecting to a cluster is "
-                                  "not supported; use address=None for the local runtime")
+        if not isinstance(address, str):
+            raise TypeError(f"address must be a string, got {type(address).__name__}")
+        ray_kwargs = dict(kwargs, logging_level=logging_level)
+        if num_cpus is not None:
+            ray_kwargs["num_cpus"] = num_cpus
+        if object_store_memory is not None:
+            ray_kwargs["object_store_memory"] = object_store_memory
+        return _connect_to_ray(address, ignore_reinit_error, ray_kwargs)
     cpus = _validate_cpus(num_cpus)
     config = runtime_config(object_store_memory, kwargs.get("_system_config"))
     logger.setLevel(logging_level)
     with _lock:
         if _context is not None:
-            if ignore_reinit_error:
-                return _context
-            raise RuntimeError("fastray.init() was already called; call fastray.shutdown() "
-                               "first, or pass ignore_reinit_error=True")
+            return _already_initialized(ignore_reinit_error)
         if process.backend is not None:
             raise RuntimeError("fastray.init() cannot be called from inside a task")
         for name in sorted(set(kwargs) - {"_system_config"}):
@@ -93,6 +100,28 @@ def init(address: str | None = None, *, num_cpus: int | None = None,
             raise
         process.install(runtime)
         _context = make_context(runtime, __version__, _session_dir, _node_id, shutdown)
+        return _context
+
+
+def _already_initialized(ignore_reinit_error: bool) -> FastrayContext:
+    if not ignore_reinit_error:
+        raise RuntimeError("fastray.init() was already called; call fastray.shutdown() "
+                           "first, or pass ignore_reinit_error=True")
+    assert _context is not None
+    return _context
+
+
+def _connect_to_ray(address: str, ignore_reinit_error: bool,
+                    ray_kwargs: dict[str, Any]) -> FastrayContext:
+    global _context
+    with _lock:
+        if _context is not None:
+            return _already_initialized(ignore_reinit_error)
+        _install_process_hooks()
+        from .ray_backend import RayBackend
+        backend = RayBackend.connect(address, ray_kwargs)
+        process.install(backend)
+        _context = make_ray_context(backend, __version__, shutdown)
         return _context
 
 
@@ -155,12 +184,27 @@ def shutdown() -> None:
 
 def _require_backend() -> Backend:
     """The backend of this process, starting a local runtime on first use."""
-    backend = process.backend
+    backend = _current_backend()
     if backend is None:
         with _lock:
             if process.backend is None:
                 init()
             backend = process.backend
+    return backend
+
+
+def _current_backend() -> Backend | None:
+    """This process's backend.  In a process where Ray is running (a task
+    that Ray runs, or a driver that called ray.init) fastray binds to Ray."""
+    backend = process.backend
+    if backend is None:
+        ray = sys.modules.get("ray")
+        if ray is not None and getattr(ray, "is_initialized", lambda: False)():
+            from .ray_backend import RayBackend
+            with _lock:
+                if process.backend is None:
+                    process.install(RayBackend.attach(ray))
+                backend = process.backend
     return backend
 
 
@@ -174,6 +218,14 @@ def _check_ref_list(refs: list, what: str) -> None:
 
 
 _ref_id = operator.attrgetter("_id")
+
+
+def _distinct(refs: list) -> int:
+    """How many different refs (fast for fastray's refs, which hash in Python)."""
+    try:
+        return len(set(map(_ref_id, refs)))
+    except AttributeError:  # Ray's refs, on the Ray backend
+        return len(set(refs))
 
 
 def _timeout(timeout: float | None) -> float | None:
@@ -204,7 +256,7 @@ def get(object_refs: ObjectRef | list[ObjectRef], *, timeout: float | None = Non
 
 
 def _get_backend_for_refs() -> Backend:
-    backend = process.backend
+    backend = _current_backend()
     if backend is None:
         raise FastrayError("fastray is not running (these refs belong to a runtime that was "
                            "shut down); call fastray.init()")
@@ -229,7 +281,7 @@ def wait(object_refs: list[ObjectRef], *, num_returns: int = 1, timeout: float |
     seconds = _timeout(timeout)
     if not object_refs:
         return [], []
-    if len(set(map(_ref_id, object_refs))) != len(object_refs):
+    if _distinct(object_refs) != len(object_refs):
         raise ValueError("wait() requires a list of unique ObjectRefs")
     if not isinstance(num_returns, int) or isinstance(num_returns, bool) or num_returns < 1:
         raise ValueError(f"num_returns must be an int >= 1, got {num_returns!r}")
@@ -256,8 +308,11 @@ def cluster_resources() -> dict[str, float]:
     return _require_backend().resources()[0]
 
 
-def get_runtime_context() -> RuntimeContext:
-    return RuntimeContext(os.environ.get("FASTRAY_NODE_ID", _node_id))
+def get_runtime_context() -> Any:
+    """Who is running this code (on the Ray backend, Ray's own context)."""
+    backend = _current_backend()
+    own = RuntimeContext(os.environ.get("FASTRAY_NODE_ID", _node_id))
+    return own if backend is None else backend.runtime_context(own)
 
 
 

@@ -84,6 +84,10 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def shutdown(self) -> None: ...
 
+    def runtime_context(self, own: Any) -> Any:
+        """What get_runtime_context() returns: fastray's own context here."""
+        return own
+
 
 @dataclass(frozen=True)
 class EncodedArgs:
@@ -102,13 +106,13 @@ def encode_args(args: tuple, kwargs: dict, retry_exceptions: Any,
     slots: list[tuple[int | str, int]] = []
     plain_args = list(args)
     for i, arg in enumerate(args):
-        if isinstance(arg, ObjectRef):
+        if type(arg) is ObjectRef:
             slots.append((i, len(deps)))
             deps.append(arg.id)
             plain_args[i] = None
     plain_kwargs = dict(kwargs)
     for key, arg in kwargs.items():
-        if isinstance(arg, ObjectRef):
+        if type(arg) is ObjectRef:
             slots.append((key, len(deps)))
             deps.append(arg.id)
             plain_kwargs[key] = None

@@ -22,16 +22,20 @@ class FastrayContext:
     fastray_version: str
     address_info: dict[str, Any]
     num_cpus: int
-    max_workers: int
+    max_workers: int | None
     object_store: str
     _runtime: Any = field(repr=False, compare=False)
     _shutdown: Callable[[], None] = field(repr=False, compare=False)
+    # "local", or "ray": every call runs on the Ray cluster at address_info["address"]
+    backend: str = "local"
 
     @property
     def worker_pids(self) -> list[int]:
         """Pids of the live workers, read now (workers come and go).  Right
         after init the first workers may still be starting: wait for them
         briefly, so the context printed by init shows them."""
+        if self.backend != "local":
+            return []
         deadline = time.monotonic() + 2.0
         pids = self._runtime.worker_pids()
         while len(pids) < self.num_cpus and time.monotonic() < deadline:
@@ -45,8 +49,8 @@ class FastrayContext:
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in (
-            "dashboard_url", "python_version", "fastray_version", "num_cpus", "max_workers",
-            "worker_pids", "spawner_pid", "object_store", "address_info"))
+            "backend", "dashboard_url", "python_version", "fastray_version", "num_cpus",
+            "max_workers", "worker_pids", "spawner_pid", "object_store", "address_info"))
         return f"FastrayContext({fields})"
 
     def __enter__(self) -> FastrayContext:
@@ -84,6 +88,18 @@ def make_context(runtime: Any, version: str, session_dir: str, node_id: str,
         address_info=address_info, num_cpus=runtime.num_cpus, max_workers=runtime.max_workers,
         object_store=address_info["object_store_address"], _runtime=runtime,
         _shutdown=shutdown)
+
+
+def make_ray_context(backend: Any, version: str,
+                     shutdown: Callable[[], None]) -> FastrayContext:
+    """The context of a connection to a Ray cluster: Ray's own figures."""
+    info = dict(backend.ray_context.address_info)
+    return FastrayContext(
+        dashboard_url=getattr(backend.ray_context, "dashboard_url", None),
+        python_version=platform.python_version(), fastray_version=version,
+        address_info=info, num_cpus=int(backend.ray.cluster_resources().get("CPU", 0)),
+        max_workers=None, object_store=f"Ray's object store at {info.get('address')}",
+        _runtime=backend, _shutdown=shutdown, backend="ray")
 
 
 class RuntimeContext:

@@ -24,7 +24,17 @@ class collecting_refs:
         _collector.ids = self._outer
 
 
-class ObjectRef:
+class _RefType(type):
+    """On the Ray backend refs are Ray's own ObjectRefs: isinstance against
+    ObjectRef accepts those too (checked by name, without importing Ray)."""
+
+    def __instancecheck__(cls, instance: Any) -> bool:
+        kind = type(instance)
+        return issubclass(kind, cls) or (
+            kind.__name__ == "ObjectRef" and kind.__module__.partition(".")[0] == "ray")
+
+
+class ObjectRef(metaclass=_RefType):
     """Refers to an object in the store; the object lives while refs do.
 
     Refs are hashable, comparable and picklable: pickled inside a value or an
@@ -63,7 +73,7 @@ class ObjectRef:
         return hash(self._id)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, ObjectRef) and other._id == self._id
+        return type(other) is ObjectRef and other._id == self._id
 
     def __lt__(self, other: ObjectRef) -> bool:
         return self._id < other._id

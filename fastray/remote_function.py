@@ -96,6 +96,11 @@ class RemoteFunction(Generic[R]):
     def name(self) -> str:
         return getattr(self._function, "__qualname__", None) or repr(self._function)
 
+    @property
+    def function(self) -> Callable[..., Any]:
+        """The plain function this task runs."""
+        return self._function
+
     def pickled(self) -> bytes:
         """The function as sent to workers, pickled once."""
         if self._pickled is None:

@@ -1,0 +1,170 @@
+"""The hand-off to a real Ray cluster: the same program, every public call
+carried out by Ray.
+
+``init(address=...)`` with a cluster address installs this backend; inside a
+task that Ray runs, the first fastray call finds Ray initialized in its
+process and binds to it too, so nested ``.remote()`` and ``get`` never start
+a local pool.  Refs are Ray's own ObjectRefs (``isinstance`` against
+``fastray.ObjectRef`` accepts them), and Ray's errors are turned into
+fastray's at this boundary, so ``except fastray.exceptions.X`` keeps working.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+from typing import TYPE_CHECKING, Any, Sequence
+
+from . import exceptions
+from .backend import Backend
+
+if TYPE_CHECKING:
+    from .remote_function import RemoteFunction, TaskOptions
+
+logger = logging.getLogger("fastray")
+
+RAY_EXTRA_HINT = ("connecting to a Ray cluster needs Ray: pip install 'fastray[ray]' "
+                  "(or pip install ray)")
+
+
+def import_ray() -> Any:
+    try:
+        import ray
+    except ImportError as exc:
+        raise ImportError(RAY_EXTRA_HINT) from exc
+    return ray
+
+
+class RayBackend(Backend):
+    """Backend that runs everything on a Ray cluster."""
+
+    def __init__(self, ray: Any, owns_connection: bool, address: str | None) -> None:
+        self.ray = ray
+        self.address = address
+        self._owns_connection = owns_connection
+        self._functions: dict[int, Any] = {}
+        self.ray_context: Any = None
+
+    @classmethod
+    def connect(cls, address: str, init_kwargs: dict[str, Any]) -> RayBackend:
+        ray = import_ray()
+        context = ray.init(address=address, **init_kwargs)
+        backend = cls(ray, True, context.address_info.get("address", address))
+        backend.ray_context = context
+        return backend
+
+    @classmethod
+    def attach(cls, ray: Any) -> RayBackend:
+        """For a process where Ray is already running (a Ray worker)."""
+        return cls(ray, False, None)
+
+    # -- tasks and objects
+
+    def submit(self, function: RemoteFunction, args: tuple, kwargs: dict,
+               options: TaskOptions) -> list[Any]:
+        remote = self._functions.get(function.fn_id)
+        if remote is None:
+            remote = self._functions[function.fn_id] = self.ray.remote(function.function)
+        refs = remote.options(
+            num_returns=options.num_returns, num_cpus=options.num_cpus,
+            max_retries=options.max_retries,
+            retry_exceptions=(list(options.retry_exceptions)
+                              if isinstance(options.retry_exceptions, tuple)
+                              else options.retry_exceptions),
+        ).remote(*args, **kwargs)
+        if options.num_returns == 1:
+            return [refs]
+        return list(refs or [])
+
+    def get(self, refs: Sequence[Any], timeout: float | None) -> list[Any]:
+        with translated_errors(self.ray):
+            return self.ray.get(list(refs), timeout=timeout)
+
+    def put(self, value: Any) -> Any:
+        with translated_errors(self.ray):
+            return self.ray.put(value)
+
+    def wait(self, refs: Sequence[Any], num_returns: int,
+             timeout: float | None) -> tuple[list[Any], list[Any]]:
+        with translated_errors(self.ray):
+            return self.ray.wait(list(refs), num_returns=num_returns, timeout=timeout)
+
+    def cancel(self, ref: Any, force: bool, recursive: bool) -> None:
+        with translated_errors(self.ray):
+            self.ray.cancel(ref, force=force, recursive=recursive)
+
+    def future(self, ref: Any) -> concurrent.futures.Future[Any]:
+        return ref.future()
+
+    def incref(self, object_id: int) -> None:
+        """Ray counts its own refs."""
+
+    def decref(self, object_id: int) -> None:
+        """Ray counts its own refs."""
+
+    # -- the cluster
+
+    def resources(self) -> tuple[dict[str, float], dict[str, float]]:
+        return self.ray.cluster_resources(), self.ray.available_resources()
+
+    def current_task_id(self) -> int | None:
+        task_id = self.ray.get_runtime_context().get_task_id()
+        return None if task_id is None else int(task_id, 16)
+
+    def store_stats(self) -> dict[str, int]:
+        raise NotImplementedError("object_store_stats() describes the local store; on Ray, "
+                                  "use 'ray memory' or Ray's dashboard")
+
+    def task_events(self) -> list[tuple]:
+        raise NotImplementedError("on Ray, use ray.timeline()")
+
+    def runtime_context(self, own: Any) -> Any:
+        return self.ray.get_runtime_context()
+
+    def worker_pids(self) -> list[int]:
+        return []
+
+    @property
+    def spawner_pid(self) -> None:
+        return None
+
+    def shutdown(self) -> None:
+        if self._owns_connection:
+            self.ray.shutdown()
+
+
+class translated_errors:
+    """Re-raises Ray's errors as fastray's (with the same text), so code
+    written against fastray.exceptions catches them on either backend."""
+
+    def __init__(self, ray: Any) -> None:
+        self.ray = ray
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, error: BaseException | None, traceback: Any) -> bool:
+        if error is None:
+            return False
+        translated = translate(self.ray, error)
+        if translated is error:
+            return False
+        raise translated from error
+
+
+def translate(ray: Any, error: BaseException) -> BaseException:
+    errors = ray.exceptions
+    if isinstance(error, errors.RayTaskError):
+        cause = getattr(error, "cause", None)
+        return exceptions.TaskError(
+            getattr(error, "function_name", "task"), getattr(error, "traceback_str", str(error)),
+            cause if isinstance(cause, BaseException) else None,
+            getattr(error, "pid", None)).as_instanceof_cause()
+    for theirs, ours in ((errors.GetTimeoutError, exceptions.GetTimeoutError),
+                         (errors.TaskCancelledError, exceptions.TaskCancelledError),
+                         (errors.WorkerCrashedError, exceptions.WorkerCrashedError),
+                         (errors.ObjectStoreFullError, exceptions.ObjectStoreFullError),
+                         (errors.ObjectLostError, exceptions.ObjectLostError),
+                         (errors.RayError, exceptions.FastrayError)):
+        if isinstance(error, theirs):
+            return ours(str(error))
+    return error
