@@ -2,12 +2,9 @@
 from __future__ import annotations
 
 import atexit
-import json
 import logging
 import operator
 import os
-import secrets
-import shutil
 import sys
 import tempfile
 import threading
@@ -45,7 +42,7 @@ RAY_INIT_KEYWORDS = frozenset({
 _lock = threading.RLock()
 _context: FastrayContext | None = None
 _session_dir: str | None = None
-_node_id = secrets.token_hex(28)
+_node_id = os.urandom(28).hex()
 _hooks_installed = False
 
 
@@ -178,6 +175,7 @@ def shutdown() -> None:
             backend.shutdown()
         finally:
             if _session_dir is not None:
+                import shutil
                 shutil.rmtree(_session_dir, ignore_errors=True)
                 _session_dir = None
 
@@ -337,6 +335,7 @@ def timeline(filename: str | None = None) -> list[dict[str, Any]] | None:
     } for task_id, name, pid, outcome, submitted, started, ended in events]
     if filename is None:
         return trace
+    import json
     with open(filename, "w") as out:
         json.dump(trace, out)
     return None

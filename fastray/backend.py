@@ -11,12 +11,10 @@ in the driver by calling the scheduler directly, in a worker by messages.
 from __future__ import annotations
 
 import abc
-import concurrent.futures
 import itertools
 import operator
 import threading
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple, Sequence
 
 from . import _scheduler as wire
 from . import process
@@ -26,6 +24,8 @@ from ._store import Mapping
 from .serialization import Fetched, deserialize, error_of, serialize
 
 if TYPE_CHECKING:
+    import concurrent.futures
+
     from .remote_function import RemoteFunction, TaskOptions
 
 ORIGIN_SHIFT = 40
@@ -89,8 +89,7 @@ class Backend(abc.ABC):
         return own
 
 
-@dataclass(frozen=True)
-class EncodedArgs:
+class EncodedArgs(NamedTuple):
     deps: list[int]
     contained: list[int]
     payload: bytes

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-import platform
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -66,6 +66,10 @@ class FastrayContext:
         return self.address_info[key]
 
 
+def _python_version() -> str:
+    return "%d.%d.%d" % sys.version_info[:3]
+
+
 def make_context(runtime: Any, version: str, session_dir: str, node_id: str,
                  shutdown: Callable[[], None]) -> FastrayContext:
     address_info = {
@@ -84,7 +88,7 @@ def make_context(runtime: Any, version: str, session_dir: str, node_id: str,
         "node_id": node_id,
     }
     return FastrayContext(
-        dashboard_url=None, python_version=platform.python_version(), fastray_version=version,
+        dashboard_url=None, python_version=_python_version(), fastray_version=version,
         address_info=address_info, num_cpus=runtime.num_cpus, max_workers=runtime.max_workers,
         object_store=address_info["object_store_address"], _runtime=runtime,
         _shutdown=shutdown)
@@ -96,7 +100,7 @@ def make_ray_context(backend: Any, version: str,
     info = dict(backend.ray_context.address_info)
     return FastrayContext(
         dashboard_url=getattr(backend.ray_context, "dashboard_url", None),
-        python_version=platform.python_version(), fastray_version=version,
+        python_version=_python_version(), fastray_version=version,
         address_info=info, num_cpus=int(backend.ray.cluster_resources().get("CPU", 0)),
         max_workers=None, object_store=f"Ray's object store at {info.get('address')}",
         _runtime=backend, _shutdown=shutdown, backend="ray")

@@ -1,11 +1,13 @@
 """ObjectRef: the future-like handle to a task's result or a put value."""
 from __future__ import annotations
 
-import concurrent.futures
 import threading
-from typing import Any, Generator
+from typing import TYPE_CHECKING, Any, Generator
 
 from . import process
+
+if TYPE_CHECKING:
+    import concurrent.futures
 
 _collector = threading.local()
 

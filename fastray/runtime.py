@@ -23,7 +23,6 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import os
-import subprocess
 import threading
 from typing import Any
 
@@ -221,9 +220,7 @@ class LocalRuntime(SchedulerBackend):
         self.log_unhandled_errors()
         _next_origin = self._scheduler.next_origin
         self._spawner_socket.close()
-        try:
-            self._spawner.wait(timeout=10)
-        except subprocess.TimeoutExpired:
+        if self._spawner.wait(timeout=10) is None:
             self._spawner.kill()
             self._spawner.wait()
         os.close(self._store_fd)

@@ -15,12 +15,11 @@ from __future__ import annotations
 import os
 import pickle
 import select
-import shutil
 import signal
 import socket
 import struct
-import subprocess
 import sys
+import time
 from typing import NamedTuple
 
 HEADER = struct.Struct("<IIQQ")
@@ -31,10 +30,36 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
                     "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 
+class SpawnerProcess:
+    """The spawner's process, started with posix_spawn (no subprocess
+    import on the way to the first task)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        """Its exit status, or None if it is still running after timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.returncode is None:
+            pid, status = os.waitpid(self.pid, 0 if deadline is None else os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+            elif time.monotonic() > deadline:
+                return None
+            else:
+                time.sleep(0.001)
+        return self.returncode
+
+    def kill(self) -> None:
+        if self.returncode is None:
+            os.kill(self.pid, signal.SIGKILL)
+
+
 class Launched(NamedTuple):
     """A spawner that is starting, and what the driver keeps of it."""
 
-    process: subprocess.Popen
+    process: SpawnerProcess
     control: socket.socket   # the driver's end: closing it ends the spawner
     store_fd: int            # the object store's memfd, shared with it
 
@@ -47,12 +72,16 @@ def launch(num_cpus: int, node_id: str, session_dir: str, store_size: int) -> La
     os.ftruncate(store_fd, store_size)
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     with theirs:
-        process = subprocess.Popen(
+        # dup2 onto the same number clears close-on-exec for the child only.
+        actions = [(os.POSIX_SPAWN_DUP2, fd, fd) for fd in (theirs.fileno(), store_fd)]
+        actions.append((os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0))
+        pid = os.posix_spawn(
             # -P: not the working directory first on sys.path, where a
             # source checkout would shadow the installed package.
-            [sys.executable, "-P", "-m", "fastray.spawner", str(theirs.fileno())],
-            pass_fds=(theirs.fileno(), store_fd), start_new_session=True,
-            env=worker_environment(num_cpus, node_id), stdin=subprocess.DEVNULL)
+            sys.executable, [sys.executable, "-P", "-m", "fastray.spawner",
+                             str(theirs.fileno())],
+            worker_environment(num_cpus, node_id), file_actions=actions, setsid=True)
+    process = SpawnerProcess(pid)
     ours.sendall(pickle.dumps({"sys_path": list(sys.path), "cwd": os.getcwd(),
                               "session_dir": session_dir, "store_fd": store_fd,
                               "store_size": store_size}))
@@ -167,6 +196,7 @@ def main() -> None:
         _serve(control, (config["store_fd"], config["store_size"]))
     finally:
         # Whoever ends first, the session's files go with the spawner.
+        import shutil
         shutil.rmtree(config["session_dir"], ignore_errors=True)
 
 

@@ -15,7 +15,6 @@ KeyboardInterrupt only while a task is running.
 from __future__ import annotations
 
 import collections
-import concurrent.futures
 import ctypes
 import io
 import os
@@ -37,6 +36,8 @@ from .exceptions import ObjectStoreFullError
 from .serialization import Fetched, deserialize, serialize, serialize_error
 
 if TYPE_CHECKING:
+    import concurrent.futures
+
     from .remote_function import TaskOptions
 
 HEADER = struct.Struct("<IIQQ")
@@ -340,6 +341,7 @@ class WorkerBackend(SchedulerBackend):
     def future(self, ref) -> concurrent.futures.Future[Any]:
         """Inside a task the socket serves one waiter at a time, so the
         future is settled at once by a blocking get."""
+        import concurrent.futures
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
         try:
             future.set_result(self.get([ref], None)[0])
