@@ -74,7 +74,7 @@ cdef enum:
     LOCATION_SIZE = 24
     MAX_INLINE_DEPTH = 64
     SPIN_NANOSECONDS = 200000
-    QUEUE_DEPTH = 4              # tasks a busy worker may have waiting behind
+    QUEUE_DEPTH = 8              # tasks a busy worker may have waiting behind
     QUICK_TASK_NS = 1000000      # only tasks known to take less are queued
     QUICK_AFTER_RUNS = 3
 
