@@ -193,7 +193,8 @@ class LocalRuntime(SchedulerBackend):
                 if ref.id in done:
                     self._settle(ref, future)
         for _, future in pending:
-            future.set_exception(FastrayError("the fastray runtime was shut down"))
+            if future.set_running_or_notify_cancel():  # not cancelled by its owner
+                future.set_exception(FastrayError("the fastray runtime was shut down"))
 
     def _settle(self, ref: ObjectRef, future: concurrent.futures.Future[Any]) -> None:
         (fetched,) = self._fetch([ref.id])

@@ -22,3 +22,27 @@ def assert_pool_works(ray) -> None:
 
     assert ray.get([square.remote(i) for i in range(8)], timeout=30) == [
         i * i for i in range(8)]
+
+
+def square(x):
+    return x * x
+
+
+def fails(x):
+    raise ValueError(f"bad {x}")
+
+
+def assert_consumed_lazily(stream) -> None:
+    """stream(iterable) gives the squares of the items; it must take items
+    from a long generator only as results are asked for."""
+    pulled = 0
+
+    def numbers():
+        nonlocal pulled
+        for i in range(100_000):
+            pulled += 1
+            yield i
+
+    results = stream(numbers())
+    assert [next(results) for _ in range(3)] == [0, 1, 4]
+    assert pulled < 1_000
