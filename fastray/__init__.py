@@ -19,16 +19,16 @@ _PUBLIC = {
     "ObjectRef": "object_ref", "remote": "remote_function",
     **{name: "api" for name in (
         "available_resources", "cancel", "cluster_resources", "get", "get_runtime_context",
-        "init", "is_initialized", "object_store_stats", "put", "shutdown", "timeline",
-        "wait")},
+        "init", "is_initialized", "object_store_stats", "progress", "put", "shutdown",
+        "timeline", "wait")},
 }
 
 __all__ = ["exceptions", "__version__", *sorted(_PUBLIC)]
 
 if TYPE_CHECKING:
     from .api import (available_resources, cancel, cluster_resources, get,
-                      get_runtime_context, init, is_initialized, object_store_stats, put,
-                      shutdown, timeline, wait)
+                      get_runtime_context, init, is_initialized, object_store_stats,
+                      progress, put, shutdown, timeline, wait)
     from .object_ref import ObjectRef
     from .remote_function import remote
 

@@ -16,6 +16,7 @@ from .context import FastrayContext, RuntimeContext, make_context, make_ray_cont
 from .exceptions import FastrayError
 from .object_ref import ObjectRef
 from .config import runtime_config
+from .progress_bar import should_show, wait_with_bar
 from .spawner import launch
 
 if TYPE_CHECKING:
@@ -236,11 +237,14 @@ def _timeout(timeout: float | None) -> float | None:
     return float(timeout)
 
 
-def get(object_refs: ObjectRef | list[ObjectRef], *, timeout: float | None = None) -> Any:
+def get(object_refs: ObjectRef | list[ObjectRef], *, timeout: float | None = None,
+        progress: bool | str = False) -> Any:
     """The value(s) of one ref or a list of refs, in order.
 
     Raises the task's error as soon as any of them failed, and
     GetTimeoutError if they are not all ready within timeout seconds.
+    progress=True draws a progress bar while waiting, on a terminal
+    ("always": anywhere); fastray's own keyword, not Ray's.
     """
     if isinstance(object_refs, ObjectRef):
         return _get_backend_for_refs().get([object_refs], _timeout(timeout))[0]
@@ -250,7 +254,19 @@ def get(object_refs: ObjectRef | list[ObjectRef], *, timeout: float | None = Non
     _check_ref_list(object_refs, "get")
     if not object_refs:
         return []
-    return _get_backend_for_refs().get(object_refs, _timeout(timeout))
+    seconds = _timeout(timeout)
+    backend = _get_backend_for_refs()
+    if should_show(progress):
+        started = time.monotonic()
+        wait_with_bar(backend, object_refs, "fastray.get", seconds)
+        if seconds is not None:
+            seconds = max(0.0, seconds - (time.monotonic() - started))
+    return backend.get(object_refs, seconds)
+
+
+def progress(object_refs: list[ObjectRef], *, timeout: float | None = None) -> list[Any]:
+    """get() of a list of refs with a progress bar, terminal or not."""
+    return get(object_refs, timeout=timeout, progress="always")
 
 
 def _get_backend_for_refs() -> Backend:

@@ -73,3 +73,19 @@ def test_a_function_that_cannot_be_pickled_fails_at_submit(executor):
     with pytest.raises(TypeError, match="cannot be pickled"):
         executor.submit(uses_lock, 1)
     assert executor.submit(square, 3).result(timeout=60) == 9
+
+
+def test_get_with_a_progress_bar(ray, capsys):
+    refs = [ray.remote(slow).remote(0.01 * (i % 3)) for i in range(30)]
+    assert ray.progress(refs) == [0.01 * (i % 3) for i in range(30)]
+    drawn = capsys.readouterr().err
+    assert "30/30" in drawn
+    assert ray.get(refs, progress=True) == [0.01 * (i % 3) for i in range(30)]
+    assert "fastray.get" not in capsys.readouterr().err  # not a terminal: no bar
+
+
+def test_the_plain_bar_when_tqdm_is_missing(ray, capsys, monkeypatch):
+    import sys
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    assert ray.get([ray.remote(square).remote(3)], progress="always") == [9]
+    assert "1/1 [" in capsys.readouterr().err
