@@ -189,6 +189,7 @@ def _require_backend() -> Backend:
             if process.backend is None:
                 init()
             backend = process.backend
+    assert backend is not None
     return backend
 
 

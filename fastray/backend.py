@@ -14,7 +14,7 @@ import abc
 import itertools
 import operator
 import threading
-from typing import TYPE_CHECKING, Any, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple, Sequence, cast
 
 from . import _scheduler as wire
 from . import process
@@ -212,8 +212,10 @@ class SchedulerBackend(Backend):
 
     def get(self, refs: Sequence[ObjectRef], timeout: float | None) -> list[Any]:
         ids = self._ids_of(refs)
-        states, payloads = self._wait(ids, len(ids), timeout, True, True)
+        states, fetched = self._wait(ids, len(ids), timeout, True, True)
         self._check_running()
+        # Every object that is not pending or unknown comes with its payload.
+        payloads = cast("list[Fetched]", fetched)
         for i, state in enumerate(states):
             if state == wire.OBJ_FAILED:
                 raise error_of(payloads[i][0])

@@ -61,7 +61,7 @@ class Fastray(Executor):
 
     def start(self) -> None:
         self.ray.init(num_cpus=CPUS)
-        self.remote = {}
+        self.remote: dict[Callable[..., Any], Any] = {}
 
     def submit(self, fn: Callable, *args: Any) -> Any:
         if fn not in self.remote:
@@ -211,9 +211,10 @@ def main(quick: bool = False) -> None:
                      + [f"vs {n}" for n in names[1:]]))
     for row in rows:
         values = [results[n].get(row) for n in names]
+        ours = results[names[0]][row]
         higher_is_better = "/s" in row
         ratios = ["-" if v is None else
-                  f"{values[0] / v if higher_is_better else v / values[0]:.1f}x"
+                  f"{ours / v if higher_is_better else v / ours:.1f}x"
                   for v in values[1:]]
         print(" | ".join([row.ljust(width)]
                          + [f"{'-' if v is None else format(v, ',.1f'):>20}" for v in values]

@@ -72,7 +72,7 @@ def _python_version() -> str:
 
 def make_context(runtime: Any, version: str, session_dir: str, node_id: str,
                  shutdown: Callable[[], None]) -> FastrayContext:
-    address_info = {
+    address_info: dict[str, Any] = {
         "node_ip_address": "127.0.0.1",
         "raylet_ip_address": "127.0.0.1",
         "redis_address": None,

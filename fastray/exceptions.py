@@ -46,7 +46,7 @@ class TaskError(FastrayError):
         if self.cause is None or issubclass(TaskError, cause_cls) or isinstance(self.cause, TaskError):
             return self
         try:
-            dual = type(f"TaskError({cause_cls.__name__})", (TaskError, cause_cls), {
+            dual: type[TaskError] = type(f"TaskError({cause_cls.__name__})", (TaskError, cause_cls), {
                 "__init__": TaskError.__init__,
                 "__str__": TaskError.__str__,
                 "__reduce__": TaskError.__reduce__,

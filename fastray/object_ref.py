@@ -19,7 +19,8 @@ class collecting_refs:
 
     def __enter__(self) -> list[int]:
         self._outer = getattr(_collector, "ids", None)
-        _collector.ids = ids = []
+        ids: list[int] = []
+        _collector.ids = ids
         return ids
 
     def __exit__(self, *exc_info: Any) -> None:

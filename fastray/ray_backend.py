@@ -142,13 +142,13 @@ class translated_errors:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind: Any, error: BaseException | None, traceback: Any) -> bool:
+    def __exit__(self, kind: Any, error: BaseException | None, traceback: Any) -> None:
+        """Never swallows: re-raises as fastray's error, or lets Ray's go on."""
         if error is None:
-            return False
+            return
         translated = translate(self.ray, error)
-        if translated is error:
-            return False
-        raise translated from error
+        if translated is not error:
+            raise translated from error
 
 
 def translate(ray: Any, error: BaseException) -> BaseException:

@@ -118,6 +118,7 @@ class LocalRuntime(SchedulerBackend):
         offsets, error = self._scheduler.alloc([blob_id], [size])
         if error is not None:
             raise ObjectStoreFullError(error)
+        assert offsets is not None
         return blob_id, offsets[0]
 
     def drop_created(self, blob_ids: list[int]) -> None:

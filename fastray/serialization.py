@@ -94,7 +94,7 @@ def _dumps(value: Any, kind: int, store: BlobStore | None
         if store is not None:
             _copy_large_parts(raws, parts, contained, created, store)
     except BaseException:
-        if created:
+        if created and store is not None:
             store.drop_created(created)
         raise
     header = bytearray([kind]) + _U32.pack(len(raws))

@@ -45,7 +45,7 @@ class SpawnerProcess:
             pid, status = os.waitpid(self.pid, 0 if deadline is None else os.WNOHANG)
             if pid:
                 self.returncode = os.waitstatus_to_exitcode(status)
-            elif time.monotonic() > deadline:
+            elif deadline is not None and time.monotonic() > deadline:
                 return None
             else:
                 time.sleep(0.001)
@@ -73,7 +73,8 @@ def launch(num_cpus: int, node_id: str, session_dir: str, store_size: int) -> La
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     with theirs:
         # dup2 onto the same number clears close-on-exec for the child only.
-        actions = [(os.POSIX_SPAWN_DUP2, fd, fd) for fd in (theirs.fileno(), store_fd)]
+        actions: list[tuple] = [(os.POSIX_SPAWN_DUP2, fd, fd)
+                                for fd in (theirs.fileno(), store_fd)]
         actions.append((os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0))
         pid = os.posix_spawn(
             # -P: not the working directory first on sys.path, where a

@@ -224,6 +224,7 @@ def _run_cell(number: int, source: str, namespace: dict[str, object]) -> float |
     # still match the cell.
     tree = ast.parse(source.removeprefix(_TIME_MAGIC) if timed else source)
     last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+    assert last is None or isinstance(last, ast.Expr)
     filename = f"<In [{number}]>"
     body = compile(tree, filename, "exec")
     result = None if last is None else compile(ast.Expression(last.value), filename, "eval")

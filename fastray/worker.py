@@ -24,7 +24,7 @@ import socket
 import struct
 import sys
 import time
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, TextIO
 
 import cloudpickle
 
@@ -84,19 +84,20 @@ class Connection:
                 del self._buffer[:HEADER.size]
                 self._body = bytearray(self._header[0])
                 self._filled = 0
-            if self._header is not None:
-                take = min(len(self._buffer), len(self._body) - self._filled)
+            if self._header is not None and self._body is not None:
+                body = self._body
+                take = min(len(self._buffer), len(body) - self._filled)
                 if take:
-                    self._body[self._filled:self._filled + take] = self._buffer[:take]
+                    body[self._filled:self._filled + take] = self._buffer[:take]
                     del self._buffer[:take]
                     self._filled += take
-                if self._filled == len(self._body):
-                    (_, kind, a, b), body = self._header, self._body
+                if self._filled == len(body):
+                    _, kind, a, b = self._header
                     self._header = self._body = None
                     return kind, a, b, memoryview(body).toreadonly()
                 if not self._wait_readable(deadline):
                     return None
-                view = memoryview(self._body)[self._filled:]
+                view = memoryview(body)[self._filled:]
                 n = self.sock.recv_into(view)
                 if n == 0:
                     raise EOFError("the driver closed the connection")
@@ -226,6 +227,7 @@ class WorkerBackend(SchedulerBackend):
         if body is None:
             self._send(wire.WAIT_CANCEL, request, 0)
             body = self._reply(wire.REPLY, request, None)
+        assert body is not None  # without a deadline the reply always comes
         return self._parse_reply(body[1], len(ids), fetch)
 
     def _reply(self, kind: int, request: int, deadline: float | None
@@ -260,7 +262,7 @@ class WorkerBackend(SchedulerBackend):
         is not among them, or has been cancelled and its result is ignored)."""
         (count,) = U32.unpack_from(body)
         revoked = set(struct.unpack_from(f"<{count}Q", body, 4))
-        kept = collections.deque()
+        kept: collections.deque[tuple[int, int, memoryview]] = collections.deque()
         for task in self.pending:
             if task[0] in revoked:
                 # Load its function and release its views: the scheduler
@@ -307,7 +309,9 @@ class WorkerBackend(SchedulerBackend):
         blob_id = self._next_ids(1)
         request = self._next_request()
         self._send(wire.ALLOC, request, 0, U32.pack(1) + struct.pack("<QQ", blob_id, size))
-        ok, body = self._reply(wire.ALLOCATED, request, None)
+        reply = self._reply(wire.ALLOCATED, request, None)
+        assert reply is not None  # without a deadline the reply always comes
+        ok, body = reply
         if not ok:
             raise ObjectStoreFullError(bytes(body).decode("utf-8", "replace"))
         self._local_refs_adopt(blob_id, 1)
@@ -417,6 +421,7 @@ class WorkerBackend(SchedulerBackend):
                  ) -> tuple[int, list[tuple[bytes, list[int]]]]:
         """Runs the task; blobs made for its results are added to created."""
         retry_exceptions: Any = False
+        error: BaseException
         try:
             try:
                 deps = [deserialize(p) for p in dep_payloads]
@@ -472,7 +477,7 @@ def _retryable(error: BaseException, retry_exceptions: Any) -> bool:
 class _PrefixedOutput(io.TextIOBase):
     """stdout/stderr of a worker: each line is marked with the task and pid."""
 
-    def __init__(self, stream: io.TextIOBase, backend: WorkerBackend) -> None:
+    def __init__(self, stream: TextIO, backend: WorkerBackend) -> None:
         self._stream = stream
         self._backend = backend
         self._partial = ""
@@ -521,7 +526,9 @@ def run_worker(fd: int, slot: int, origin: int, store: tuple[int, int]) -> None:
             if backend.pending:
                 kind, (a, b, body) = wire.TASK, backend.pending.popleft()
             else:
-                kind, a, b, body = connection.receive()
+                frame = connection.receive()
+                assert frame is not None  # without a deadline a frame always comes
+                kind, a, b, body = frame
             if kind == wire.TASK:
                 backend.run_task(a, b, body)
                 del body

@@ -1,0 +1,68 @@
+"""Types of the compiled scheduler (csrc/scheduler.pyx)."""
+from typing import Any
+
+HEADER_SIZE: int
+TASK: int
+REPLY: int
+ALLOCATED: int
+REVOKE: int
+TASK_INLINE: int
+RESULT: int
+SUBMIT: int
+DEFINE: int
+PUT: int
+WAIT: int
+WAIT_CANCEL: int
+REFS: int
+CANCEL: int
+ALLOC: int
+SPAWN: int
+SPAWNED: int
+EXITED: int
+STATUS_OK: int
+STATUS_ERROR: int
+STATUS_RETRYABLE_ERROR: int
+STATUS_INTERRUPTED: int
+WAIT_FETCH: int
+WAIT_FAIL_FAST: int
+CANCEL_FORCE: int
+CANCEL_RECURSIVE: int
+OBJ_PENDING: int
+OBJ_READY: int
+OBJ_FAILED: int
+OBJ_UNKNOWN: int
+PAYLOAD_VALUE: int
+PAYLOAD_ERROR: int
+PAYLOAD_CANCELLED: int
+PAYLOAD_CRASHED: int
+PAYLOAD_LOST: int
+PAYLOAD_STORE_FULL: int
+OUTCOMES: dict[int, str]
+
+
+class Scheduler:
+    def __init__(self, num_cpus: int, max_workers: int, spawner_fd: int, origin_base: int,
+                 store_fd: int, capacity: int, warm_limit: int, full_timeout: float,
+                 spill_dir: bytes, max_events: int) -> None: ...
+    @property
+    def next_origin(self) -> int: ...
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def define(self, fn_id: int, name: bytes, blob: bytes) -> None: ...
+    def submit(self, task_id: int, fn_id: int, num_returns: int, cpu_milli: int,
+               max_retries: int, deps: list[int], contained: list[int],
+               args: bytes) -> None: ...
+    def put(self, oid: int, payload: bytes, contained: list[int]) -> None: ...
+    def incref(self, oid: int) -> None: ...
+    def decref(self, oid: int) -> bool: ...
+    def take_unhandled(self) -> list[bytes]: ...
+    def wait(self, ids: list[int], needed: int, timeout: float, fail_fast: bool) -> bytes: ...
+    def fetch(self, ids: list[int]
+              ) -> list[tuple[bytes, list[tuple[int, int, int]]] | None]: ...
+    def alloc(self, ids: list[int], sizes: list[int]
+              ) -> tuple[list[int], None] | tuple[None, str]: ...
+    def unpin(self, blob_id: int) -> None: ...
+    def cancel(self, object_id: int, force: bool, recursive: bool) -> None: ...
+    def task_events(self) -> list[tuple[int, str, int, str, int, int, int]]: ...
+    def worker_pids(self) -> list[int]: ...
+    def stats(self) -> dict[str, Any]: ...
