@@ -13,6 +13,7 @@ import concurrent.futures
 import itertools
 import threading
 import time
+import types
 from collections import deque
 from typing import Any, Callable, Iterable, Iterator
 
@@ -28,6 +29,14 @@ CHUNKS_IN_FLIGHT_PER_CPU = 4
 def run_chunk(fn: Callable[..., Any], chunk: list[tuple]) -> list[Any]:
     """One task of map(): fn over several argument tuples."""
     return [fn(*args) for args in chunk]
+
+
+def run_call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """The task for a callable that is not a plain function (a partial, an
+    object with __call__, joblib's batches): it travels as an argument, so
+    the data it holds goes through the object store and is not kept as a
+    function definition."""
+    return fn(*args, **kwargs)
 
 
 class Executor(concurrent.futures.Executor):
@@ -59,7 +68,10 @@ class Executor(concurrent.futures.Executor):
         with self._lock:
             if self._shutdown:
                 raise RuntimeError("cannot schedule new futures after shutdown")
-            ref = self._remote(fn).remote(*args, **kwargs)
+            if isinstance(fn, (types.FunctionType, types.BuiltinFunctionType)):
+                ref = self._remote(fn).remote(*args, **kwargs)
+            else:
+                ref = self._remote(run_call).remote(fn, *args, **kwargs)
             future = ref.future()
             self._pending[future] = ref
         future.add_done_callback(self._forget)

@@ -54,3 +54,16 @@ def test_rays_spelling(ray):
     with joblib.parallel_backend("ray"):
         assert joblib.Parallel()(joblib.delayed(square)(i) for i in range(10)) == [
             i * i for i in range(10)]
+
+
+def test_a_scikit_learn_cross_validation_with_all_cores(backend):
+    from sklearn.datasets import make_classification
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_score
+
+    features, labels = make_classification(n_samples=400, n_features=20, random_state=0)
+    before = fastray.api.process.backend.stats()["tasks_finished"]
+    scores = cross_val_score(LogisticRegression(max_iter=500), features, labels, cv=5,
+                             n_jobs=-1)
+    assert len(scores) == 5 and all(0.5 < score <= 1.0 for score in scores)
+    assert fastray.api.process.backend.stats()["tasks_finished"] > before
