@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from . import api
 from .exceptions import GetTimeoutError
+from .progress_bar import counted
 from .remote_function import RemoteFunction, remote
 
 # Chunks of map() in flight per CPU: enough to keep workers busy while the
@@ -82,15 +83,19 @@ class Executor(concurrent.futures.Executor):
             self._pending.pop(future, None)
 
     def map(self, fn: Callable[..., Any], *iterables: Iterable[Any],
-            timeout: float | None = None, chunksize: int = 1) -> Iterator[Any]:
+            timeout: float | None = None, chunksize: int = 1,
+            progress: bool | str = False) -> Iterator[Any]:
         """Like ``Executor.map``: results in order; a result not ready within
-        ``timeout`` seconds of this call raises TimeoutError."""
+        ``timeout`` seconds of this call raises TimeoutError.  progress=True
+        counts results on a bar (on a terminal; "always": anywhere)."""
         if chunksize < 1:
             raise ValueError("chunksize must be >= 1")
         deadline = None if timeout is None else time.monotonic() + timeout
         chunks = chunked(zip(*iterables), chunksize)
         window = CHUNKS_IN_FLIGHT_PER_CPU * max(1, int(api.cluster_resources().get("CPU", 1)))
-        return self._ordered_results(fn, chunks, window, deadline)
+        total = _length(iterables)
+        return counted(self._ordered_results(fn, chunks, window, deadline), total,
+                       "Executor.map", progress)
 
     def _ordered_results(self, fn: Callable[..., Any], chunks: Iterator[list[tuple]],
                          window: int, deadline: float | None) -> Iterator[Any]:
@@ -130,6 +135,14 @@ class Executor(concurrent.futures.Executor):
                 self._cancel(future)
         if wait:
             concurrent.futures.wait(pending)
+
+
+def _length(iterables: tuple[Iterable[Any], ...]) -> int | None:
+    """How many items zip(*iterables) gives, if the iterables say."""
+    try:
+        return min(len(it) for it in iterables)  # type: ignore[arg-type]
+    except TypeError:
+        return None
 
 
 def chunked(items: Iterator[Any], size: int) -> Iterator[list[Any]]:

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 # How often the bar is redrawn while refs finish.
 REFRESH_SECONDS = 0.1
 
 
 class _PlainBar:
-    """A one-line bar on stderr, for when tqdm is not installed."""
+    """A one-line bar on stderr, for when tqdm is not installed (a count
+    alone when the total is unknown)."""
 
-    def __init__(self, total: int, desc: str) -> None:
+    def __init__(self, total: int | None, desc: str) -> None:
         self.total = total
         self.desc = desc
         self.done = 0
@@ -24,10 +25,13 @@ class _PlainBar:
         self._draw()
 
     def _draw(self) -> None:
-        width = 30
-        filled = width * self.done // max(self.total, 1)
-        sys.stderr.write(f"\r{self.desc}: {self.done}/{self.total} "
-                         f"[{'#' * filled}{'.' * (width - filled)}]")
+        if self.total is None:
+            sys.stderr.write(f"\r{self.desc}: {self.done}")
+        else:
+            width = 30
+            filled = width * self.done // max(self.total, 1)
+            sys.stderr.write(f"\r{self.desc}: {self.done}/{self.total} "
+                             f"[{'#' * filled}{'.' * (width - filled)}]")
         sys.stderr.flush()
 
     def close(self) -> None:
@@ -35,7 +39,7 @@ class _PlainBar:
         sys.stderr.flush()
 
 
-def make_bar(total: int, desc: str) -> Any:
+def make_bar(total: int | None, desc: str) -> Any:
     try:
         from tqdm import tqdm
     except ImportError:
@@ -48,6 +52,21 @@ def should_show(progress: bool | str) -> bool:
     if progress == "always":
         return True
     return bool(progress) and sys.stderr.isatty()
+
+
+def counted(results: Iterator[Any], total: int | None, desc: str,
+            progress: bool | str) -> Iterator[Any]:
+    """results, counted on a bar as they are taken (map, imap)."""
+    if not should_show(progress):
+        yield from results
+        return
+    bar = make_bar(total, desc)
+    try:
+        for result in results:
+            bar.update(1)
+            yield result
+    finally:
+        bar.close()
 
 
 def wait_with_bar(backend: Any, refs: Sequence[Any], desc: str,

@@ -89,3 +89,14 @@ def test_the_plain_bar_when_tqdm_is_missing(ray, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "tqdm", None)
     assert ray.get([ray.remote(square).remote(3)], progress="always") == [9]
     assert "1/1 [" in capsys.readouterr().err
+
+
+def test_map_and_imap_can_count_results_on_a_bar(executor, capsys):
+    from fastray.util.multiprocessing import Pool
+
+    assert list(executor.map(square, range(12), progress="always")) == [
+        i * i for i in range(12)]
+    assert "12/12" in capsys.readouterr().err
+    with Pool() as pool:
+        assert list(pool.imap(square, range(5), progress="always")) == [0, 1, 4, 9, 16]
+    assert "5/5" in capsys.readouterr().err

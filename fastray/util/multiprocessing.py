@@ -10,10 +10,11 @@ from __future__ import annotations
 import itertools
 import os
 import threading
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Sized
 
 from .. import api
 from ..futures import CHUNKS_IN_FLIGHT_PER_CPU, chunked
+from ..progress_bar import counted
 from ..remote_function import remote
 
 _initialized_pools: set[str] = set()   # in a worker: pools whose initializer ran here
@@ -155,10 +156,13 @@ class Pool:
                               error_callback, star=True)
 
     def imap(self, func: Callable[..., Any], iterable: Iterable[Any],
-             chunksize: int = 1) -> Iterator[Any]:
-        """Results in order, consuming the iterable as they are taken."""
+             chunksize: int = 1, progress: bool | str = False) -> Iterator[Any]:
+        """Results in order, consuming the iterable as they are taken.
+        progress=True counts them on a bar (fastray's own keyword)."""
         self._check_running()
-        return self._stream(func, iterable, chunksize, ordered=True)
+        total = len(iterable) if isinstance(iterable, Sized) else None
+        return counted(self._stream(func, iterable, chunksize, ordered=True), total,
+                       "Pool.imap", progress)
 
     def imap_unordered(self, func: Callable[..., Any], iterable: Iterable[Any],
                        chunksize: int = 1) -> Iterator[Any]:
