@@ -37,8 +37,10 @@ class FastrayBackend(AutoBatchingMixin, ParallelBackendBase):
 
     def configure(self, n_jobs: int = 1, parallel: Any = None, prefer: Any = None,
                   require: Any = None, **backend_kwargs: Any) -> int:
+        # backend_kwargs are joblib's memmapping settings (max_nbytes,
+        # temp_folder, ...): large arrays go through fastray's store instead.
         self.parallel = parallel
-        self._executor = Executor(**backend_kwargs)
+        self._executor = Executor()
         return self.effective_n_jobs(n_jobs)
 
     def submit(self, func: Callable[[], Any], callback: Callable[[Any], Any] | None = None

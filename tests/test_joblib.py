@@ -67,3 +67,11 @@ def test_a_scikit_learn_cross_validation_with_all_cores(backend):
                              n_jobs=-1)
     assert len(scores) == 5 and all(0.5 < score <= 1.0 for score in scores)
     assert fastray.api.process.backend.stats()["tasks_finished"] > before
+
+
+def test_parallel_starts_fastray_when_it_is_not_running():
+    fastray.joblib.register()
+    with joblib.parallel_backend("fastray"):
+        assert joblib.Parallel(n_jobs=-1)(joblib.delayed(square)(i) for i in range(5)) == [
+            0, 1, 4, 9, 16]
+    assert fastray.is_initialized()
