@@ -13,6 +13,7 @@ extensions = [
     Extension(
         "fastray._store",
         sources=["csrc/store_client.pyx"],
+        include_dirs=["csrc"],
         language="c++",
         extra_compile_args=["-O2", "-std=c++17"],
     ),

@@ -29,7 +29,8 @@ def main(counts: list[int]) -> None:
     gate_task = fastray.remote(wait_for)
     fastray.get([noop.remote() for _ in range(100)])
     flag = os.path.join(tempfile.mkdtemp(), "open")
-    print(f"{'tasks':>10} {'submit µs/task':>15} {'total µs/task':>14} {'bytes/pending task':>19}")
+    print(f"{'tasks':>10} {'submit µs/task':>15} {'total µs/task':>14} "
+          f"{'bytes/pending task':>19}")
     for count in counts:
         gc.collect()
         gate = gate_task.remote(flag)

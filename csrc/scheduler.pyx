@@ -24,6 +24,7 @@ from posix.unistd cimport close, read, write
 
 import threading
 
+from posix_mem cimport MAP_FAILED, MAP_SHARED, PROT_READ, PROT_WRITE, mmap, munmap
 from sched_decl cimport *
 
 cdef extern from "Python.h":
@@ -819,14 +820,30 @@ cdef bint make_room(Core *c) noexcept nogil:
     return True
 
 
-cdef bint write_file(const char *path, const char *data, uint64_t size) noexcept nogil:
-    cdef int fd = c_open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+cdef bint write_file(const char *path, char *data, uint64_t size) noexcept nogil:
+    return copy_file(path, data, size, True)
+
+
+cdef bint read_file(const char *path, char *data, uint64_t size) noexcept nogil:
+    return copy_file(path, data, size, False)
+
+
+cdef bint copy_file(const char *path, char *data, uint64_t size, bint writing) noexcept nogil:
+    """Writes size bytes at data to a new file at path, or reads them back."""
+    cdef int fd
     cdef uint64_t done = 0
     cdef ssize_t n
+    if writing:
+        fd = c_open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+    else:
+        fd = c_open(path, O_RDONLY | O_CLOEXEC, 0)
     if fd < 0:
         return False
     while done < size:
-        n = pwrite(fd, data + done, size - done, <long>done)
+        if writing:
+            n = pwrite(fd, data + done, size - done, <long>done)
+        else:
+            n = pread(fd, data + done, size - done, <long>done)
         if n <= 0:
             if n < 0 and errno == EINTR:
                 continue
@@ -834,24 +851,6 @@ cdef bint write_file(const char *path, const char *data, uint64_t size) noexcept
             return False
         done += n
     return close(fd) == 0
-
-
-cdef bint read_file(const char *path, char *data, uint64_t size) noexcept nogil:
-    cdef int fd = c_open(path, O_RDONLY | O_CLOEXEC, 0)
-    cdef uint64_t done = 0
-    cdef ssize_t n
-    if fd < 0:
-        return False
-    while done < size:
-        n = pread(fd, data + done, size - done, <long>done)
-        if n <= 0:
-            if n < 0 and errno == EINTR:
-                continue
-            close(fd)
-            return False
-        done += n
-    close(fd)
-    return True
 
 
 cdef void read_back(Core *c, Obj *b, uint64_t offset) noexcept nogil:
@@ -2205,8 +2204,9 @@ cdef class Scheduler:
             workers=live, running=running, blocked=blocked, queued=queued,
             tasks_finished=c.tasks_finished, tasks_failed=c.tasks_failed,
             workers_started=c.workers_started, workers_died=c.workers_died,
-            retries=c.retries, retried_then_succeeded=c.retried_then_succeeded, store_capacity=c.arena.capacity(),
-            store_reserved=c.arena.used(), store_bytes=c.blob_bytes - c.spilled_bytes,
+            retries=c.retries, retried_then_succeeded=c.retried_then_succeeded,
+            store_capacity=c.arena.capacity(), store_reserved=c.arena.used(),
+            store_bytes=c.blob_bytes - c.spilled_bytes,
             store_objects=c.blobs - c.spilled_blobs, spilled_bytes=c.spilled_bytes,
             spilled_objects=c.spilled_blobs, spills=c.spill_count,
             restores=c.restore_count, warm_limit=c.warm_limit,

@@ -13,16 +13,7 @@ from libc.stdint cimport uint64_t
 from libc.string cimport memcpy
 from libcpp.map cimport map as cmap
 from cython.operator cimport dereference as deref, predecrement as dec
-
-
-cdef extern from "<sys/mman.h>" nogil:
-    enum:
-        PROT_READ
-        PROT_WRITE
-        MAP_SHARED
-    void *MAP_FAILED
-    void *mmap(void *addr, size_t length, int prot, int flags, int fd, long offset)
-    int munmap(void *addr, size_t length)
+from posix_mem cimport MAP_FAILED, MAP_SHARED, PROT_READ, PROT_WRITE, mmap, munmap
 
 
 cdef extern from "<errno.h>":

@@ -345,7 +345,8 @@ def timeline(filename: str | None = None) -> list[dict[str, Any]] | None:
     events, or writes them to filename as JSON and returns None, as Ray does."""
     events = _get_backend_for_refs().task_events()
     trace = [{
-        "name": name.split("<locals>.")[-1], "cat": "task", "ph": "X", "pid": "fastray", "tid": f"worker {pid}",
+        "name": name.split("<locals>.")[-1], "cat": "task", "ph": "X", "pid": "fastray",
+        "tid": f"worker {pid}",
         "ts": (started or ended) / 1000, "dur": (ended - (started or ended)) / 1000,
         "args": {"task_id": f"{task_id:016x}", "state": outcome,
                  "queued_us": ((started or ended) - submitted) / 1000},

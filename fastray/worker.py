@@ -445,7 +445,8 @@ class WorkerBackend(SchedulerBackend):
             error = exc
         except BaseException as exc:
             error = exc
-        status = wire.STATUS_RETRYABLE_ERROR if _retryable(error, retry_exceptions) else wire.STATUS_ERROR
+        retryable = _retryable(error, retry_exceptions)
+        status = wire.STATUS_RETRYABLE_ERROR if retryable else wire.STATUS_ERROR
         payload = serialize_error(error, name)
         del error
         return status, [(payload, [])] * num_returns
