@@ -325,6 +325,7 @@ cdef extern from "sched_state.hpp" nogil:
         uint64_t retried_then_succeeded
         vector[string] unhandled
         vector[TaskEvent] events
+        uint64_t outcomes[4]
         uint64_t events_total
         Arena arena
         char *base

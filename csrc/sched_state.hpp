@@ -172,6 +172,7 @@ struct Core {
     uint64_t retried_then_succeeded = 0;
     std::vector<std::string> unhandled;  /* errors freed without being retrieved */
     std::vector<TaskEvent> events;   /* ring of the last events.size() tasks */
+    uint64_t outcomes[4] = {0, 0, 0, 0};  /* ended tasks by TASK_FINISHED... */
     uint64_t events_total = 0;
 
     /* The object store (see store section of scheduler.pyx). */

@@ -408,6 +408,7 @@ cdef void record_event(Core *c, Task *t) noexcept nogil:
 cdef void release_task(Core *c, Task *t) noexcept nogil:
     """Forgets a task that finished for good, unpinning what it used."""
     cdef size_t i
+    c.outcomes[t.outcome] += 1
     record_event(c, t)
     for i in range(t.deps.size()):
         decref(c, t.deps[i], 1)
@@ -2173,6 +2174,50 @@ cdef class Scheduler:
         return [(e.task_id, names.get(e.fn_id, b"?").decode("utf-8", "replace"), e.pid,
                  OUTCOMES[e.outcome], e.submitted_ns, e.started_ns, e.ended_ns)
                 for e in events]
+
+    def snapshot(self) -> dict:
+        """What a live view of the runtime shows: each worker and what it
+        runs, tasks by state, and the largest objects in the store."""
+        cdef Core *c = self.core
+        cdef Worker *w
+        cdef Obj *o
+        cdef size_t i
+        cdef int running = 0
+        cdef int suspended = 0
+        cdef int queued = 0
+        cdef uint64_t oid
+        states = {W_DEAD: "dead", W_IDLE: "idle", W_BUSY: "busy", W_EXITING: "exiting",
+                  W_STARTING: "starting"}
+        workers = []
+        blobs = []
+        pthread_mutex_lock(&c.mu)
+        for i in range(c.workers.size()):
+            w = c.workers[i]
+            if w.state == W_DEAD:
+                continue
+            task = None
+            if w.task != NULL:
+                running += 1
+                name = c.functions[w.task.fn_id].name if c.functions.count(w.task.fn_id) else b"?"
+                task = {"id": f"{w.task.id:016x}", "function": name.decode("utf-8", "replace"),
+                        "started_ns": w.task.started_ns}
+            suspended += w.suspended.size()
+            queued += w.queued.size()
+            workers.append({"pid": w.pid, "task": task, "queued": w.queued.size(),
+                            "state": "blocked" if w.request != NULL else states[w.state]})
+        for oid in c.blob_ids:
+            o = find_obj(c, oid)
+            if o != NULL:
+                blobs.append((o.size, oid, o.where == SPILLED))
+        tasks = {"pending": c.tasks.size() - running - suspended - queued,
+                 "running": running + suspended, "queued": queued,
+                 "finished": c.outcomes[TASK_FINISHED], "failed": c.outcomes[TASK_FAILED],
+                 "cancelled": c.outcomes[TASK_CANCELLED], "crashed": c.outcomes[TASK_CRASHED]}
+        pthread_mutex_unlock(&c.mu)
+        blobs.sort(reverse=True)
+        largest = [{"id": f"{oid:016x}", "bytes": size, "spilled": spilled}
+                   for size, oid, spilled in blobs[:5]]
+        return {"workers": workers, "tasks": tasks, "largest_objects": largest}
 
     def worker_pids(self) -> list:
         cdef size_t i

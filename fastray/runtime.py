@@ -73,6 +73,10 @@ class LocalRuntime(SchedulerBackend):
     def stats(self) -> dict[str, int]:
         return self._scheduler.stats()
 
+    def snapshot(self) -> dict[str, Any]:
+        """Workers and what they run, tasks by state, largest objects."""
+        return self._scheduler.snapshot()
+
     def task_events(self) -> list[tuple]:
         self._check_running()
         return self._scheduler.task_events()

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import ctypes
+import os
+import time
 
 import pytest
 
@@ -38,3 +40,44 @@ def test_many_submissions_return_before_the_work_is_done(ray):
     ready, not_ready = ray.wait(refs, num_returns=len(refs), timeout=0)
     assert not_ready, "submission waited for tasks to finish"
     assert ray.get(refs) == list(range(8))
+
+
+def test_the_snapshot_shows_workers_tasks_by_state_and_large_objects(ray, tmp_path):
+    import numpy as np
+
+    from helpers import wait_for_file
+
+    @ray.remote
+    def sleeper(path):
+        open(path, "w").close()
+        time.sleep(60)
+
+    @ray.remote(max_retries=0)
+    def fails():
+        raise ValueError("counted")
+
+    @ray.remote(max_retries=0)
+    def dies():
+        os._exit(5)
+
+    runtime = ray.api.process.backend
+    assert ray.get([ray.remote(lambda i: i).remote(i) for i in range(5)]) == list(range(5))
+    for task in (fails, dies):
+        try:
+            ray.get(task.remote())
+        except Exception:
+            pass
+    big = ray.put(np.ones(1_000_000))
+    started = tmp_path / "started"
+    running = sleeper.remote(str(started))
+    wait_for_file(started)
+    snapshot = runtime.snapshot()
+    tasks = snapshot["tasks"]
+    assert tasks["finished"] >= 5 and tasks["failed"] >= 1 and tasks["crashed"] >= 1
+    assert tasks["running"] == 1
+    busy = [w for w in snapshot["workers"] if w["task"] is not None]
+    assert len(busy) == 1 and busy[0]["task"]["function"].endswith("sleeper")
+    assert busy[0]["pid"] in runtime.worker_pids()
+    assert snapshot["largest_objects"][0]["bytes"] >= 8_000_000
+    ray.cancel(running, force=True)
+    del big
