@@ -80,7 +80,8 @@ def init(address: str | None = None, *, num_cpus: int | None = None,
             return _already_initialized(ignore_reinit_error)
         if process.backend is not None:
             raise RuntimeError("fastray.init() cannot be called from inside a task")
-        for name in sorted(set(kwargs) - {"_system_config"}):
+        for name in sorted(set(kwargs) - {"_system_config", "include_dashboard",
+                                          "dashboard_port"}):
             logger.info("init(%s=...) has no meaning for the local runtime; ignored", name)
         _install_process_hooks()
         _session_dir = tempfile.mkdtemp(
@@ -96,9 +97,23 @@ def init(address: str | None = None, *, num_cpus: int | None = None,
             spawner.process.wait()
             os.close(spawner.store_fd)
             raise
+        if kwargs.get("include_dashboard"):
+            try:
+                runtime.start_dashboard(_dashboard_port(kwargs.get("dashboard_port")))
+            except BaseException:
+                runtime.shutdown()
+                raise
         process.install(runtime)
         _context = make_context(runtime, __version__, _session_dir, _node_id, shutdown)
         return _context
+
+
+def _dashboard_port(port: Any) -> int | None:
+    if port is None:
+        return None
+    if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
+        raise ValueError(f"dashboard_port must be a port number (1-65535), got {port!r}")
+    return port
 
 
 def _already_initialized(ignore_reinit_error: bool) -> FastrayContext:

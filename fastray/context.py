@@ -80,7 +80,7 @@ def make_context(runtime: Any, version: str, session_dir: str, node_id: str,
             f"memfd shared memory, {runtime.store_config.capacity / 2**30:.1f} GiB, "
             f"spilling to {session_dir}/spill"),
         "raylet_socket_name": None,
-        "webui_url": None,
+        "webui_url": None if runtime.dashboard is None else runtime.dashboard.url,
         "session_dir": session_dir,
         "metrics_export_port": None,
         "gcs_address": None,
@@ -88,7 +88,8 @@ def make_context(runtime: Any, version: str, session_dir: str, node_id: str,
         "node_id": node_id,
     }
     return FastrayContext(
-        dashboard_url=None, python_version=_python_version(), fastray_version=version,
+        dashboard_url=address_info["webui_url"], python_version=_python_version(),
+        fastray_version=version,
         address_info=address_info, num_cpus=runtime.num_cpus, max_workers=runtime.max_workers,
         object_store=address_info["object_store_address"], _runtime=runtime,
         _shutdown=shutdown)

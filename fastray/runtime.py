@@ -24,7 +24,7 @@ import concurrent.futures
 import logging
 import os
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import _scheduler as wire
 from ._store import Mapping
@@ -35,6 +35,9 @@ from .remote_function import TaskOptions
 from .serialization import Fetched, deserialize, error_of
 from .config import RuntimeConfig
 from .spawner import Launched
+
+if TYPE_CHECKING:
+    from .dashboard import Dashboard
 
 _next_origin = 1  # worker id spaces stay unique across runtimes in one process
 
@@ -59,6 +62,7 @@ class LocalRuntime(SchedulerBackend):
             self._store_fd, store.capacity, store.warm_limit, store.full_timeout,
             os.fsencode(os.path.join(session_dir, "spill")), config.max_task_events)
         self._scheduler.start()
+        self.dashboard: Dashboard | None = None
         self._futures: list[tuple[ObjectRef, concurrent.futures.Future]] = []
         self._futures_cv = threading.Condition()
         self._future_thread: threading.Thread | None = None
@@ -72,6 +76,10 @@ class LocalRuntime(SchedulerBackend):
 
     def stats(self) -> dict[str, int]:
         return self._scheduler.stats()
+
+    def start_dashboard(self, port: int | None) -> None:
+        from .dashboard import Dashboard
+        self.dashboard = Dashboard(self, port)
 
     def snapshot(self) -> dict[str, Any]:
         """Workers and what they run, tasks by state, largest objects."""
@@ -222,6 +230,8 @@ class LocalRuntime(SchedulerBackend):
         if self._stopped:
             return
         self._stopped = True
+        if self.dashboard is not None:
+            self.dashboard.stop()
         self._scheduler.stop()
         self.log_unhandled_errors()
         _next_origin = self._scheduler.next_origin

@@ -1,0 +1,162 @@
+"""The live dashboard: a page and a JSON endpoint served by the driver, on
+127.0.0.1 only, behind an unguessable token.
+
+``init(include_dashboard=True)`` starts it (off by default: a library inside
+numeric scripts opens no port unless asked).  ``GET /?token=T`` is the page
+(plain HTML, CSS and JavaScript from this package, no network needed);
+``GET /api/state?token=T`` is the JSON behind it, for scripts:
+
+    {"time": seconds since the epoch,
+     "workers": [{"pid", "state", "task": {"id", "function", "started_ns"} | null,
+                  "queued", "cpu_percent", "rss_bytes"}],
+     "tasks": {"pending", "running", "queued", "finished", "failed", "cancelled",
+               "crashed"},
+     "throughput": [[seconds ago, tasks ended per second], ...]  (last 5 minutes),
+     "recent": [{"id", "function", "state", "pid", "duration_ms"}]  (last 50),
+     "timeline": [{"function", "pid", "start", "end", "state"}]  (last 10 s, seconds ago),
+     "store": {"capacity", "bytes", "objects", "spilled_bytes", "spilled_objects",
+               "largest": [{"id", "bytes", "spilled"}]}}
+
+Requests without the token get 403.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import threading
+import time
+from collections import deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+logger = logging.getLogger("fastray")
+
+DEFAULT_PORT = 8265          # Ray's dashboard port
+HISTORY_SECONDS = 300
+RECENT_TASKS = 50
+TIMELINE_SECONDS = 10
+PAGE = Path(__file__).with_name("dashboard.html")
+
+
+class Dashboard:
+    """The HTTP server of one runtime, and the history its page shows."""
+
+    def __init__(self, runtime: Any, port: int | None) -> None:
+        self.runtime = runtime
+        self.token = secrets.token_urlsafe(24)
+        self._history: deque[tuple[float, int]] = deque(maxlen=HISTORY_SECONDS + 1)
+        self._cpu: dict[int, tuple[float, float]] = {}
+        self._server = _bind(port, _handler(self))
+        self.port = self._server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}/?token={self.token}"
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                         name="fastray-dashboard", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+
+    def state(self) -> dict[str, Any]:
+        now = time.time()
+        snapshot = self.runtime.snapshot()
+        for worker in snapshot["workers"]:
+            worker["cpu_percent"], worker["rss_bytes"] = self._usage(worker["pid"], now)
+        tasks = snapshot["tasks"]
+        ended = sum(tasks[k] for k in ("finished", "failed", "cancelled", "crashed"))
+        self._history.append((now, ended))
+        events = self.runtime.task_events()
+        store = self.runtime.store_stats()
+        return {
+            "time": now, "workers": snapshot["workers"], "tasks": tasks,
+            "throughput": _rates(list(self._history), now),
+            "recent": [{"id": f"{task_id:016x}", "function": _short(name), "state": outcome,
+                        "pid": pid, "duration_ms": (end - (start or end)) / 1e6}
+                       for task_id, name, pid, outcome, _, start, end in
+                       events[-RECENT_TASKS:]][::-1],
+            "timeline": [{"function": _short(name), "pid": pid, "state": outcome,
+                          "start": now - (start or end) / 1e9, "end": now - end / 1e9}
+                         for _, name, pid, outcome, _, start, end in events
+                         if now - end / 1e9 <= TIMELINE_SECONDS],
+            "store": {"capacity": store["capacity"], "bytes": store["bytes"],
+                      "objects": store["objects"], "spilled_bytes": store["spilled_bytes"],
+                      "spilled_objects": store["spilled_objects"],
+                      "largest": snapshot["largest_objects"]},
+        }
+
+    def _usage(self, pid: int, now: float) -> tuple[float, int]:
+        """CPU percent since the last look, and RSS, from /proc."""
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0, 0
+        ticks = os.sysconf("SC_CLK_TCK")
+        cpu_seconds = (int(fields[11]) + int(fields[12])) / ticks
+        rss = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+        last = self._cpu.get(pid)
+        self._cpu[pid] = (now, cpu_seconds)
+        if last is None or now <= last[0]:
+            return 0.0, rss
+        return 100 * (cpu_seconds - last[1]) / (now - last[0]), rss
+
+
+def _short(name: str) -> str:
+    return name.split("<locals>.")[-1]
+
+
+def _rates(history: list[tuple[float, int]], now: float) -> list[list[float]]:
+    """[seconds ago, tasks ended per second] between successive looks."""
+    return [[round(now - t1, 1), max(0, n1 - n0) / max(t1 - t0, 1e-3)]
+            for (t0, n0), (t1, n1) in zip(history, history[1:])]
+
+
+def _bind(port: int | None, handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:
+    """The requested port, or an error; by default Ray's port, or a free one
+    if that is taken (and the log says so)."""
+    if port is not None:
+        try:
+            return ThreadingHTTPServer(("127.0.0.1", port), handler)
+        except OSError as exc:
+            raise OSError(exc.errno, f"dashboard_port={port} is not available ({exc.strerror});"
+                          " pass another port, or none to let fastray pick one") from None
+    try:
+        return ThreadingHTTPServer(("127.0.0.1", DEFAULT_PORT), handler)
+    except OSError:
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        logger.info("port %d is in use; the dashboard is on port %d instead", DEFAULT_PORT,
+                    server.server_address[1])
+        return server
+
+
+def _handler(dashboard: Dashboard) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            url = urlparse(self.path)
+            token = parse_qs(url.query).get("token", [""])[0]
+            if not secrets.compare_digest(token, dashboard.token):
+                self._send(403, "text/plain", b"forbidden: the dashboard URL carries a token")
+            elif url.path == "/":
+                self._send(200, "text/html; charset=utf-8", PAGE.read_bytes())
+            elif url.path == "/api/state":
+                self._send(200, "application/json", json.dumps(dashboard.state()).encode())
+            else:
+                self._send(404, "text/plain", b"not found")
+
+        def _send(self, status: int, kind: str, body: bytes) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            """Requests are not logged."""
+
+    return Handler

@@ -1,0 +1,97 @@
+"""The dashboard's server: token, JSON state, ports.  (Off unless asked.)"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import urllib.error
+import urllib.request
+
+import pytest
+
+import fastray
+from fastray.dashboard import DEFAULT_PORT
+
+from helpers import fails
+
+
+def fetch(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def state_url(context) -> str:
+    return context.dashboard_url.replace("/?", "/api/state?")
+
+
+def test_off_unless_asked():
+    context = fastray.init(num_cpus=1)
+    assert context.dashboard_url is None and context.address_info["webui_url"] is None
+
+
+def test_the_token_guards_every_request():
+    context = fastray.init(num_cpus=1, include_dashboard=True)
+    assert context.dashboard_url.startswith("http://127.0.0.1:")
+    assert context.address_info["webui_url"] == context.dashboard_url
+    base = context.dashboard_url.split("?")[0]
+    assert fetch(base)[0] == 403
+    assert fetch(base + "api/state")[0] == 403
+    assert fetch(base + "api/state?token=wrong")[0] == 403
+    status, page = fetch(context.dashboard_url)
+    assert status == 200 and b"fastray dashboard" in page
+    assert fetch(state_url(context))[0] == 200
+
+
+def test_the_state_adds_up_and_shows_failures_and_crashes():
+    context = fastray.init(num_cpus=2, include_dashboard=True)
+
+    @fastray.remote(max_retries=0)
+    def dies():
+        os._exit(3)
+
+    refs = [fastray.remote(lambda i: i).remote(i) for i in range(40)]
+    assert fastray.get(refs) == list(range(40))
+    for task in (fastray.remote(max_retries=0)(fails).remote(1), dies.remote()):
+        with pytest.raises(Exception):
+            fastray.get(task)
+    state = json.loads(fetch(state_url(context))[1])
+    tasks = state["tasks"]
+    assert tasks["finished"] >= 40 and tasks["failed"] >= 1 and tasks["crashed"] >= 1
+    assert tasks["pending"] == tasks["running"] == 0
+    # The crashed worker's replacement may still be starting (no pid yet).
+    running = [w for w in state["workers"] if w["state"] in ("idle", "busy")]
+    assert running and all(w["pid"] > 0 and w["rss_bytes"] > 0 for w in running)
+    assert {w["state"] for w in state["workers"]} <= {
+        "idle", "busy", "blocked", "starting", "exiting"}
+    assert {"failed", "crashed", "finished"} <= {t["state"] for t in state["recent"]}
+    assert state["store"]["capacity"] > 0 and state["timeline"]
+
+
+def test_the_default_port_falls_back_to_a_free_one():
+    with socket.socket() as taken:
+        # Earlier tests' connections may linger in TIME_WAIT on this port.
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            taken.bind(("127.0.0.1", DEFAULT_PORT))
+            taken.listen()
+        except OSError:
+            pass  # already taken by someone else: the fallback is exercised anyway
+        context = fastray.init(num_cpus=1, include_dashboard=True)
+        port = int(context.dashboard_url.split(":")[2].split("/")[0])
+        assert port != DEFAULT_PORT
+        assert fetch(state_url(context))[0] == 200
+
+
+def test_an_explicit_port_in_use_is_a_clear_error():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(OSError, match=f"dashboard_port={port} is not available"):
+            fastray.init(num_cpus=1, include_dashboard=True, dashboard_port=port)
+    assert not fastray.is_initialized()
+    with pytest.raises(ValueError, match="dashboard_port"):
+        fastray.init(num_cpus=1, include_dashboard=True, dashboard_port=70000)
