@@ -22,6 +22,12 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dashboard(args: argparse.Namespace) -> int:
+    from fastray.dashboard import run_demo
+    run_demo(args.seconds, args.port)
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m fastray",
@@ -43,6 +49,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--quick", action="store_true", help="fewer rounds (a smoke run)")
     bench.set_defaults(handler=_bench)
+    dashboard = commands.add_parser(
+        "dashboard",
+        help="start a runtime with the dashboard and a small mixed workload",
+        description="Start fastray with its dashboard, print the URL, and keep a small mixed "
+        "workload (quick tasks, slow tasks, arrays, a failing task) running until Ctrl-C.",
+    )
+    dashboard.add_argument("--demo", action="store_true", required=True,
+                           help="run the demo workload (the only mode for now)")
+    dashboard.add_argument("--seconds", type=float, default=None,
+                           help="stop after this many seconds (default: at Ctrl-C)")
+    dashboard.add_argument("--port", type=int, default=None, help="the dashboard's port")
+    dashboard.set_defaults(handler=_dashboard)
     return parser
 
 

@@ -95,3 +95,16 @@ def test_an_explicit_port_in_use_is_a_clear_error():
     assert not fastray.is_initialized()
     with pytest.raises(ValueError, match="dashboard_port"):
         fastray.init(num_cpus=1, include_dashboard=True, dashboard_port=70000)
+
+
+def test_the_demo_prints_its_url_and_stops_by_itself():
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "fastray", "dashboard", "--demo", "--seconds", "1"],
+        capture_output=True, text=True, timeout=120,
+        env=dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(fastray.__file__))))
+    assert result.returncode == 0, result.stderr
+    assert "fastray dashboard: http://127.0.0.1:" in result.stdout
+    assert "token=" in result.stdout and "Unhandled error" not in result.stderr
