@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from .remote_function import remote as api_remote
+from .remote_function import remote
 
 logger = logging.getLogger("fastray")
 
@@ -173,23 +173,23 @@ def run_demo(seconds: float | None, port: int | None) -> None:
     context = api.init(include_dashboard=True, dashboard_port=port)
     print(f"fastray dashboard: {context.dashboard_url}", flush=True)
 
-    @api_remote
+    @remote
     def quick(i: int) -> int:
         return i
 
-    @api_remote
+    @remote
     def slow(seconds: float) -> float:
         time.sleep(seconds)
         return seconds
 
-    @api_remote
+    @remote
     def total(array: np.ndarray) -> float:
         return float(array.sum())
 
     def fails() -> None:
         raise ValueError("a task that fails, to show how failures look")
 
-    failing = api_remote(fails).options(max_retries=0)
+    failing = remote(fails).options(max_retries=0)
     deadline = None if seconds is None else time.monotonic() + seconds
     try:
         while deadline is None or time.monotonic() < deadline:

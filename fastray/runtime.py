@@ -50,7 +50,6 @@ class LocalRuntime(SchedulerBackend):
 
     def __init__(self, num_cpus: int, max_workers: int, session_dir: str,
                  config: RuntimeConfig, spawner: Launched) -> None:
-        global _next_origin
         store = self.store_config = config.store
         self.session_dir = session_dir
         self._spawner, self._spawner_socket, self._store_fd = spawner

@@ -16,7 +16,6 @@ import signal
 import numpy as np
 import pytest
 
-import fastray
 from fastray.exceptions import TaskError, WorkerCrashedError
 
 from helpers import assert_pool_works
