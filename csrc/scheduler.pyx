@@ -78,6 +78,7 @@ cdef enum:
     QUEUE_DEPTH = 8              # tasks a busy worker may have waiting behind
     QUICK_TASK_NS = 1000000      # only tasks known to take less are queued
     QUICK_AFTER_RUNS = 3
+    LARGEST_OBJECTS = 5          # the live view lists this many of the largest blobs
 
 
 # ---------------------------------------------------------------- encoding
@@ -300,6 +301,35 @@ cdef void put_payload(Core *c, string &out, const string &payload,
         put_locations(c, out, none, w)
     else:
         put_locations(c, out, contains[0], w)
+
+
+cdef struct Segment:
+    # A run of one worker's consecutive tasks with one outcome (Scheduler.timeline).
+    int32_t pid
+    int32_t outcome
+    int64_t started_ns
+    int64_t ended_ns
+    uint64_t tasks
+    uint64_t fn_id
+    bint mixed
+    bint tiny                    # made of tasks shorter than the merge gap
+
+
+cdef void keep_largest(vector[pair[uint64_t, uint64_t]] &largest, uint64_t size,
+                       uint64_t oid, size_t keep) noexcept nogil:
+    """Keeps the ``keep`` largest (size, id) pairs seen so far, largest first,
+    without allocating per object: the scan runs under the mutex."""
+    cdef size_t i = largest.size()
+    if i == keep and largest[i - 1].first >= size:
+        return
+    if i < keep:
+        largest.push_back(pair[uint64_t, uint64_t](size, oid))
+    else:
+        i -= 1
+        largest[i] = pair[uint64_t, uint64_t](size, oid)
+    while i > 0 and largest[i - 1].first < size:
+        largest[i], largest[i - 1] = largest[i - 1], largest[i]
+        i -= 1
 
 
 cdef inline bint request_satisfied(Request *r) noexcept nogil:
@@ -1163,12 +1193,15 @@ cdef bint quick(Core *c, Task *t) noexcept nogil:
 cdef void queue_behind_busy_workers(Core *c) noexcept nogil:
     """Every CPU is taken and quick tasks are ready: send each to a busy
     worker to run right after its current one, so a worker never waits a
-    round trip for its next task.  Long tasks are never queued (a quick
-    task behind a long one would wait for it)."""
+    round trip for its next task.  Only quick tasks are queued, and only
+    behind a quick task that has not yet run longer than a quick one should:
+    a worker reads its queue only between tasks, so whatever waits behind a
+    long task waits for all of it."""
     cdef Task *t
     cdef Worker *w
     cdef Worker *best
     cdef size_t i
+    cdef int64_t now = now_ns()
     while not c.ready.empty():
         t = c.ready.front()
         if not quick(c, t):
@@ -1178,6 +1211,7 @@ cdef void queue_behind_busy_workers(Core *c) noexcept nogil:
             w = c.workers[i]
             if (w.state == W_BUSY and w.fd >= 0 and w.request == NULL and w.suspended.empty()
                     and w.task != NULL and w.task.cpu_milli == t.cpu_milli
+                    and quick(c, w.task) and now - w.task.started_ns < QUICK_TASK_NS
                     and w.queued.size() < QUEUE_DEPTH
                     and (best == NULL or w.queued.size() < best.queued.size())):
                 best = w
@@ -2154,10 +2188,12 @@ cdef class Scheduler:
                 schedule(self.core)
             pthread_mutex_unlock(&self.core.mu)
 
-    def task_events(self) -> list:
+    def task_events(self, uint64_t last=0) -> list:
         """The recorded events of ended tasks, oldest first: (task id,
         function name, worker pid, outcome, submitted, started, ended), times
-        in ns since the epoch (started is 0 if the task never ran)."""
+        in ns since the epoch (started is 0 if the task never ran).  With
+        ``last`` only the newest ``last`` events: a live view polls this and
+        must not copy the whole ring each time."""
         cdef Core *c = self.core
         cdef vector[TaskEvent] events
         cdef uint64_t first, k, n
@@ -2166,6 +2202,8 @@ cdef class Scheduler:
         n = c.events.size()
         if n:
             first = c.events_total - n if c.events_total > n else 0
+            if last and c.events_total - first > last:
+                first = c.events_total - last
             for k in range(first, c.events_total):
                 events.push_back(c.events[k % n])
         for kv in c.functions:
@@ -2174,6 +2212,56 @@ cdef class Scheduler:
         return [(e.task_id, names.get(e.fn_id, b"?").decode("utf-8", "replace"), e.pid,
                  OUTCOMES[e.outcome], e.submitted_ns, e.started_ns, e.ended_ns)
                 for e in events]
+
+    def timeline(self, int64_t since_ns, int64_t merge_gap_ns, size_t limit) -> list:
+        """The ended tasks since ``since_ns`` as segments per worker: (pid,
+        outcome, started, ended, tasks, function name or "" if several).
+        Consecutive tasks of one worker with one outcome that each last less
+        than ``merge_gap_ns`` and are less than that apart make one segment,
+        so a strip about a pixel per ``merge_gap_ns`` wide gets what it can
+        draw however many tiny tasks ran; longer tasks keep a segment each.
+        At most the newest ``limit`` segments."""
+        cdef Core *c = self.core
+        cdef vector[Segment] segments
+        cdef unordered_map[int32_t, size_t] open_segment
+        cdef uint64_t first, k, n
+        cdef size_t skip
+        cdef TaskEvent *e
+        cdef Segment *last
+        cdef int64_t start
+        cdef bint tiny
+        names = {}
+        pthread_mutex_lock(&c.mu)
+        n = c.events.size()
+        first = c.events_total
+        while (n and first > 0 and c.events_total - first < n
+               and c.events[(first - 1) % n].ended_ns >= since_ns):
+            first -= 1
+        for k in range(first, c.events_total):
+            e = &c.events[k % n]
+            start = e.started_ns if e.started_ns else e.ended_ns
+            last = NULL
+            if open_segment.count(e.pid):
+                last = &segments[open_segment[e.pid]]
+            tiny = e.ended_ns - start < merge_gap_ns
+            if (last != NULL and tiny and last.tiny and last.outcome == e.outcome
+                    and start - last.ended_ns < merge_gap_ns):
+                last.ended_ns = e.ended_ns
+                last.tasks += 1
+                last.mixed = last.mixed or last.fn_id != e.fn_id
+            else:
+                open_segment[e.pid] = segments.size()
+                segments.push_back(Segment(e.pid, e.outcome, start, e.ended_ns, 1, e.fn_id,
+                                           False, tiny))
+        for kv in c.functions:
+            names[kv.first] = kv.second.name
+        pthread_mutex_unlock(&c.mu)
+        skip = segments.size() - limit if segments.size() > limit else 0
+        return [(segments[k].pid, OUTCOMES[segments[k].outcome], segments[k].started_ns,
+                 segments[k].ended_ns, segments[k].tasks,
+                 "" if segments[k].mixed else
+                 names.get(segments[k].fn_id, b"?").decode("utf-8", "replace"))
+                for k in range(skip, segments.size())]
 
     def snapshot(self) -> dict:
         """What a live view of the runtime shows: each worker and what it
@@ -2188,8 +2276,8 @@ cdef class Scheduler:
         cdef uint64_t oid
         states = {W_DEAD: "dead", W_IDLE: "idle", W_BUSY: "busy", W_EXITING: "exiting",
                   W_STARTING: "starting"}
+        cdef vector[pair[uint64_t, uint64_t]] largest
         workers = []
-        blobs = []
         pthread_mutex_lock(&c.mu)
         for i in range(c.workers.size()):
             w = c.workers[i]
@@ -2208,16 +2296,16 @@ cdef class Scheduler:
         for oid in c.blob_ids:
             o = find_obj(c, oid)
             if o != NULL:
-                blobs.append((o.size, oid, o.where == SPILLED))
+                keep_largest(largest, o.size, oid, LARGEST_OBJECTS)
         tasks = {"pending": c.tasks.size() - running - suspended - queued,
                  "running": running + suspended, "queued": queued,
                  "finished": c.outcomes[TASK_FINISHED], "failed": c.outcomes[TASK_FAILED],
                  "cancelled": c.outcomes[TASK_CANCELLED], "crashed": c.outcomes[TASK_CRASHED]}
+        objects = [{"id": f"{largest[i].second:016x}", "bytes": largest[i].first,
+                    "spilled": find_obj(c, largest[i].second).where == SPILLED}
+                   for i in range(largest.size())]
         pthread_mutex_unlock(&c.mu)
-        blobs.sort(reverse=True)
-        largest = [{"id": f"{oid:016x}", "bytes": size, "spilled": spilled}
-                   for size, oid, spilled in blobs[:5]]
-        return {"workers": workers, "tasks": tasks, "largest_objects": largest}
+        return {"workers": workers, "tasks": tasks, "largest_objects": objects}
 
     def worker_pids(self) -> list:
         cdef size_t i

@@ -29,8 +29,8 @@ logger = logging.getLogger("fastray")
 # Keywords Ray's init documents that mean nothing on one local machine:
 # accepted so Ray programs run unchanged, and said once in the log.
 RAY_INIT_KEYWORDS = frozenset({
-    "address", "num_gpus", "resources", "labels", "local_mode", "include_dashboard",
-    "dashboard_host", "dashboard_port", "job_config", "configure_logging", "logging_format",
+    "address", "num_gpus", "resources", "labels", "local_mode",
+    "dashboard_host", "job_config", "configure_logging", "logging_format",
     "logging_config", "log_to_driver", "namespace", "runtime_env", "storage",
     "enable_resource_isolation", "system_reserved_cpu", "system_reserved_memory",
     "cgroup_path", "proxy_server_url", "_cgroup_path", "_enable_object_reconstruction",
@@ -49,13 +49,18 @@ _hooks_installed = False
 
 def init(address: str | None = None, *, num_cpus: int | None = None,
          object_store_memory: int | None = None, ignore_reinit_error: bool = False,
-         logging_level: int | str = logging.INFO, **kwargs: Any) -> FastrayContext:
+         logging_level: int | str = logging.INFO, include_dashboard: bool | None = None,
+         dashboard_port: int | None = None, **kwargs: Any) -> FastrayContext:
     """Starts the local runtime: a scheduler thread and num_cpus workers.
 
     With a Ray cluster address ("auto", "ray://host:port", "host:port"),
     given here or in FASTRAY_ADDRESS, connects to that cluster instead and
     runs everything on Ray.  Every keyword Ray's ``init`` documents is
     accepted; an unknown one is a TypeError naming it.
+
+    ``include_dashboard=True`` serves the live dashboard on 127.0.0.1
+    (``dashboard_port``, by default 8265 or a free port if that is taken).
+    Unlike Ray, it is off unless asked, here or by FASTRAY_INCLUDE_DASHBOARD=1.
     """
     global _context, _session_dir
     unknown = sorted(set(kwargs) - RAY_INIT_KEYWORDS)
@@ -67,12 +72,19 @@ def init(address: str | None = None, *, num_cpus: int | None = None,
         if not isinstance(address, str):
             raise TypeError(f"address must be a string, got {type(address).__name__}")
         ray_kwargs = dict(kwargs, logging_level=logging_level)
+        if include_dashboard is not None:
+            ray_kwargs["include_dashboard"] = include_dashboard
+        if dashboard_port is not None:
+            ray_kwargs["dashboard_port"] = dashboard_port
         if num_cpus is not None:
             ray_kwargs["num_cpus"] = num_cpus
         if object_store_memory is not None:
             ray_kwargs["object_store_memory"] = object_store_memory
         return _connect_to_ray(address, ignore_reinit_error, ray_kwargs)
     cpus = _validate_cpus(num_cpus)
+    if include_dashboard is None:
+        include_dashboard = os.environ.get("FASTRAY_INCLUDE_DASHBOARD") == "1"
+    port = _dashboard_port(dashboard_port)
     config = runtime_config(object_store_memory, kwargs.get("_system_config"))
     logger.setLevel(logging_level)
     with _lock:
@@ -80,8 +92,7 @@ def init(address: str | None = None, *, num_cpus: int | None = None,
             return _already_initialized(ignore_reinit_error)
         if process.backend is not None:
             raise RuntimeError("fastray.init() cannot be called from inside a task")
-        for name in sorted(set(kwargs) - {"_system_config", "include_dashboard",
-                                          "dashboard_port"}):
+        for name in sorted(set(kwargs) - {"_system_config"}):
             logger.info("init(%s=...) has no meaning for the local runtime; ignored", name)
         _install_process_hooks()
         _session_dir = tempfile.mkdtemp(
@@ -97,9 +108,9 @@ def init(address: str | None = None, *, num_cpus: int | None = None,
             spawner.process.wait()
             os.close(spawner.store_fd)
             raise
-        if kwargs.get("include_dashboard"):
+        if include_dashboard:
             try:
-                runtime.start_dashboard(_dashboard_port(kwargs.get("dashboard_port")))
+                runtime.start_dashboard(port)
             except BaseException:
                 runtime.shutdown()
                 raise

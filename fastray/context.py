@@ -80,7 +80,7 @@ def make_context(runtime: Any, version: str, session_dir: str, node_id: str,
             f"memfd shared memory, {runtime.store_config.capacity / 2**30:.1f} GiB, "
             f"spilling to {session_dir}/spill"),
         "raylet_socket_name": None,
-        "webui_url": None if runtime.dashboard is None else runtime.dashboard.url,
+        "webui_url": None if runtime.dashboard is None else runtime.dashboard.address,
         "session_dir": session_dir,
         "metrics_export_port": None,
         "gcs_address": None,

@@ -7,13 +7,18 @@ numeric scripts opens no port unless asked).  ``GET /?token=T`` is the page
 ``GET /api/state?token=T`` is the JSON behind it, for scripts:
 
     {"time": seconds since the epoch,
-     "workers": [{"pid", "state", "task": {"id", "function", "started_ns"} | null,
-                  "queued", "cpu_percent", "rss_bytes"}],
+     "workers": [{"pid", "state", "queued", "cpu_percent", "rss_bytes",
+                  "task": {"id", "function", "started_ns", "running_s"} | null}],
      "tasks": {"pending", "running", "queued", "finished", "failed", "cancelled",
                "crashed"},
-     "throughput": [[seconds ago, tasks ended per second], ...]  (last 5 minutes),
-     "recent": [{"id", "function", "state", "pid", "duration_ms"}]  (last 50),
-     "timeline": [{"function", "pid", "start", "end", "state"}]  (last 10 s, seconds ago),
+     "throughput": [[seconds ago, tasks ended per second], ...]  (last 5 minutes,
+                   sampled once a second),
+     "recent": [{"id", "function", "state", "pid", "duration_ms"}]  (newest 50),
+     "timeline": [{"function", "pid", "start", "end", "state", "tasks"}]  (last 10 s:
+                 a segment per task, except that each worker's consecutive
+                 sub-5-ms tasks of one outcome are merged; at most the newest
+                 2,000, plus the running tasks; times in seconds ago;
+                 function "" where several ran),
      "store": {"capacity", "bytes", "objects", "spilled_bytes", "spilled_objects",
                "largest": [{"id", "bytes", "spilled"}]}}
 
@@ -39,73 +44,121 @@ logger = logging.getLogger("fastray")
 
 DEFAULT_PORT = 8265          # Ray's dashboard port
 HISTORY_SECONDS = 300
+SAMPLE_SECONDS = 1.0
 RECENT_TASKS = 50
 TIMELINE_SECONDS = 10
+TIMELINE_MERGE_GAP_NS = 5_000_000   # under a pixel of the page's 10 s strip
+TIMELINE_SEGMENTS = 2000            # bounds each response, however many tasks ran
 PAGE = Path(__file__).with_name("dashboard.html")
 
 
 class Dashboard:
-    """The HTTP server of one runtime, and the history its page shows."""
+    """The HTTP server of one runtime, and the history its page shows.
+
+    A sampler thread looks at the runtime once a second, whether or not a
+    page is open, so the throughput history and the CPU figures do not depend
+    on how many clients poll.
+    """
 
     def __init__(self, runtime: Any, port: int | None) -> None:
         self.runtime = runtime
         self.token = secrets.token_urlsafe(24)
-        self._history: deque[tuple[float, int]] = deque(maxlen=HISTORY_SECONDS + 1)
-        self._cpu: dict[int, tuple[float, float]] = {}
+        self._history: deque[tuple[float, int]] = deque(maxlen=int(HISTORY_SECONDS /
+                                                                   SAMPLE_SECONDS) + 1)
+        self._cpu_seconds: dict[int, tuple[float, float]] = {}
+        self._usage: dict[int, tuple[float, int]] = {}
+        self._stopping = threading.Event()
         self._server = _bind(port, _handler(self))
         self.port = self._server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}/?token={self.token}"
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                         name="fastray-dashboard", daemon=True)
-        self._thread.start()
+        #: Ray's form, without the scheme: ``127.0.0.1:PORT/?token=...``.
+        self.address = f"127.0.0.1:{self.port}/?token={self.token}"
+        self.url = "http://" + self.address
+        self._threads = [
+            threading.Thread(target=self._server.serve_forever, name="fastray-dashboard",
+                             daemon=True),
+            threading.Thread(target=self._sample, name="fastray-dashboard-sampler",
+                             daemon=True)]
+        for thread in self._threads:
+            thread.start()
 
     def stop(self) -> None:
+        self._stopping.set()
         self._server.shutdown()
         self._server.server_close()
-        self._thread.join()
+        for thread in self._threads:
+            thread.join()
 
     def state(self) -> dict[str, Any]:
         now = time.time()
         snapshot = self.runtime.snapshot()
         for worker in snapshot["workers"]:
-            worker["cpu_percent"], worker["rss_bytes"] = self._usage(worker["pid"], now)
-        tasks = snapshot["tasks"]
-        ended = sum(tasks[k] for k in ("finished", "failed", "cancelled", "crashed"))
-        self._history.append((now, ended))
-        events = self.runtime.task_events()
+            worker["cpu_percent"], worker["rss_bytes"] = self._usage.get(
+                worker["pid"], (0.0, _rss(worker["pid"])))
+            task = worker["task"]
+            if task is not None:
+                task["function"] = _short(task["function"])
+                task["running_s"] = max(0.0, now - task["started_ns"] / 1e9)
+        events = self.runtime.task_events(RECENT_TASKS)
+        segments = self.runtime.timeline(int((now - TIMELINE_SECONDS) * 1e9),
+                                         TIMELINE_MERGE_GAP_NS, TIMELINE_SEGMENTS)
         store = self.runtime.store_stats()
+        running = [{"function": w["task"]["function"], "pid": w["pid"], "state": "running",
+                    "start": w["task"]["running_s"], "end": 0.0, "tasks": 1}
+                   for w in snapshot["workers"] if w["task"] is not None]
         return {
-            "time": now, "workers": snapshot["workers"], "tasks": tasks,
+            "time": now, "workers": snapshot["workers"], "tasks": snapshot["tasks"],
             "throughput": _rates(list(self._history), now),
             "recent": [{"id": f"{task_id:016x}", "function": _short(name), "state": outcome,
                         "pid": pid, "duration_ms": (end - (start or end)) / 1e6}
-                       for task_id, name, pid, outcome, _, start, end in
-                       events[-RECENT_TASKS:]][::-1],
+                       for task_id, name, pid, outcome, _, start, end in events][::-1],
             "timeline": [{"function": _short(name), "pid": pid, "state": outcome,
-                          "start": now - (start or end) / 1e9, "end": now - end / 1e9}
-                         for _, name, pid, outcome, _, start, end in events
-                         if now - end / 1e9 <= TIMELINE_SECONDS],
+                          "start": now - start / 1e9, "end": now - end / 1e9, "tasks": tasks}
+                         for pid, outcome, start, end, tasks, name in segments] + running,
             "store": {"capacity": store["capacity"], "bytes": store["bytes"],
                       "objects": store["objects"], "spilled_bytes": store["spilled_bytes"],
                       "spilled_objects": store["spilled_objects"],
                       "largest": snapshot["largest_objects"]},
         }
 
-    def _usage(self, pid: int, now: float) -> tuple[float, int]:
-        """CPU percent since the last look, and RSS, from /proc."""
-        try:
-            with open(f"/proc/{pid}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except OSError:
+    def _sample(self) -> None:
+        """Once a second: tasks ended so far, and each worker's CPU and RSS."""
+        while not self._stopping.wait(SAMPLE_SECONDS):
+            now = time.time()
+            snapshot = self.runtime.snapshot()
+            tasks = snapshot["tasks"]
+            self._history.append(
+                (now, sum(tasks[k] for k in ("finished", "failed", "cancelled", "crashed"))))
+            pids = [worker["pid"] for worker in snapshot["workers"] if worker["pid"] > 0]
+            self._usage = {pid: self._cpu_and_rss(pid, now) for pid in pids}
+            self._cpu_seconds = {pid: self._cpu_seconds[pid] for pid in pids
+                                 if pid in self._cpu_seconds}
+
+    def _cpu_and_rss(self, pid: int, now: float) -> tuple[float, int]:
+        """CPU percent since the last sample, and RSS, from /proc."""
+        fields = _proc_stat(pid)
+        if fields is None:
             return 0.0, 0
-        ticks = os.sysconf("SC_CLK_TCK")
-        cpu_seconds = (int(fields[11]) + int(fields[12])) / ticks
+        cpu_seconds = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
         rss = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
-        last = self._cpu.get(pid)
-        self._cpu[pid] = (now, cpu_seconds)
+        last = self._cpu_seconds.get(pid)
+        self._cpu_seconds[pid] = (now, cpu_seconds)
         if last is None or now <= last[0]:
             return 0.0, rss
         return 100 * (cpu_seconds - last[1]) / (now - last[0]), rss
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command name, or None if gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def _rss(pid: int) -> int:
+    fields = _proc_stat(pid)
+    return 0 if fields is None else int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
 
 
 def _short(name: str) -> str:
@@ -171,7 +224,7 @@ def run_demo(seconds: float | None, port: int | None) -> None:
     from . import api
 
     context = api.init(include_dashboard=True, dashboard_port=port)
-    print(f"fastray dashboard: {context.dashboard_url}", flush=True)
+    print(f"fastray dashboard: http://{context.dashboard_url}", flush=True)
 
     @remote
     def quick(i: int) -> int:

@@ -84,9 +84,16 @@ class LocalRuntime(SchedulerBackend):
         """Workers and what they run, tasks by state, largest objects."""
         return self._scheduler.snapshot()
 
-    def task_events(self) -> list[tuple]:
+    def task_events(self, last: int = 0) -> list[tuple]:
+        """Ended tasks' events, oldest first; only the newest ``last`` if given."""
         self._check_running()
-        return self._scheduler.task_events()
+        return self._scheduler.task_events(last)
+
+    def timeline(self, since_ns: int, merge_gap_ns: int, limit: int) -> list[tuple]:
+        """Ended tasks since ``since_ns`` as per-worker segments (the
+        scheduler's ``timeline``): what a live Gantt strip draws."""
+        self._check_running()
+        return self._scheduler.timeline(since_ns, merge_gap_ns, limit)
 
     def store_stats(self) -> dict[str, int]:
         self._check_running()

@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 from pprint import pformat
-from typing import TextIO
+from typing import Iterator, TextIO
 
 import fastray
 
@@ -46,6 +46,9 @@ _TIMED_CELLS: dict[int, str] = {
 }
 
 _TIME_MAGIC = "%%time"
+
+#: The environment switch ``fastray.init`` reads when include_dashboard is not given.
+DASHBOARD_SWITCH = "FASTRAY_INCLUDE_DASHBOARD"
 
 #: (cell number, source) of the tutorial's code cells, in order.
 CELLS: list[tuple[int, str]] = [
@@ -199,7 +202,8 @@ def run_tour(out: TextIO | None = None) -> dict[str, float]:
     """
     namespace: dict[str, object] = {"__name__": "__main__"}
     wall_times: dict[int, float] = {}
-    with contextlib.redirect_stdout(out or sys.stdout), contextlib.chdir(WORKDIR):
+    with contextlib.redirect_stdout(out or sys.stdout), contextlib.chdir(WORKDIR), \
+            _dashboard_on():
         try:
             for number, source in CELLS:
                 if number in _SECTIONS:
@@ -215,6 +219,19 @@ def run_tour(out: TextIO | None = None) -> dict[str, float]:
         timings = {name: wall_times[number] for number, name in _TIMED_CELLS.items()}
         _print_summary(timings)
     return timings
+
+
+@contextlib.contextmanager
+def _dashboard_on() -> Iterator[None]:
+    """The tutorial's ``ray.init()`` starts Ray's dashboard and prints its URL;
+    fastray's is off unless asked, so the tour asks (unless told otherwise)."""
+    previous = os.environ.get(DASHBOARD_SWITCH)
+    os.environ.setdefault(DASHBOARD_SWITCH, "1")
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ[DASHBOARD_SWITCH]
 
 
 def _run_cell(number: int, source: str, namespace: dict[str, object]) -> float | None:

@@ -23,8 +23,13 @@ def fetch(url: str) -> tuple[int, bytes]:
         return error.code, error.read()
 
 
+def page_url(context) -> str:
+    """Ray's form of the URL has no scheme, so that ``http://{webui_url}`` works."""
+    return "http://" + context.dashboard_url
+
+
 def state_url(context) -> str:
-    return context.dashboard_url.replace("/?", "/api/state?")
+    return page_url(context).replace("/?", "/api/state?")
 
 
 def test_off_unless_asked():
@@ -34,13 +39,14 @@ def test_off_unless_asked():
 
 def test_the_token_guards_every_request():
     context = fastray.init(num_cpus=1, include_dashboard=True)
-    assert context.dashboard_url.startswith("http://127.0.0.1:")
+    assert context.dashboard_url.startswith("127.0.0.1:")
     assert context.address_info["webui_url"] == context.dashboard_url
-    base = context.dashboard_url.split("?")[0]
+    assert "dashboard_url='127.0.0.1:" in repr(context)
+    base = page_url(context).split("?")[0]
     assert fetch(base)[0] == 403
     assert fetch(base + "api/state")[0] == 403
     assert fetch(base + "api/state?token=wrong")[0] == 403
-    status, page = fetch(context.dashboard_url)
+    status, page = fetch(page_url(context))
     assert status == 200 and b"fastray dashboard" in page
     assert fetch(state_url(context))[0] == 200
 
@@ -70,6 +76,29 @@ def test_the_state_adds_up_and_shows_failures_and_crashes():
     assert state["store"]["capacity"] > 0 and state["timeline"]
 
 
+def test_the_environment_switch_turns_it_on(monkeypatch):
+    monkeypatch.setenv("FASTRAY_INCLUDE_DASHBOARD", "1")
+    assert fastray.init(num_cpus=1).dashboard_url.startswith("127.0.0.1:")
+    fastray.shutdown()
+    assert fastray.init(num_cpus=1, include_dashboard=False).dashboard_url is None
+
+
+def test_the_state_stays_bounded_after_100k_tasks():
+    context = fastray.init(num_cpus=2, include_dashboard=True)
+    noop = fastray.remote(lambda: None)
+    for _ in range(10):
+        fastray.get([noop.remote() for _ in range(10_000)])
+    status, body = fetch(state_url(context))
+    state = json.loads(body)
+    assert status == 200 and state["tasks"]["finished"] >= 100_000
+    # Tens of thousands of tasks ended in the last 10 s; the strip gets merged
+    # segments and the page a bounded answer.
+    assert sum(segment["tasks"] for segment in state["timeline"]) >= 10_000
+    assert len(state["timeline"]) <= 2_000 + len(state["workers"])
+    assert len(state["recent"]) == 50
+    assert len(body) < 1_000_000
+
+
 def test_the_default_port_falls_back_to_a_free_one():
     with socket.socket() as taken:
         # Earlier tests' connections may linger in TIME_WAIT on this port.
@@ -80,7 +109,7 @@ def test_the_default_port_falls_back_to_a_free_one():
         except OSError:
             pass  # already taken by someone else: the fallback is exercised anyway
         context = fastray.init(num_cpus=1, include_dashboard=True)
-        port = int(context.dashboard_url.split(":")[2].split("/")[0])
+        port = int(context.dashboard_url.split(":")[1].split("/")[0])
         assert port != DEFAULT_PORT
         assert fetch(state_url(context))[0] == 200
 

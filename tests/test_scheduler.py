@@ -9,6 +9,8 @@ import pytest
 
 import fastray
 
+from helpers import wait_for_file
+
 
 @pytest.mark.timeout(60)
 def test_chain_finishes_while_the_driver_holds_the_gil(ray):
@@ -45,7 +47,6 @@ def test_many_submissions_return_before_the_work_is_done(ray):
 def test_the_snapshot_shows_workers_tasks_by_state_and_large_objects(ray, tmp_path):
     import numpy as np
 
-    from helpers import wait_for_file
 
     @ray.remote
     def sleeper(path):
@@ -81,3 +82,26 @@ def test_the_snapshot_shows_workers_tasks_by_state_and_large_objects(ray, tmp_pa
     assert snapshot["largest_objects"][0]["bytes"] >= 8_000_000
     ray.cancel(running, force=True)
     del big
+
+
+def test_quick_tasks_never_wait_behind_a_long_one(ray, tmp_path):
+    """With every CPU taken, quick tasks are queued behind busy workers, but
+    never behind a task that runs long: they would wait for all of it."""
+    release = tmp_path / "release"
+
+    @ray.remote
+    def held(marker: str, release: str) -> str:
+        open(marker, "w").close()
+        wait_for_file(release, timeout=60)
+        return "released"
+
+    quick = ray.remote(lambda i: i)
+    assert ray.get([quick.remote(i) for i in range(50)]) == list(range(50))  # known quick
+    marker = str(tmp_path / "started")
+    blocked = held.remote(marker, str(release))
+    wait_for_file(marker)
+    # One CPU is taken by `held`: these keep the other busy and must not
+    # queue behind `held`, which ends only after they all have.
+    assert ray.get([quick.remote(i) for i in range(2_000)], timeout=30) == list(range(2_000))
+    release.touch()
+    assert ray.get(blocked) == "released"

@@ -146,3 +146,11 @@ def test_no_command_prints_help_and_exits_2(tmp_path: Path) -> None:
     done = _fastray(cwd=tmp_path, timeout=30)
     assert done.returncode == 2
     assert "tour" in done.stderr
+
+
+@pytest.mark.timeout(180)
+def test_tour_prints_the_context_and_the_dashboard_url(tour_output: dict[int, str]) -> None:
+    # The tutorial's init starts a dashboard; the tour turns fastray's on.
+    assert re.search(r"dashboard_url='127\.0\.0\.1:\d+/\?token=[\w-]{20,}'", tour_output[5])
+    assert re.search(r"^Dashboard url: http://127\.0\.0\.1:\d+/\?token=[\w-]{20,}$",
+                     tour_output[6], re.MULTILINE)

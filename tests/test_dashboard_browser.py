@@ -1,0 +1,113 @@
+"""The dashboard in a real headless browser: Debian's chromium, driven by
+Selenium through Debian's chromedriver (``.ci/run`` installs both).
+
+The page must show the workers and follow the task counts while tasks run,
+without a reload.  A screenshot is saved in ``test-artifacts/`` (or in
+``$FASTRAY_TEST_ARTIFACTS``) for a person to look at.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+import fastray
+
+from helpers import wait_for_file
+
+ARTIFACTS = Path(os.environ.get("FASTRAY_TEST_ARTIFACTS",
+                                Path(__file__).resolve().parents[1] / "test-artifacts"))
+PAGE_WAIT_S = 30
+
+
+@pytest.fixture
+def browser():
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if chromium is None or driver is None:
+        pytest.fail("this test needs Debian's chromium and chromium-driver: "
+                    "apt-get install chromium chromium-driver (.ci/run does)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+                     "--window-size=1280,1000"):
+        options.add_argument(argument)
+    session = webdriver.Chrome(service=Service(driver), options=options)
+    try:
+        yield session
+    finally:
+        session.quit()
+
+
+def count(browser, state: str) -> int:
+    return int(browser.find_element(By.CSS_SELECTOR, f"#count-{state} b").text.replace(",", ""))
+
+
+def worker_rows(browser) -> dict[int, str]:
+    """pid -> state, as the page's worker table shows them."""
+    rows = {}
+    for row in browser.find_elements(By.CSS_SELECTOR, "#workers tbody tr"):
+        cells = row.find_elements(By.TAG_NAME, "td")
+        rows[int(cells[0].text)] = cells[1].text
+    return rows
+
+
+def test_the_page_follows_a_running_workload(browser, tmp_path):
+    context = fastray.init(num_cpus=2, include_dashboard=True)
+    browser.get("http://" + context.dashboard_url)
+    wait = WebDriverWait(browser, PAGE_WAIT_S)
+
+    pids = set(context.worker_pids)
+    wait.until(lambda b: set(worker_rows(b)) == pids)
+    assert count(browser, "finished") == 0
+
+    release = tmp_path / "release"
+
+    @fastray.remote
+    def held(marker: str, release: str) -> str:
+        open(marker, "w").close()
+        wait_for_file(release)
+        return marker
+
+    marker = str(tmp_path / "started")
+    blocked = held.remote(marker, str(release))
+    wait_for_file(marker)
+    wait.until(lambda b: "busy" in worker_rows(b).values() and count(b, "running") == 1)
+    assert browser.find_element(By.CSS_SELECTOR, "#workers tbody").text.count("held") == 1
+
+    quick = fastray.remote(lambda i: i)
+    assert fastray.get([quick.remote(i) for i in range(200)]) == list(range(200))
+    wait.until(lambda b: count(b, "finished") == 200)
+    assert count(browser, "running") == 1
+
+    release.touch()
+    assert fastray.get(blocked) == marker
+    wait.until(lambda b: count(b, "finished") == 201 and count(b, "running") == 0)
+    wait.until(lambda b: set(worker_rows(b).values()) == {"idle"})
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    screenshot = ARTIFACTS / "dashboard.png"
+    assert browser.save_screenshot(str(screenshot))
+    assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert screenshot.stat().st_size > 20_000
+
+
+def test_the_page_says_when_the_program_has_ended(browser):
+    context = fastray.init(num_cpus=1, include_dashboard=True)
+    browser.get("http://" + context.dashboard_url)
+    wait = WebDriverWait(browser, PAGE_WAIT_S)
+    wait.until(lambda b: b.find_element(By.ID, "updated").text.startswith("updated"))
+    fastray.shutdown()
+    wait.until(lambda b: "not reachable" in b.find_element(By.ID, "updated").text)
+
+
+def test_without_the_token_the_browser_gets_403(browser):
+    context = fastray.init(num_cpus=1, include_dashboard=True)
+    browser.get("http://" + context.dashboard_url.split("?")[0])
+    assert "forbidden" in browser.find_element(By.TAG_NAME, "body").text
+    assert "Workers" not in browser.page_source
