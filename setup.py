@@ -1,6 +1,25 @@
 """Declares the compiled extensions; everything else lives in pyproject.toml."""
+import compileall
+from pathlib import Path
+
 from Cython.Build import cythonize
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+PACKAGE = Path(__file__).resolve().parent / "fastray"
+
+
+class BuildExtAndBytecode(build_ext):
+    """An in-place build (what an editable install does) also byte-compiles
+    the package: every spawner and worker imports it at start-up, and where
+    PYTHONDONTWRITEBYTECODE is set no run would cache the bytecode, so each
+    init would compile the sources again on the way to its first task."""
+
+    def run(self) -> None:
+        super().run()
+        if self.inplace:
+            compileall.compile_dir(str(PACKAGE), quiet=1)
+
 
 extensions = [
     Extension(
@@ -19,4 +38,5 @@ extensions = [
     ),
 ]
 
-setup(ext_modules=cythonize(extensions, language_level=3, include_path=["csrc"]))
+setup(ext_modules=cythonize(extensions, language_level=3, include_path=["csrc"]),
+      cmdclass={"build_ext": BuildExtAndBytecode})

@@ -14,6 +14,9 @@ its dependencies and, the first time a worker sees the function, the pickled
 function itself, so a worker never has to ask for anything to start a task.
 """
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE, PyList_New, PyList_SET_ITEM
+from cpython.object cimport PyObject, Py_TYPE
+from cpython.ref cimport Py_INCREF
 from cython.operator cimport dereference as deref, preincrement as inc
 from libc.errno cimport EINTR, errno
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
@@ -23,12 +26,17 @@ from posix.fcntl cimport F_GETFL, F_SETFL, O_NONBLOCK, fcntl
 from posix.unistd cimport close, read, write
 
 import threading
+from types import MemberDescriptorType
 
 from posix_mem cimport MAP_FAILED, MAP_SHARED, PROT_READ, PROT_WRITE, mmap, munmap
 from sched_decl cimport *
 
 cdef extern from "Python.h":
     int PyErr_CheckSignals() except -1
+    ctypedef struct PyMemberDef:
+        Py_ssize_t offset
+    ctypedef struct PyMemberDescrObject:  # a __slots__ attribute's descriptor
+        PyMemberDef *d_member
 
 # Constants shared with the Python worker and runtime.
 HEADER_SIZE = FR_HEADER_SIZE
@@ -301,6 +309,15 @@ cdef void put_payload(Core *c, string &out, const string &payload,
         put_locations(c, out, none, w)
     else:
         put_locations(c, out, contains[0], w)
+
+
+cdef Py_ssize_t slot_offset(cls, str name) except -1:
+    """Where a ``__slots__`` attribute of cls sits in its instances, so a
+    loop over thousands of them reads it without an attribute lookup."""
+    descriptor = cls.__dict__.get(name)
+    if type(descriptor) is not MemberDescriptorType:
+        raise TypeError(f"{cls.__name__}.{name} is not a __slots__ attribute")
+    return (<PyMemberDescrObject *>descriptor).d_member.offset
 
 
 cdef struct Segment:
@@ -2074,6 +2091,61 @@ cdef class Scheduler:
                 pthread_mutex_unlock(&self.core.mu)
                 del r
         return states
+
+    def wait_ready(self, list refs, ref_type, generation, uint32_t needed):
+        """wait()'s answer (ready, not_ready) when `needed` of refs are done
+        now, found without blocking and all in C; else None.  Also None
+        unless every ref is exactly ref_type, of this generation, with
+        strictly increasing ids (so unique: refs in the order they were
+        made); the caller's general path covers the rest."""
+        cdef Py_ssize_t id_at = slot_offset(ref_type, "_id")
+        cdef Py_ssize_t gen_at = slot_offset(ref_type, "_generation")
+        cdef Py_ssize_t n = PyList_GET_SIZE(refs), i, j = 0, k = 0
+        cdef PyObject *ref
+        cdef PyObject *value
+        cdef uint64_t oid, last = 0
+        cdef vector[uint64_t] idv
+        cdef vector[Py_ssize_t] found
+        cdef Obj *o
+        idv.reserve(n)
+        for i in range(n):
+            ref = PyList_GET_ITEM(refs, i)
+            if <PyObject *>Py_TYPE(<object>ref) != <PyObject *>ref_type:
+                return None
+            value = (<PyObject **>(<char *>ref + gen_at))[0]
+            if value == NULL or (value != <PyObject *>generation and <object>value != generation):
+                return None
+            value = (<PyObject **>(<char *>ref + id_at))[0]
+            if value == NULL:
+                return None
+            oid = <object>value
+            if i and oid <= last:
+                return None
+            idv.push_back(oid)
+            last = oid
+        with nogil:
+            pthread_mutex_lock(&self.core.mu)
+            for i in range(n):
+                o = find_obj(self.core, idv[i])
+                if o == NULL or o.state != FR_OBJ_PENDING:
+                    found.push_back(i)
+                    if found.size() == needed:
+                        break
+            pthread_mutex_unlock(&self.core.mu)
+        if found.size() != needed:
+            return None
+        ready = PyList_New(needed)
+        not_ready = PyList_New(n - needed)
+        for i in range(n):
+            ref = PyList_GET_ITEM(refs, i)
+            Py_INCREF(<object>ref)
+            if j < <Py_ssize_t>needed and found[j] == i:
+                PyList_SET_ITEM(ready, j, <object>ref)
+                j += 1
+            else:
+                PyList_SET_ITEM(not_ready, k, <object>ref)
+                k += 1
+        return ready, not_ready
 
     def fetch(self, ids) -> list:
         """The payloads of ready objects, each with the locations of its

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import atexit
 import logging
-import operator
 import os
 import sys
 import tempfile
@@ -12,7 +11,6 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from . import process
-from .context import FastrayContext, RuntimeContext, make_context, make_ray_context
 from .exceptions import FastrayError
 from .object_ref import ObjectRef
 from .config import runtime_config
@@ -21,6 +19,7 @@ from .spawner import launch
 
 if TYPE_CHECKING:
     from .backend import Backend
+    from .context import FastrayContext
 
 from . import __version__
 
@@ -101,6 +100,7 @@ def init(address: str | None = None, *, num_cpus: int | None = None,
         spawner = launch(cpus, _node_id, _session_dir, config.store.capacity)
         try:
             # Imported only now: the spawner boots meanwhile.
+            from .context import make_context
             from .runtime import LocalRuntime
             runtime = LocalRuntime(cpus, max(4 * cpus, 8), _session_dir, config, spawner)
         except BaseException:
@@ -142,6 +142,7 @@ def _connect_to_ray(address: str, ignore_reinit_error: bool,
         if _context is not None:
             return _already_initialized(ignore_reinit_error)
         _install_process_hooks()
+        from .context import make_ray_context
         from .ray_backend import RayBackend
         backend = RayBackend.connect(address, ray_kwargs)
         process.install(backend)
@@ -243,17 +244,6 @@ def _check_ref_list(refs: list, what: str) -> None:
                             "which is not an ObjectRef")
 
 
-_ref_id = operator.attrgetter("_id")
-
-
-def _distinct(refs: list) -> int:
-    """How many different refs (fast for fastray's refs, which hash in Python)."""
-    try:
-        return len(set(map(_ref_id, refs)))
-    except AttributeError:  # Ray's refs, on the Ray backend
-        return len(set(refs))
-
-
 def _timeout(timeout: float | None) -> float | None:
     if timeout is None:
         return None
@@ -318,17 +308,24 @@ def wait(object_refs: list[ObjectRef], *, num_returns: int = 1, timeout: float |
     once num_returns are ready or timeout seconds have passed."""
     if isinstance(object_refs, ObjectRef) or not isinstance(object_refs, list):
         raise TypeError(f"wait() takes a list of ObjectRefs, got {type(object_refs).__name__}")
+    backend = process.backend
+    if backend is not None and type(num_returns) is int and 0 < num_returns <= len(object_refs):
+        # The usual case in a wait loop: enough refs are done already; the
+        # backend checks the refs and splits the list in one pass in C.
+        split = backend.wait_ready(object_refs, num_returns)
+        if split is not None:
+            _timeout(timeout)
+            return split
     _check_ref_list(object_refs, "wait")
     seconds = _timeout(timeout)
     if not object_refs:
         return [], []
-    if _distinct(object_refs) != len(object_refs):
-        raise ValueError("wait() requires a list of unique ObjectRefs")
     if not isinstance(num_returns, int) or isinstance(num_returns, bool) or num_returns < 1:
         raise ValueError(f"num_returns must be an int >= 1, got {num_returns!r}")
     if num_returns > len(object_refs):
         raise ValueError(f"num_returns={num_returns} is greater than the number of refs "
                          f"({len(object_refs)})")
+    # The backend checks that the refs are unique, on the ids it needs anyway.
     return _get_backend_for_refs().wait(object_refs, num_returns, seconds)
 
 
@@ -352,6 +349,7 @@ def cluster_resources() -> dict[str, float]:
 def get_runtime_context() -> Any:
     """Who is running this code (on the Ray backend, Ray's own context)."""
     backend = _current_backend()
+    from .context import RuntimeContext
     own = RuntimeContext(os.environ.get("FASTRAY_NODE_ID", _node_id))
     return own if backend is None else backend.runtime_context(own)
 

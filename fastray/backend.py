@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import abc
 import itertools
-import operator
 import threading
 from typing import TYPE_CHECKING, Any, NamedTuple, Sequence, cast
 
@@ -30,8 +29,6 @@ if TYPE_CHECKING:
 
 ORIGIN_SHIFT = 40
 
-_ID = operator.attrgetter("_id")
-_GENERATION = operator.attrgetter("_generation")
 # Object state bytes -> 1 if done (ready, failed or gone), 0 if pending; and 0 <-> 1.
 _READY_FLAGS = bytes(0 if state == wire.OBJ_PENDING else 1 for state in range(256))
 _NOT = bytes([1, 0]) + bytes(254)
@@ -53,6 +50,12 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def wait(self, refs: Sequence[ObjectRef], num_returns: int,
              timeout: float | None) -> tuple[list[ObjectRef], list[ObjectRef]]: ...
+
+    def wait_ready(self, refs: list[ObjectRef], num_returns: int
+                   ) -> tuple[list[ObjectRef], list[ObjectRef]] | None:
+        """wait()'s answer if it is there without blocking and the refs need
+        no checking beyond what this shortcut does; else None."""
+        return None
 
     @abc.abstractmethod
     def cancel(self, ref: ObjectRef, force: bool, recursive: bool) -> None: ...
@@ -233,11 +236,14 @@ class SchedulerBackend(Backend):
 
     def wait(self, refs: Sequence[ObjectRef], num_returns: int,
              timeout: float | None) -> tuple[list[ObjectRef], list[ObjectRef]]:
-        states, _ = self._wait(self._ids_of(refs), num_returns, timeout, False, False)
+        ids = self._ids_of(refs)
+        if len(set(ids)) != len(ids):
+            raise ValueError("wait() requires a list of unique ObjectRefs")
+        states, _ = self._wait(ids, num_returns, timeout, False, False)
         self._check_running()
         # The first num_returns refs that are not pending, in input order; the
-        # splitting runs in C (compress, find): wait is called in loops over
-        # thousands of refs.
+        # splitting runs in C (compress, find, slices): wait is called in
+        # loops over thousands of refs.
         ready_flags = states.translate(_READY_FLAGS)
         cut = len(states)
         if ready_flags.count(1) > num_returns:
@@ -248,7 +254,8 @@ class SchedulerBackend(Backend):
         head = refs[:cut]
         ready = list(itertools.compress(head, ready_flags[:cut]))
         not_ready = list(itertools.compress(head, ready_flags[:cut].translate(_NOT)))
-        return ready, not_ready + list(refs[cut:])
+        not_ready += refs[cut:]
+        return ready, not_ready
 
     def cancel(self, ref: ObjectRef, force: bool, recursive: bool) -> None:
         self._check_refs([ref])
@@ -264,7 +271,10 @@ class SchedulerBackend(Backend):
     def _ids_of(self, refs: Sequence[ObjectRef]) -> list[int]:
         """The refs' ids, once sure they all belong to this runtime."""
         self._check_running()
-        if any(map(process.generation.__ne__, map(_GENERATION, refs))):
-            stale = next(r for r in refs if r._generation != process.generation)
+        # One comprehension, not map(attrgetter): 3.11+ specializes slot loads.
+        generation = process.generation
+        ids = [ref._id for ref in refs if ref._generation == generation]
+        if len(ids) != len(refs):
+            stale = next(r for r in refs if r._generation != generation)
             raise ObjectLostError(f"{stale!r} belongs to a fastray runtime that was shut down")
-        return list(map(_ID, refs))
+        return ids

@@ -27,6 +27,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from . import _scheduler as wire
+from . import process
 from ._store import Mapping
 from .backend import EncodedArgs, SchedulerBackend
 from .exceptions import FastrayError, ObjectStoreFullError
@@ -123,6 +124,12 @@ class LocalRuntime(SchedulerBackend):
         states = self._scheduler.wait(ids, needed, -1.0 if timeout is None else timeout,
                                       fail_fast)
         return states, self._fetch(ids) if fetch else None
+
+    def wait_ready(self, refs: list[ObjectRef], num_returns: int
+                   ) -> tuple[list[ObjectRef], list[ObjectRef]] | None:
+        if self._stopped:
+            return None
+        return self._scheduler.wait_ready(refs, ObjectRef, process.generation, num_returns)
 
     def _fetch(self, ids: list[int]) -> list[Fetched | None]:
         view = self.mapping.view

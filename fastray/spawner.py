@@ -79,7 +79,9 @@ def launch(num_cpus: int, node_id: str, session_dir: str, store_size: int) -> La
         pid = os.posix_spawn(
             # -P: not the working directory first on sys.path, where a
             # source checkout would shadow the installed package.
-            sys.executable, [sys.executable, "-P", "-m", "fastray.spawner",
+            # -c, not -m: no runpy, milliseconds before the first fork.
+            sys.executable, [sys.executable, "-P", "-c",
+                             "from fastray.spawner import main; main()",
                              str(theirs.fileno())],
             worker_environment(num_cpus, node_id), file_actions=actions, setsid=True)
     process = SpawnerProcess(pid)

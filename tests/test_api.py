@@ -650,6 +650,32 @@ def test_wait_timeout_returns_what_is_ready(ray):
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.parametrize("order", ["as made", "reversed"])
+def test_wait_answers_the_same_whatever_the_order_of_the_refs(ray, tmp_path, order):
+    """Refs in the order they were made take a shortcut in C; any other
+    order takes the general path; both must give Ray's answer."""
+    @ray.remote
+    def held(path):
+        wait_for_file(path, timeout=60)
+
+    release = str(tmp_path / "release")
+    refs = [ray.put(0), held.remote(release), ray.put(2), held.remote(release), ray.put(4)]
+    if order == "reversed":
+        refs.reverse()
+    done = [refs[i] for i in (0, 2, 4)]
+    pending = [refs[i] for i in (1, 3)]
+    assert ray.wait(refs, num_returns=2, timeout=10) == (done[:2], [refs[1], refs[3], refs[4]])
+    assert ray.wait(refs, num_returns=3, timeout=10) == (done, pending)
+    assert ray.wait(refs, num_returns=4, timeout=0.1) == (done, pending)
+    with pytest.raises(ValueError, match="unique"):
+        ray.wait(refs + refs[:1])
+    with pytest.raises(ValueError, match="timeout"):
+        ray.wait(refs, timeout=-1)
+    open(release, "w").close()
+    assert ray.wait(refs, num_returns=5, timeout=30) == (refs, [])
+
+
+@pytest.mark.timeout(60)
 def test_wait_argument_errors(ray):
     a, b = ray.put(1), ray.put(2)
     with pytest.raises(ValueError):
