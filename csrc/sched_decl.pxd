@@ -67,6 +67,7 @@ cdef extern from "<pthread.h>" nogil:
     int pthread_mutex_init(pthread_mutex_t *, const void *)
     int pthread_mutex_destroy(pthread_mutex_t *)
     int pthread_mutex_lock(pthread_mutex_t *)
+    int pthread_mutex_trylock(pthread_mutex_t *)
     int pthread_mutex_unlock(pthread_mutex_t *)
     int pthread_cond_init(pthread_cond_t *, const void *)
     int pthread_cond_destroy(pthread_cond_t *)
@@ -92,7 +93,12 @@ cdef extern from "<time.h>" nogil:
 
 cdef extern from * nogil:
     cbool __atomic_load_n(cbool *ptr, int order)
+    void __atomic_store_n(cbool *ptr, cbool value, int order)
+    cbool __atomic_exchange_n(cbool *ptr, cbool value, int order)
     enum: __ATOMIC_ACQUIRE
+    enum: __ATOMIC_RELEASE
+    enum: __ATOMIC_ACQ_REL
+    enum: __ATOMIC_SEQ_CST
 
 
 cdef extern from "<fcntl.h>" nogil:
@@ -164,6 +170,8 @@ cdef extern from "<signal.h>" nogil:
 
 
 cdef extern from "sched_state.hpp" nogil:
+    void cpu_relax()
+
     cdef cppclass Request
 
     cdef cppclass Obj:
@@ -301,6 +309,10 @@ cdef extern from "sched_state.hpp" nogil:
     cdef cppclass Core:
         pthread_mutex_t mu
         pthread_cond_t cv
+        pthread_mutex_t incoming_mu
+        vector[Task *] incoming
+        cbool has_incoming
+        cbool wake_pending
         unordered_map[uint64_t, Obj *] objects
         unordered_map[uint64_t, Task *] tasks
         unordered_map[uint64_t, Function] functions

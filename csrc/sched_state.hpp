@@ -143,9 +143,27 @@ struct Function {
     uint32_t runs = 0;
 };
 
+/* A hint to the CPU inside a spin loop (frees the core's other hyperthread). */
+static inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
 struct Core {
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    /* Tasks the driver submitted that the core has not taken in yet.  A
+     * submit takes only incoming_mu, never mu, so the driver does not wait
+     * while the scheduler thread handles a batch; whoever takes mu next
+     * (lock_core) takes them in.  has_incoming and wake_pending are read
+     * and written with __atomic builtins. */
+    pthread_mutex_t incoming_mu;
+    std::vector<Task *> incoming;
+    bool has_incoming = false;
+    bool wake_pending = false;  /* a wake-up is on its way to the scheduler thread */
     std::unordered_map<uint64_t, Obj *> objects;
     std::unordered_map<uint64_t, Task *> tasks;
     std::unordered_map<uint64_t, Function> functions;

@@ -33,6 +33,7 @@ from sched_decl cimport *
 
 cdef extern from "Python.h":
     int PyErr_CheckSignals() except -1
+    void PyObject_GC_UnTrack(void *op)
     ctypedef struct PyMemberDef:
         Py_ssize_t offset
     ctypedef struct PyMemberDescrObject:  # a __slots__ attribute's descriptor
@@ -86,6 +87,7 @@ cdef enum:
     QUEUE_DEPTH = 8              # tasks a busy worker may have waiting behind
     QUICK_TASK_NS = 1000000      # only tasks known to take less are queued
     QUICK_AFTER_RUNS = 3
+    ACQUIRE_TRIES = 64           # spins of a submit for a mutex the scheduler thread holds
     LARGEST_OBJECTS = 5          # the live view lists this many of the largest blobs
 
 
@@ -172,6 +174,36 @@ cdef string STORE_FULL_PAYLOAD = text_payload(
 cdef inline void wake(Core *c) noexcept nogil:
     cdef uint64_t one = 1
     write(c.wake_fd, &one, 8)
+
+
+cdef void lock_core(Core *c) noexcept nogil:
+    """Takes the core's mutex, then the tasks the driver submitted meanwhile,
+    so whatever runs under the mutex sees every task submitted before it."""
+    pthread_mutex_lock(&c.mu)
+    if __atomic_load_n(&c.has_incoming, __ATOMIC_ACQUIRE):
+        take_in_submissions(c)
+
+
+cdef bint acquire_soon(pthread_mutex_t *mu) noexcept nogil:
+    """Takes mu if it is free within about a microsecond, without sleeping."""
+    cdef int tries
+    for tries in range(ACQUIRE_TRIES):
+        if pthread_mutex_trylock(mu) == 0:
+            return True
+        cpu_relax()
+    return False
+
+
+cdef void take_in_submissions(Core *c) noexcept nogil:
+    cdef vector[Task *] batch
+    cdef size_t i
+    pthread_mutex_lock(&c.incoming_mu)
+    batch.swap(c.incoming)
+    __atomic_store_n(&c.has_incoming, False, __ATOMIC_RELEASE)
+    pthread_mutex_unlock(&c.incoming_mu)
+    for i in range(batch.size()):
+        add_task(c, batch[i], NULL)
+    schedule(c)
 
 
 cdef Obj *find_obj(Core *c, uint64_t oid) noexcept nogil:
@@ -309,6 +341,15 @@ cdef void put_payload(Core *c, string &out, const string &payload,
         put_locations(c, out, none, w)
     else:
         put_locations(c, out, contains[0], w)
+
+
+def untrack(ref) -> None:
+    """Takes an ObjectRef off the cyclic garbage collector's lists.  Its slots
+    hold only ints, so it can never be part of a cycle; tracked, every batch
+    of thousands of refs (a list of task results, a value holding refs) would
+    survive into the oldest generation and trigger full collections, whose
+    cost grows with everything else the program holds."""
+    PyObject_GC_UnTrack(<PyObject *>ref)
 
 
 cdef Py_ssize_t slot_offset(cls, str name) except -1:
@@ -852,7 +893,7 @@ cdef bint make_room(Core *c) noexcept nogil:
     mkdir(c.spill_dir.c_str(), 0o700)
     pthread_mutex_unlock(&c.mu)
     written = write_file(path.c_str(), c.base + victim.offset, victim.size)
-    pthread_mutex_lock(&c.mu)
+    lock_core(c)
     victim.refs -= 1
     if not written or victim.pins > 0 or victim.refs == 0:
         # Mapped again meanwhile, or no longer wanted: keep it in memory.
@@ -907,7 +948,7 @@ cdef void read_back(Core *c, Obj *b, uint64_t offset) noexcept nogil:
     cdef bint ok
     pthread_mutex_unlock(&c.mu)
     ok = read_file(path.c_str(), c.base + offset, b.size)
-    pthread_mutex_lock(&c.mu)
+    lock_core(c)
     if not ok:
         c.arena.release(offset, b.size)
         restore_failed(c, b)
@@ -983,7 +1024,7 @@ cdef void run_store(Core *c) noexcept nogil:
     cdef uint64_t restoring = 0
     cdef double restore_deadline = 0
     cdef size_t i
-    pthread_mutex_lock(&c.mu)
+    lock_core(c)
     while not c.stopping:
         if not c.punches.empty():
             punches.swap(c.punches)
@@ -991,7 +1032,7 @@ cdef void run_store(Core *c) noexcept nogil:
             for i in range(punches.size()):
                 fallocate(c.store_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
                           <long>punches[i].first, <long>punches[i].second)
-            pthread_mutex_lock(&c.mu)
+            lock_core(c)
             for i in range(punches.size()):
                 c.arena.release(punches[i].first, punches[i].second)
             punches.clear()
@@ -1773,7 +1814,9 @@ cdef void run_loop(Core *c) noexcept nogil:
     cdef uint64_t drained
     cdef Worker *w
     while True:
-        pthread_mutex_lock(&c.mu)
+        # Any submit from now on wakes the loop; earlier ones are taken in here.
+        __atomic_store_n(&c.wake_pending, False, __ATOMIC_SEQ_CST)
+        lock_core(c)
         if c.stopping:
             pthread_mutex_unlock(&c.mu)
             return
@@ -1799,7 +1842,7 @@ cdef void run_loop(Core *c) noexcept nogil:
         pthread_mutex_unlock(&c.mu)
         if poll(fds.data(), fds.size(), -1) < 0:
             continue
-        pthread_mutex_lock(&c.mu)
+        lock_core(c)
         c.deferring = True
         for i in range(fds.size()):
             if fds[i].revents == 0:
@@ -1858,6 +1901,7 @@ cdef class Scheduler:
         cdef void *base
         self.core = new Core()
         pthread_mutex_init(&self.core.mu, NULL)
+        pthread_mutex_init(&self.core.incoming_mu, NULL)
         pthread_cond_init(&self.core.cv, NULL)
         pthread_cond_init(&self.core.io_cv, NULL)
         self.core.total_cpu_milli = num_cpus * 1000
@@ -1883,7 +1927,7 @@ cdef class Scheduler:
         """Starts the initial workers, the scheduler thread and the store thread."""
         cdef int i
         with nogil:
-            pthread_mutex_lock(&self.core.mu)
+            lock_core(self.core)
             for i in range(self.core.min_workers):
                 spawn_worker(self.core)
             pthread_mutex_unlock(&self.core.mu)
@@ -1906,7 +1950,7 @@ cdef class Scheduler:
         cdef size_t i
         cdef Worker *w
         with nogil:
-            pthread_mutex_lock(&self.core.mu)
+            lock_core(self.core)
             self.core.stopping = True
             wake(self.core)
             pthread_cond_broadcast(&self.core.cv)
@@ -1931,6 +1975,8 @@ cdef class Scheduler:
             del kv.second
         for kt in c.tasks:
             del kt.second
+        for i in range(c.incoming.size()):
+            del c.incoming[i]
         for i in range(c.allocs.size()):
             del c.allocs[i]
         if c.base != NULL:
@@ -1957,7 +2003,7 @@ cdef class Scheduler:
 
     def define(self, uint64_t fn_id, bytes name, bytes blob) -> None:
         cdef Function *fn
-        pthread_mutex_lock(&self.core.mu)
+        lock_core(self.core)
         if self.core.functions.count(fn_id) == 0:
             fn = &self.core.functions[fn_id]
             fn.name.assign(PyBytes_AS_STRING(name), PyBytes_GET_SIZE(name))
@@ -1978,11 +2024,25 @@ cdef class Scheduler:
         for d in contained:
             t.contained.push_back(d)
         t.args.assign(PyBytes_AS_STRING(args), PyBytes_GET_SIZE(args))
-        with nogil:
-            pthread_mutex_lock(&self.core.mu)
+        if acquire_soon(&self.core.mu):
+            # The scheduler thread is not busy: dispatch from here, at once
+            # (waking it would cost a sync round trip tens of microseconds).
+            if __atomic_load_n(&self.core.has_incoming, __ATOMIC_ACQUIRE):
+                take_in_submissions(self.core)
             add_task(self.core, t, NULL)
             schedule(self.core)
             pthread_mutex_unlock(&self.core.mu)
+            return
+        # Busy: queued, so a burst of submits neither waits for the mutex nor
+        # sends to workers one task at a time; the scheduler thread (or the
+        # next driver call) takes it in.  One wake-up per pass of the
+        # scheduler loop is enough.
+        pthread_mutex_lock(&self.core.incoming_mu)
+        self.core.incoming.push_back(t)
+        __atomic_store_n(&self.core.has_incoming, True, __ATOMIC_RELEASE)
+        pthread_mutex_unlock(&self.core.incoming_mu)
+        if not __atomic_exchange_n(&self.core.wake_pending, True, __ATOMIC_ACQ_REL):
+            wake(self.core)
 
     def put(self, uint64_t oid, bytes payload, contained) -> None:
         """Stores a ready object with one reference, owned by the caller."""
@@ -1991,7 +2051,7 @@ cdef class Scheduler:
         cdef size_t i
         for d in contained:
             contains.push_back(d)
-        pthread_mutex_lock(&self.core.mu)
+        lock_core(self.core)
         o = new_obj(self.core, oid, 1)
         for i in range(contains.size()):
             incref(self.core, contains[i], 1)
@@ -2001,7 +2061,7 @@ cdef class Scheduler:
         pthread_mutex_unlock(&self.core.mu)
 
     def incref(self, uint64_t oid) -> None:
-        pthread_mutex_lock(&self.core.mu)
+        lock_core(self.core)
         incref(self.core, oid, 1)
         pthread_mutex_unlock(&self.core.mu)
 
@@ -2009,7 +2069,7 @@ cdef class Scheduler:
         """Drops a reference; True if errors nobody retrieved await
         take_unhandled()."""
         cdef bint unhandled
-        pthread_mutex_lock(&self.core.mu)
+        lock_core(self.core)
         decref(self.core, oid, 1)
         unhandled = not self.core.unhandled.empty()
         pthread_mutex_unlock(&self.core.mu)
@@ -2018,7 +2078,7 @@ cdef class Scheduler:
     def take_unhandled(self) -> list:
         """The payloads of errors freed without anyone retrieving them."""
         cdef vector[string] taken
-        pthread_mutex_lock(&self.core.mu)
+        lock_core(self.core)
         taken.swap(self.core.unhandled)
         pthread_mutex_unlock(&self.core.mu)
         return [PyBytes_FromStringAndSize(p.data(), p.size()) for p in taken]
@@ -2048,7 +2108,7 @@ cdef class Scheduler:
                 deadline.tv_sec += 1
                 deadline.tv_nsec -= 1000000000
         with nogil:
-            pthread_mutex_lock(&self.core.mu)
+            lock_core(self.core)
             r = open_request(self.core, -1, 0, needed,
                              FR_WAIT_FAIL_FAST if fail_fast else 0, idv)
             pthread_mutex_unlock(&self.core.mu)
@@ -2056,7 +2116,7 @@ cdef class Scheduler:
         try:
             while True:
                 with nogil:
-                    pthread_mutex_lock(&self.core.mu)
+                    lock_core(self.core)
                     if not r.done and not self.core.stopping:
                         clock_gettime(CLOCK_REALTIME, &now)
                         slice_end = now
@@ -2082,7 +2142,7 @@ cdef class Scheduler:
                 PyErr_CheckSignals()
         finally:
             with nogil:
-                pthread_mutex_lock(&self.core.mu)
+                lock_core(self.core)
                 if not r.done:
                     unregister_request(self.core, r)
                 for i in range(r.ids.size()):
@@ -2124,7 +2184,7 @@ cdef class Scheduler:
             idv.push_back(oid)
             last = oid
         with nogil:
-            pthread_mutex_lock(&self.core.mu)
+            lock_core(self.core)
             for i in range(n):
                 o = find_obj(self.core, idv[i])
                 if o == NULL or o.state != FR_OBJ_PENDING:
@@ -2163,7 +2223,7 @@ cdef class Scheduler:
         payloads.resize(idv.size())
         present.resize(idv.size())
         with nogil:
-            pthread_mutex_lock(&c.mu)
+            lock_core(c)
             while not c.stopping and not values_in_memory(c, idv):
                 if r == NULL:
                     r = new Request()
@@ -2205,13 +2265,13 @@ cdef class Scheduler:
             a.sizes.push_back(size)
         a.deadline = monotonic() + c.full_timeout
         with nogil:
-            pthread_mutex_lock(&c.mu)
+            lock_core(c)
             answered = request_memory(c, a)
             pthread_mutex_unlock(&c.mu)
         try:
             while not answered:
                 with nogil:
-                    pthread_mutex_lock(&c.mu)
+                    lock_core(c)
                     if not a.done and not c.stopping:
                         wait_briefly(&c.cv, &c.mu, 50000000)
                     answered = a.done or c.stopping
@@ -2219,7 +2279,7 @@ cdef class Scheduler:
                 PyErr_CheckSignals()
         except BaseException:
             with nogil:
-                pthread_mutex_lock(&c.mu)
+                lock_core(c)
                 if a.done:
                     for i in range(a.ids.size()):
                         if not a.failed:
@@ -2231,7 +2291,7 @@ cdef class Scheduler:
             raise
         if not a.done:
             with nogil:
-                pthread_mutex_lock(&c.mu)
+                lock_core(c)
                 a.abandoned = True
                 pthread_mutex_unlock(&c.mu)
             return None, "the fastray runtime was shut down"
@@ -2242,7 +2302,7 @@ cdef class Scheduler:
 
     def unpin(self, uint64_t blob_id) -> None:
         """A view from fetch() went away."""
-        pthread_mutex_lock(&self.core.mu)
+        lock_core(self.core)
         if not self.core.stopping:
             unpin(self.core, blob_id, 1, NULL)
         pthread_mutex_unlock(&self.core.mu)
@@ -2253,7 +2313,7 @@ cdef class Scheduler:
         cdef uint32_t flags = (FR_CANCEL_FORCE if force else 0) | (
             FR_CANCEL_RECURSIVE if recursive else 0)
         with nogil:
-            pthread_mutex_lock(&self.core.mu)
+            lock_core(self.core)
             t = owning_task(self.core, object_id)
             if t != NULL:
                 cancel_task(self.core, t.id, flags)
@@ -2270,7 +2330,7 @@ cdef class Scheduler:
         cdef vector[TaskEvent] events
         cdef uint64_t first, k, n
         names = {}
-        pthread_mutex_lock(&c.mu)
+        lock_core(c)
         n = c.events.size()
         if n:
             first = c.events_total - n if c.events_total > n else 0
@@ -2303,7 +2363,7 @@ cdef class Scheduler:
         cdef int64_t start
         cdef bint tiny
         names = {}
-        pthread_mutex_lock(&c.mu)
+        lock_core(c)
         n = c.events.size()
         first = c.events_total
         while (n and first > 0 and c.events_total - first < n
@@ -2350,7 +2410,7 @@ cdef class Scheduler:
                   W_STARTING: "starting"}
         cdef vector[pair[uint64_t, uint64_t]] largest
         workers = []
-        pthread_mutex_lock(&c.mu)
+        lock_core(c)
         for i in range(c.workers.size()):
             w = c.workers[i]
             if w.state == W_DEAD:
@@ -2382,7 +2442,7 @@ cdef class Scheduler:
     def worker_pids(self) -> list:
         cdef size_t i
         pids = []
-        pthread_mutex_lock(&self.core.mu)
+        lock_core(self.core)
         for i in range(self.core.workers.size()):
             if self.core.workers[i].state != W_DEAD and self.core.workers[i].pid > 0:
                 pids.append(self.core.workers[i].pid)
@@ -2394,7 +2454,7 @@ cdef class Scheduler:
         cdef Core *c = self.core
         cdef size_t i
         cdef int running = 0, blocked = 0, live = 0, queued = 0
-        pthread_mutex_lock(&c.mu)
+        lock_core(c)
         for i in range(c.workers.size()):
             queued += c.workers[i].queued.size()
             if c.workers[i].state in (W_IDLE, W_BUSY, W_STARTING):

@@ -18,7 +18,7 @@ def _tour(args: argparse.Namespace) -> int:
 
 def _bench(args: argparse.Namespace) -> int:
     from fastray.bench import main as run_bench
-    run_bench(quick=args.quick)
+    run_bench(quick=args.quick, json_path=args.json, only=args.only)
     return 0
 
 
@@ -43,11 +43,16 @@ def _parser() -> argparse.ArgumentParser:
     tour.set_defaults(handler=_tour)
     bench = commands.add_parser(
         "bench",
-        help="measure fastray next to the process pools (and Ray, if installed)",
+        help="measure fastray next to Ray and the process pools",
         description="Run the same workloads on fastray, ProcessPoolExecutor, "
-        "multiprocessing.Pool and (when installed) Ray, and print medians and ratios.",
+        "multiprocessing.Pool and, when installed, Ray, loky and dask, then Ray's own "
+        "microbenchmark on fastray and Ray; print medians and ratios.",
     )
-    bench.add_argument("--quick", action="store_true", help="fewer rounds (a smoke run)")
+    bench.add_argument("--quick", action="store_true",
+                       help="smaller workloads and fewer rounds (a smoke run)")
+    bench.add_argument("--json", metavar="FILE", help="also write the figures to FILE")
+    bench.add_argument("--only", nargs="+", metavar="NAME",
+                       help='measure only these executors (e.g. fastray Ray "loky")')
     bench.set_defaults(handler=_bench)
     dashboard = commands.add_parser(
         "dashboard",

@@ -1,40 +1,48 @@
-"""``python -m fastray bench``: fastray next to the process pools (and Ray,
-when it is installed) on the same workloads, in one run, medians.
+"""``python -m fastray bench``: fastray next to its peers on the same
+workloads, in one run, medians and ratios.
 
-Every executor gets the same functions through a small adapter, so each
-figure is measured the same way for all of them.
+Two tables:
+
+- *peers*: fastray, ProcessPoolExecutor(2) and multiprocessing.Pool(2)
+  always, and Ray, loky and a dask LocalCluster when installed (the
+  ``bench`` extra), through one small adapter each, so every figure is taken
+  the same way for all of them;
+- *Ray's microbenchmark*: the workloads of ``ray microbenchmark`` that need
+  only tasks and objects, on fastray and (when installed) Ray.
+
+``benches/`` runs the same adapters and workloads under pytest-benchmark.
 """
 from __future__ import annotations
 
 import concurrent.futures
 import gc
+import json
 import multiprocessing
 import os
+import platform
 import statistics
+import subprocess
+import sys
 import time
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 
+from .bench_tasks import checksum, make_array, noop
+
 MB = 1_000_000
+CPUS = 2
 
 
-def noop(x: Any = None) -> Any:
-    return x
-
-
-def checksum(x: np.ndarray) -> float:
-    return float(x[::1024].sum())
-
-
-def make_array(nbytes: int) -> np.ndarray:
-    return np.ones(nbytes // 8)
+# ---------------------------------------------------------------- executors
 
 
 class Executor:
     """One executor under test: start, submit, get, stop."""
 
     name = ""
+    module = ""   # what must be importable for it to run
 
     def load(self) -> None:
         """Imports what start() needs (not part of the start-up figure)."""
@@ -52,11 +60,11 @@ class Executor:
 
 
 class Fastray(Executor):
-    name = "fastray"
+    name = module = "fastray"
 
     def load(self) -> None:
         import fastray
-        import fastray.runtime  # noqa: F401  (what init would import)
+        import fastray.runtime  # noqa: F401  (what init imports)
         self.ray = fastray
 
     def start(self) -> None:
@@ -79,7 +87,7 @@ class Fastray(Executor):
 
 
 class Ray(Fastray):
-    name = "Ray"
+    name, module = "Ray", "ray"
 
     def load(self) -> None:
         import ray
@@ -91,10 +99,10 @@ class Ray(Fastray):
 
 
 class ProcessPool(Executor):
-    name = "ProcessPoolExecutor"
+    name, module = "ProcessPoolExecutor", "concurrent.futures"
 
     def start(self) -> None:
-        self.pool = concurrent.futures.ProcessPoolExecutor(CPUS)
+        self.pool: concurrent.futures.Executor = concurrent.futures.ProcessPoolExecutor(CPUS)
 
     def submit(self, fn: Callable, *args: Any) -> Any:
         return self.pool.submit(fn, *args)
@@ -106,8 +114,19 @@ class ProcessPool(Executor):
         self.pool.shutdown()
 
 
+class Loky(ProcessPool):
+    name = module = "loky"
+
+    def load(self) -> None:
+        import loky
+        self.loky = loky
+
+    def start(self) -> None:
+        self.pool = self.loky.ProcessPoolExecutor(CPUS)
+
+
 class MultiprocessingPool(Executor):
-    name = "multiprocessing.Pool"
+    name, module = "multiprocessing.Pool", "multiprocessing"
 
     def start(self) -> None:
         self.pool = multiprocessing.get_context("fork").Pool(CPUS)
@@ -123,7 +142,54 @@ class MultiprocessingPool(Executor):
         self.pool.join()
 
 
-CPUS = 2
+class Dask(Executor):
+    name, module = "dask LocalCluster", "dask.distributed"
+
+    def load(self) -> None:
+        import dask.distributed
+        self.distributed = dask.distributed
+
+    def start(self) -> None:
+        self.cluster = self.distributed.LocalCluster(
+            n_workers=CPUS, threads_per_worker=1, processes=True, dashboard_address=None)
+        self.client = self.distributed.Client(self.cluster)
+
+    def submit(self, fn: Callable, *args: Any) -> Any:
+        return self.client.submit(fn, *args, pure=False)
+
+    def result(self, handle: Any) -> Any:
+        return handle.result()
+
+    def results(self, handles: list) -> list:
+        return self.client.gather(handles)
+
+    def stop(self) -> None:
+        self.client.close()
+        self.cluster.close()
+
+
+EXECUTORS: list[type[Executor]] = [Fastray, Ray, ProcessPool, MultiprocessingPool, Loky, Dask]
+
+
+def installed(names: list[str] | None = None) -> list[Executor]:
+    """The executors whose modules import here (all of them, or those named)."""
+    import importlib.util
+    chosen = []
+    for kind in EXECUTORS:
+        if names is not None and kind.name not in names:
+            continue
+        if importlib.util.find_spec(kind.module.split(".")[0]) is None:
+            continue
+        if "." in kind.module:
+            try:
+                importlib.import_module(kind.module)
+            except ImportError:
+                continue
+        chosen.append(kind())
+    return chosen
+
+
+# ---------------------------------------------------------------- timing
 
 
 def median_time(action: Callable[[], Any], rounds: int) -> float:
@@ -136,86 +202,285 @@ def median_time(action: Callable[[], Any], rounds: int) -> float:
     return statistics.median(times)
 
 
-def measure(executor: Executor, quick: bool) -> dict[str, float]:
-    """Seconds (or tasks per second) for each workload."""
-    figures: dict[str, float] = {}
+def rate(action: Callable[[], Any], per_call: float, quick: bool) -> float:
+    """Ray's timeit: per_call units per second, the median of 5 trials of
+    calls repeated for at least half a second (a tenth if quick)."""
+    action()
+    trials = []
+    for _ in range(5):
+        calls, started = 0, time.perf_counter()
+        while (elapsed := time.perf_counter() - started) < (0.1 if quick else 0.5):
+            action()
+            calls += 1
+        trials.append(calls * per_call / elapsed)
+    return statistics.median(trials)
+
+
+# ---------------------------------------------------------------- workloads
+
+
+STARTUP_SCRIPT = """
+import json, os, sys, time
+from fastray.bench import executor_named, memory_of_tree
+from fastray.bench_tasks import checksum, noop
+import numpy as np
+executor = executor_named(sys.argv[1])
+executor.load()
+started = time.perf_counter()
+executor.start()
+executor.result(executor.submit(noop))
+startup = time.perf_counter() - started
+executor.result(executor.submit(checksum, np.ones(1000)))
+rss, pss, processes = memory_of_tree(os.getpid())
+executor.stop()
+print(json.dumps([startup, rss, pss, processes]))
+"""
+
+
+def executor_named(name: str) -> Executor:
+    return next(kind() for kind in EXECUTORS if kind.name == name)
+
+
+def memory_of_tree(root: int) -> tuple[float, float, int]:
+    """RSS and PSS (MB) of a process and all its descendants, and how many."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    parents[int(entry)] = int(stat.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+    tree, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent]
+        tree.update(children)
+        frontier.extend(children)
+    rss = pss = 0
+    for pid in tree:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as rollup:
+                for line in rollup:
+                    if line.startswith("Rss:"):
+                        rss += int(line.split()[1])
+                    elif line.startswith("Pss:"):
+                        pss += int(line.split()[1])
+        except OSError:
+            continue
+    return rss / 1000, pss / 1000, len(tree)
+
+
+def fresh_start(executor: Executor, rounds: int) -> dict[str, float]:
+    """Start-up and memory, each round in a fresh interpreter (medians)."""
+    rows = []
+    for _ in range(rounds):
+        done = subprocess.run([sys.executable, "-c", STARTUP_SCRIPT, executor.name],
+                              check=True, capture_output=True, text=True)
+        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    startup, rss, pss, processes = (statistics.median(column) for column in zip(*rows))
+    return {"init + first no-op task (ms)": startup * 1e3,
+            "RSS of all processes after one numpy task (MB)": rss,
+            "PSS of all processes after one numpy task (MB)": pss,
+            "processes": processes}
+
+
+def peer_workloads(quick: bool) -> list[tuple[str, Callable[[Executor], float]]]:
+    """(row, measure) for the peers table; each measure runs on a started executor."""
+    calls = 100 if quick else 1000
+    count = 2_000 if quick else 20_000
+    small, large = (10 * MB, 100 * MB) if quick else (100 * MB, 1000 * MB)
+
+    def sync(executor: Executor) -> float:
+        def round_trips() -> None:
+            for _ in range(calls):
+                executor.result(executor.submit(noop))
+        return median_time(round_trips, 5) / calls * 1e6
+
+    def asynchronous(executor: Executor) -> float:
+        return count / median_time(
+            lambda: executor.results([executor.submit(noop) for _ in range(count)]), 5)
+
+    def argument(nbytes: int, rounds: int) -> Callable[[Executor], float]:
+        def measure(executor: Executor) -> float:
+            array = make_array(nbytes)
+            return median_time(lambda: executor.result(executor.submit(checksum, array)),
+                               rounds) * 1e3
+        return measure
+
+    def returning(executor: Executor) -> float:
+        return median_time(lambda: executor.result(executor.submit(make_array, small)),
+                           5) * 1e3
+
+    return [
+        ("sync round trip, no-op task (µs)", sync),
+        (f"async: {count:,} no-op tasks (tasks/s)", asynchronous),
+        (f"{small // MB} MB array as a task argument (ms)", argument(small, 5)),
+        (f"{large // MB:,} MB array as a task argument (ms)", argument(large, 3)),
+        (f"task returning a {small // MB} MB array (ms)", returning),
+    ]
+
+
+MICROBENCHMARK_ROWS = (
+    "single client tasks sync (/s)",
+    "single client tasks async (/s)",
+    "single client tasks and get batch (/s)",
+    "single client put calls (/s)",
+    "single client get calls (/s)",
+    "single client put gigabytes (GB/s)",
+    "single client get of a stored 100 MB array (/s)",
+    "single client get object containing 10k refs (/s)",
+    "single client wait 1k refs (/s)",
+)
+
+
+def microbenchmark_workloads(ray: Any, quick: bool) -> list[tuple[str, Callable[[], Any], float]]:
+    """``ray microbenchmark``'s task and object workloads, for a module with
+    Ray's API: (row, one call, units per call)."""
+    array = np.zeros((10 if quick else 100) * 1024 * 1024, dtype=np.int64)
+    stored = ray.put(make_array(100 * MB))
+    value = ray.put(0)
+
+    @ray.remote
+    def small_value() -> bytes:
+        return b"ok"
+
+    @ray.remote
+    def refs_of_10k() -> list:
+        return [ray.put(1) for _ in range(10_000)]
+
+    holder = refs_of_10k.remote()
+    ray.get(holder)
+
+    def tasks_and_get_batch() -> None:
+        ray.get([small_value.remote() for _ in range(1000)])
+
+    def wait_1k_refs() -> None:
+        not_ready = [small_value.remote() for _ in range(1000)]
+        for _ in range(1000):
+            _, not_ready = ray.wait(not_ready)
+
+    actions: list[tuple[Callable[[], Any], float]] = [
+        (lambda: ray.get(small_value.remote()), 1),
+        (tasks_and_get_batch, 1000),
+        (tasks_and_get_batch, 1),
+        (lambda: ray.put(0), 1),
+        (lambda: ray.get(value), 1),
+        (lambda: ray.put(array), array.nbytes / 1e9),
+        (lambda: ray.get(stored), 1),
+        (lambda: ray.get(holder), 1),
+        (wait_1k_refs, 1),
+    ]
+    return [(row, action, per_call)
+            for row, (action, per_call) in zip(MICROBENCHMARK_ROWS, actions, strict=True)]
+
+
+# ---------------------------------------------------------------- the run
+
+
+class Progress:
+    """One status line on stderr: rewritten in place on a terminal."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.done = total, 0
+        self.tty = sys.stderr.isatty()
+
+    def step(self, what: str) -> None:
+        self.done += 1
+        line = f"[{self.done}/{self.total}] {what}"
+        sys.stderr.write(f"\r{line:<79.79}" if self.tty else line + "\n")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.tty:
+            sys.stderr.write("\r" + " " * 79 + "\r")
+
+
+def measure_peer(executor: Executor, quick: bool, progress: Progress) -> dict[str, float]:
+    progress.step(f"{executor.name}: start-up and memory, in fresh interpreters")
+    figures = fresh_start(executor, 3 if quick else 5)
     executor.load()
-    started = time.perf_counter()
     executor.start()
     executor.result(executor.submit(noop))
-    figures["init + first no-op task (ms)"] = (time.perf_counter() - started) * 1e3
-    calls = 100 if quick else 1000
-
-    def round_trips() -> None:
-        for _ in range(calls):
-            executor.result(executor.submit(noop))
-
-    figures["sync round trip, no-op (µs)"] = median_time(round_trips, 5) / calls * 1e6
-    count = 2_000 if quick else 20_000
-    seconds = median_time(lambda: executor.results([executor.submit(noop)
-                                                    for _ in range(count)]), 3)
-    figures[f"async, {count} no-op tasks (tasks/s)"] = count / seconds
-    array = np.random.default_rng(0).random(100 * MB // 8)
-    figures["100 MB array as an argument (ms)"] = median_time(
-        lambda: executor.result(executor.submit(checksum, array)), 5) * 1e3
-    figures["task returning 100 MB (ms)"] = median_time(
-        lambda: executor.result(executor.submit(make_array, 100 * MB)), 5) * 1e3
-    if isinstance(executor, Fastray):  # and Ray
-        figures.update(measure_calls(executor.ray, quick))
+    for row, measure in peer_workloads(quick):
+        progress.step(f"{executor.name}: {row}")
+        figures[row] = measure(executor)
+    progress.step(f"{executor.name}: shutdown")
     started = time.perf_counter()
     executor.stop()
     figures["shutdown (ms)"] = (time.perf_counter() - started) * 1e3
     return figures
 
 
-def per_second(action: Callable[[], Any], repeat: int) -> float:
-    """Calls per second of action, the median of 5 timed runs of repeat calls."""
-    def run() -> None:
-        for _ in range(repeat):
-            action()
-    return repeat / median_time(run, 5)
+def measure_microbenchmark(executor: Fastray, quick: bool,
+                           progress: Progress) -> dict[str, float]:
+    executor.load()
+    executor.start()
+    figures = {}
+    for row, action, per_call in microbenchmark_workloads(executor.ray, quick):
+        progress.step(f"{executor.name}: {row}")
+        figures[row] = rate(action, per_call, quick)
+    executor.stop()
+    return figures
 
 
-def measure_calls(ray: Any, quick: bool) -> dict[str, float]:
-    """The call-rate workloads of ``ray microbenchmark`` (same API on both)."""
-    scale = 10 if quick else 1
-    small = ray.put(0)
-    holder = ray.put([ray.put(i) for i in range(10_000)])
-    ready = [ray.put(i) for i in range(1_000)]
-    return {
-        "put calls (/s)": per_second(lambda: ray.put(0), 10_000 // scale),
-        "get calls (/s)": per_second(lambda: ray.get(small), 10_000 // scale),
-        "get of an object holding 10k refs (/s)": per_second(lambda: ray.get(holder), 5),
-        "wait on 1k ready refs (/s)": per_second(
-            lambda: ray.wait(ready, num_returns=len(ready)), 50 // scale),
-    }
-
-
-def main(quick: bool = False) -> None:
-    executors: list[Executor] = [Fastray(), ProcessPool(), MultiprocessingPool()]
-    try:
-        import ray  # noqa: F401
-        executors.insert(1, Ray())
-    except ImportError:
-        print("(Ray is not installed: pip install ray to compare with it)")
-    results = {}
-    for executor in executors:
-        print(f"measuring {executor.name} ...", flush=True)
-        results[executor.name] = measure(executor, quick)
+def table(results: dict[str, dict[str, float]]) -> str:
+    """A markdown table: a row per workload, a column per executor, then
+    fastray's advantage over each (higher is better)."""
     names = list(results)
-    rows = list(results[names[0]])
-    width = max(len(r) for r in rows)
-    print(f"\n{CPUS} CPUs, {os.cpu_count()} on the machine; medians; "
-          "the last columns are fastray's advantage (higher is better)")
-    print(" | ".join([" " * width] + [f"{n:>20}" for n in names]
-                     + [f"vs {n}" for n in names[1:]]))
+    rows = [row for row in results[names[0]] if row != "processes"]
+    lines = ["| workload | " + " | ".join(names) + " | "
+             + " | ".join(f"vs {n}" for n in names[1:]) + " |",
+             "|---" * (2 * len(names)) + "|"]
     for row in rows:
-        values = [results[n].get(row) for n in names]
         ours = results[names[0]][row]
-        higher_is_better = "/s" in row
-        ratios = ["-" if v is None else
-                  f"{ours / v if higher_is_better else v / ours:.1f}x"
-                  for v in values[1:]]
-        print(" | ".join([row.ljust(width)]
-                         + [f"{'-' if v is None else format(v, ',.1f'):>20}" for v in values]
-                         + ratios))
+        higher_is_better = "/s)" in row
+        cells = [_number(results[n].get(row)) for n in names]
+        ratios = ["–" if results[n].get(row) in (None, 0) else
+                  f"{(ours / results[n][row]) if higher_is_better else results[n][row] / ours:.1f}×"
+                  for n in names[1:]]
+        lines.append(f"| {row} | " + " | ".join(cells + ratios) + " |")
+    return "\n".join(lines)
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value:,.0f}" if value >= 100 else f"{value:,.3g}"
+
+
+def machine() -> dict[str, Any]:
+    with open("/proc/meminfo") as meminfo:
+        total_kb = int(meminfo.readline().split()[1])
+    model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
+                  if line.startswith("model name")), platform.machine())
+    return {"cpus": os.cpu_count(), "cpu": model, "memory_gib": round(total_kb / 2**20, 1),
+            "python": platform.python_version(), "system": platform.platform()}
+
+
+def main(quick: bool = False, json_path: str | None = None,
+         only: list[str] | None = None) -> dict[str, Any]:
+    executors = installed(only)
+    missing = [kind.name for kind in EXECUTORS if kind.name not in {e.name for e in executors}]
+    if missing:
+        print(f"(not installed, left out: {', '.join(missing)}; pip install 'fastray[bench]')")
+    micro = [e for e in executors if isinstance(e, Fastray)]
+    progress = Progress(len(executors) * (len(peer_workloads(quick)) + 2)
+                        + len(micro) * len(MICROBENCHMARK_ROWS))
+    peers = {e.name: measure_peer(e, quick, progress) for e in executors}
+    microbenchmark = {e.name: measure_microbenchmark(type(e)(), quick, progress) for e in micro}
+    progress.close()
+    host = machine()
+    report = {"machine": host, "quick": quick, "peers": peers,
+              "ray_microbenchmark": microbenchmark}
+    print(f"\n{CPUS} CPUs used of {host['cpus']} ({host['cpu']}, {host['memory_gib']} GiB, "
+          f"Python {host['python']}); medians; the ratios are fastray's advantage "
+          "(higher is better)\n")
+    print(table(peers))
+    print("\n`ray microbenchmark`'s task and object workloads:\n")
+    print(table(microbenchmark))
+    if json_path:
+        with open(json_path, "w") as out:
+            json.dump(report, out, indent=2)
+        print(f"\nwrote {json_path}")
+    return report

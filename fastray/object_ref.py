@@ -5,6 +5,7 @@ import threading
 from typing import TYPE_CHECKING, Any, Generator
 
 from . import process
+from ._scheduler import untrack
 
 if TYPE_CHECKING:
     import concurrent.futures
@@ -51,6 +52,7 @@ class ObjectRef(metaclass=_RefType):
         return or put), so creating it must not count it again."""
         self._id = object_id
         self._generation = process.generation
+        untrack(self)
         if not adopt and process.backend is not None:
             process.backend.incref(object_id)
 
