@@ -1,7 +1,8 @@
 """The object store: put bandwidth next to np.copyto, the first get of fresh
-arrays of three sizes, and tasks on large arrays next to
+arrays of three sizes, and a task on a stored array next to
 ProcessPoolExecutor, all in one run
-(``pytest benches/bench_store.py --benchmark-group-by=group``)."""
+(``pytest benches/bench_store.py --benchmark-group-by=group``).  Arrays
+passed by value and returned are in bench_peers.py."""
 from __future__ import annotations
 
 import concurrent.futures
@@ -12,17 +13,10 @@ import pytest
 
 import fastray
 
+from fastray.bench_tasks import checksum, make_array
+
 MB = 1_000_000
 CPUS = 2
-
-
-def checksum(x: np.ndarray) -> float:
-    """Reads one float in every 8 KB: the cost is getting the array there."""
-    return float(x[::1024].sum())
-
-
-def make(nbytes: int) -> np.ndarray:
-    return np.ones(nbytes // 8)
 
 
 @pytest.fixture(scope="module")
@@ -44,20 +38,25 @@ def array_400mb():
     return np.random.default_rng(0).random(400 * MB // 8)
 
 
-@pytest.mark.benchmark(group="put of a 400 MB array")
-def test_put_400mb(benchmark, runtime, array_400mb):
+@pytest.fixture(scope="module")
+def array_1gb():
+    return np.random.default_rng(1).random(1000 * MB // 8)
+
+
+@pytest.mark.benchmark(group="put of a 1 GB array")
+def test_put_1gb(benchmark, runtime, array_1gb):
     def put_and_free():
-        ref = fastray.put(array_400mb)
+        ref = fastray.put(array_1gb)
         del ref
 
     benchmark.pedantic(put_and_free, rounds=7, warmup_rounds=1)
 
 
-@pytest.mark.benchmark(group="put of a 400 MB array")
-def test_copyto_400mb_baseline(benchmark, array_400mb):
-    target = np.empty_like(array_400mb)
+@pytest.mark.benchmark(group="put of a 1 GB array")
+def test_copyto_1gb_baseline(benchmark, array_1gb):
+    target = np.empty_like(array_1gb)
     target.fill(0)  # touched, as the store's recycled memory is
-    benchmark.pedantic(np.copyto, args=(target, array_400mb), rounds=7, warmup_rounds=1)
+    benchmark.pedantic(np.copyto, args=(target, array_1gb), rounds=7, warmup_rounds=1)
 
 
 @pytest.mark.parametrize("nbytes", [1 * MB, 100 * MB, 1000 * MB], ids=["1MB", "100MB", "1GB"])
@@ -68,12 +67,12 @@ def test_first_get(benchmark, runtime, nbytes):
     microseconds of any Python code to the get; a get of an unrelated small
     object first warms the interpreter again, so the figure is the get's own."""
     refs = []
-    warm = fastray.put(make(1 * MB))
+    warm = fastray.put(make_array(1 * MB))
 
     def store_fresh():
         refs.clear()
         gc.collect()
-        refs.append(fastray.put(make(nbytes)))
+        refs.append(fastray.put(make_array(nbytes)))
         for _ in range(3):
             fastray.get(warm)
         return (refs[0],), {}
@@ -92,34 +91,4 @@ def test_task_on_stored_array(benchmark, runtime, array_400mb):
 @pytest.mark.benchmark(group="task on a stored 400 MB array")
 def test_task_on_array_process_pool(benchmark, pool, array_400mb):
     benchmark.pedantic(lambda: pool.submit(checksum, array_400mb).result(), rounds=5,
-                       warmup_rounds=1)
-
-
-@pytest.fixture(scope="module")
-def array_100mb():
-    return np.random.default_rng(1).random(100 * MB // 8)
-
-
-@pytest.mark.benchmark(group="100 MB array as a task argument (by value)")
-def test_argument_100mb(benchmark, runtime, array_100mb):
-    task = fastray.remote(checksum)
-    benchmark.pedantic(lambda: fastray.get(task.remote(array_100mb)), rounds=9,
-                       warmup_rounds=2)
-
-
-@pytest.mark.benchmark(group="100 MB array as a task argument (by value)")
-def test_argument_100mb_process_pool(benchmark, pool, array_100mb):
-    benchmark.pedantic(lambda: pool.submit(checksum, array_100mb).result(), rounds=9,
-                       warmup_rounds=1)
-
-
-@pytest.mark.benchmark(group="task returning a 100 MB array")
-def test_result_100mb(benchmark, runtime):
-    task = fastray.remote(make)
-    benchmark.pedantic(lambda: fastray.get(task.remote(100 * MB)), rounds=9, warmup_rounds=2)
-
-
-@pytest.mark.benchmark(group="task returning a 100 MB array")
-def test_result_100mb_process_pool(benchmark, pool):
-    benchmark.pedantic(lambda: pool.submit(make, 100 * MB).result(), rounds=9,
                        warmup_rounds=1)

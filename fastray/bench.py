@@ -25,7 +25,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -282,42 +282,53 @@ def fresh_start(executor: Executor, rounds: int) -> dict[str, float]:
     return {"init + first no-op task (ms)": startup * 1e3,
             "RSS of all processes after one numpy task (MB)": rss,
             "PSS of all processes after one numpy task (MB)": pss,
-            "processes": processes}
+            "processes after one numpy task": processes}
 
 
-def peer_workloads(quick: bool) -> list[tuple[str, Callable[[Executor], float]]]:
-    """(row, measure) for the peers table; each measure runs on a started executor."""
+@dataclass
+class Workload:
+    """One row of the peers table: a timed call made for a started executor,
+    and how the seconds one call takes become the row's figure."""
+
+    row: str
+    make: Callable[[Executor], Callable[[], Any]]
+    rounds: int
+    figure: Callable[[float], float]
+
+
+def peer_workloads(quick: bool) -> list[Workload]:
     calls = 100 if quick else 1000
     count = 2_000 if quick else 20_000
     small, large = (10 * MB, 100 * MB) if quick else (100 * MB, 1000 * MB)
 
-    def sync(executor: Executor) -> float:
-        def round_trips() -> None:
-            for _ in range(calls):
-                executor.result(executor.submit(noop))
-        return median_time(round_trips, 5) / calls * 1e6
+    def round_trips(executor: Executor) -> Callable[[], Any]:
+        return lambda: [executor.result(executor.submit(noop)) for _ in range(calls)]
 
-    def asynchronous(executor: Executor) -> float:
-        return count / median_time(
-            lambda: executor.results([executor.submit(noop) for _ in range(count)]), 5)
+    def burst(executor: Executor) -> Callable[[], Any]:
+        return lambda: executor.results([executor.submit(noop) for _ in range(count)])
 
-    def argument(nbytes: int, rounds: int) -> Callable[[Executor], float]:
-        def measure(executor: Executor) -> float:
+    def argument(nbytes: int) -> Callable[[Executor], Callable[[], Any]]:
+        def make(executor: Executor) -> Callable[[], Any]:
             array = make_array(nbytes)
-            return median_time(lambda: executor.result(executor.submit(checksum, array)),
-                               rounds) * 1e3
-        return measure
+            return lambda: executor.result(executor.submit(checksum, array))
+        return make
 
-    def returning(executor: Executor) -> float:
-        return median_time(lambda: executor.result(executor.submit(make_array, small)),
-                           5) * 1e3
+    def returning(executor: Executor) -> Callable[[], Any]:
+        return lambda: executor.result(executor.submit(make_array, small))
+
+    def milliseconds(seconds: float) -> float:
+        return seconds * 1e3
 
     return [
-        ("sync round trip, no-op task (µs)", sync),
-        (f"async: {count:,} no-op tasks (tasks/s)", asynchronous),
-        (f"{small // MB} MB array as a task argument (ms)", argument(small, 5)),
-        (f"{large // MB:,} MB array as a task argument (ms)", argument(large, 3)),
-        (f"task returning a {small // MB} MB array (ms)", returning),
+        Workload("sync round trip, no-op task (µs)", round_trips, 5,
+                 lambda seconds: seconds / calls * 1e6),
+        Workload(f"async: {count:,} no-op tasks (tasks/s)", burst, 5,
+                 lambda seconds: count / seconds),
+        Workload(f"{small // MB} MB array as a task argument (ms)", argument(small), 5,
+                 milliseconds),
+        Workload(f"{large // MB:,} MB array as a task argument (ms)", argument(large), 3,
+                 milliseconds),
+        Workload(f"task returning a {small // MB} MB array (ms)", returning, 5, milliseconds),
     ]
 
 
@@ -379,10 +390,11 @@ def microbenchmark_workloads(ray: Any, quick: bool) -> list[tuple[str, Callable[
 
 
 class Progress:
-    """One status line on stderr: rewritten in place on a terminal."""
+    """One status line on stderr, rewritten in place on a terminal; the
+    count goes on across the child interpreters that do the measuring."""
 
-    def __init__(self, total: int) -> None:
-        self.total, self.done = total, 0
+    def __init__(self, total: int, done: int = 0) -> None:
+        self.total, self.done = total, done
         self.tty = sys.stderr.isatty()
 
     def step(self, what: str) -> None:
@@ -396,42 +408,76 @@ class Progress:
             sys.stderr.write("\r" + " " * 79 + "\r")
 
 
-def measure_peer(executor: Executor, quick: bool, progress: Progress) -> dict[str, float]:
+Figures = Iterator[tuple[str, float]]
+
+
+def peer_figures(executor: Executor, quick: bool, progress: Progress) -> Figures:
     progress.step(f"{executor.name}: start-up and memory, in fresh interpreters")
-    figures = fresh_start(executor, 3 if quick else 5)
+    yield from fresh_start(executor, 3 if quick else 5).items()
     executor.load()
     executor.start()
     executor.result(executor.submit(noop))
-    for row, measure in peer_workloads(quick):
-        progress.step(f"{executor.name}: {row}")
-        figures[row] = measure(executor)
+    for workload in peer_workloads(quick):
+        progress.step(f"{executor.name}: {workload.row}")
+        call = workload.make(executor)
+        call()
+        yield workload.row, workload.figure(median_time(call, workload.rounds))
     progress.step(f"{executor.name}: shutdown")
     started = time.perf_counter()
     executor.stop()
-    figures["shutdown (ms)"] = (time.perf_counter() - started) * 1e3
-    return figures
+    yield "shutdown (ms)", (time.perf_counter() - started) * 1e3
 
 
-def measure_microbenchmark(executor: Fastray, quick: bool,
-                           progress: Progress) -> dict[str, float]:
+def microbenchmark_figures(executor: Executor, quick: bool, progress: Progress) -> Figures:
+    assert isinstance(executor, Fastray)
     executor.load()
     executor.start()
-    figures = {}
     for row, action, per_call in microbenchmark_workloads(executor.ray, quick):
         progress.step(f"{executor.name}: {row}")
-        figures[row] = rate(action, per_call, quick)
+        yield row, rate(action, per_call, quick)
     executor.stop()
+
+
+MEASURES: dict[str, Callable[[Executor, bool, Progress], Figures]] = {
+    "peers": peer_figures, "ray_microbenchmark": microbenchmark_figures}
+FIGURE = "figure: "
+
+
+def steps(kind: str, quick: bool) -> int:
+    """How many progress steps one executor's measuring takes."""
+    return len(peer_workloads(quick)) + 2 if kind == "peers" else len(MICROBENCHMARK_ROWS)
+
+
+def measure_in_child(kind: str, executor: Executor, quick: bool,
+                     progress: Progress) -> dict[str, float]:
+    """One executor's figures, measured in a fresh interpreter: no executor
+    runs in a heap another has filled, and one that crashes (Ray has been
+    seen to segfault in its shutdown) loses only the figures it had left."""
+    done = subprocess.run(
+        [sys.executable, "-m", "fastray.bench", kind, executor.name, str(int(quick)),
+         str(progress.done), str(progress.total)], stdout=subprocess.PIPE, text=True)
+    progress.done += steps(kind, quick)
+    figures = dict(json.loads(line[len(FIGURE):]) for line in done.stdout.splitlines()
+                   if line.startswith(FIGURE))
+    if done.returncode != 0:
+        print(f"\n({executor.name} exited with status {done.returncode} after "
+              f"{len(figures)} figures)", file=sys.stderr)
     return figures
+
+
+def _child(kind: str, name: str, quick: str, done: str, total: str) -> None:
+    progress = Progress(int(total), int(done))
+    for row, value in MEASURES[kind](executor_named(name), quick == "1", progress):
+        print(FIGURE + json.dumps([row, value]), flush=True)
 
 
 def table(results: dict[str, dict[str, float]]) -> str:
     """A markdown table: a row per workload, a column per executor, then
     fastray's advantage over each (higher is better)."""
     names = list(results)
-    rows = [row for row in results[names[0]] if row != "processes"]
-    lines = ["| workload | " + " | ".join(names) + " | "
-             + " | ".join(f"vs {n}" for n in names[1:]) + " |",
-             "|---" * (2 * len(names)) + "|"]
+    rows = list(results[names[0]])
+    header = ["workload", *names, *(f"vs {n}" for n in names[1:])]
+    lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
     for row in rows:
         ours = results[names[0]][row]
         higher_is_better = "/s)" in row
@@ -464,15 +510,15 @@ def main(quick: bool = False, json_path: str | None = None,
     missing = [kind.name for kind in EXECUTORS if kind.name not in {e.name for e in executors}]
     if missing:
         print(f"(not installed, left out: {', '.join(missing)}; pip install 'fastray[bench]')")
-    micro = [e for e in executors if isinstance(e, Fastray)]
-    progress = Progress(len(executors) * (len(peer_workloads(quick)) + 2)
-                        + len(micro) * len(MICROBENCHMARK_ROWS))
-    peers = {e.name: measure_peer(e, quick, progress) for e in executors}
-    microbenchmark = {e.name: measure_microbenchmark(type(e)(), quick, progress) for e in micro}
+    runs = [("peers", e) for e in executors] + [
+        ("ray_microbenchmark", e) for e in executors if isinstance(e, Fastray)]
+    progress = Progress(sum(steps(kind, quick) for kind, _ in runs))
+    report: dict[str, Any] = {"machine": machine(), "quick": quick,
+                              "peers": {}, "ray_microbenchmark": {}}
+    for kind, executor in runs:
+        report[kind][executor.name] = measure_in_child(kind, executor, quick, progress)
     progress.close()
-    host = machine()
-    report = {"machine": host, "quick": quick, "peers": peers,
-              "ray_microbenchmark": microbenchmark}
+    host, peers, microbenchmark = report["machine"], report["peers"], report["ray_microbenchmark"]
     print(f"\n{CPUS} CPUs used of {host['cpus']} ({host['cpu']}, {host['memory_gib']} GiB, "
           f"Python {host['python']}); medians; the ratios are fastray's advantage "
           "(higher is better)\n")
@@ -484,3 +530,7 @@ def main(quick: bool = False, json_path: str | None = None,
             json.dump(report, out, indent=2)
         print(f"\nwrote {json_path}")
     return report
+
+
+if __name__ == "__main__":
+    _child(*sys.argv[1:])

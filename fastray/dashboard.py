@@ -173,7 +173,8 @@ def _rates(history: list[tuple[float, int]], now: float) -> list[list[float]]:
 
 def _bind(port: int | None, handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:
     """The requested port, or an error; by default Ray's port, or a free one
-    if that is taken (and the log says so)."""
+    if that is taken (and a warning says so: visible without any logging
+    set up)."""
     if port is not None:
         try:
             return ThreadingHTTPServer(("127.0.0.1", port), handler)
@@ -184,8 +185,8 @@ def _bind(port: int | None, handler: type[BaseHTTPRequestHandler]) -> ThreadingH
         return ThreadingHTTPServer(("127.0.0.1", DEFAULT_PORT), handler)
     except OSError:
         server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        logger.info("port %d is in use; the dashboard is on port %d instead", DEFAULT_PORT,
-                    server.server_address[1])
+        logger.warning("port %d is in use; the dashboard is on port %d instead", DEFAULT_PORT,
+                       server.server_address[1])
         return server
 
 

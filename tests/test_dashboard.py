@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import urllib.error
@@ -99,7 +100,7 @@ def test_the_state_stays_bounded_after_100k_tasks():
     assert len(body) < 1_000_000
 
 
-def test_the_default_port_falls_back_to_a_free_one():
+def test_the_default_port_falls_back_to_a_free_one(caplog):
     with socket.socket() as taken:
         # Earlier tests' connections may linger in TIME_WAIT on this port.
         taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -108,9 +109,11 @@ def test_the_default_port_falls_back_to_a_free_one():
             taken.listen()
         except OSError:
             pass  # already taken by someone else: the fallback is exercised anyway
-        context = fastray.init(num_cpus=1, include_dashboard=True)
+        with caplog.at_level(logging.WARNING, logger="fastray"):
+            context = fastray.init(num_cpus=1, include_dashboard=True)
         port = int(context.dashboard_url.split(":")[1].split("/")[0])
         assert port != DEFAULT_PORT
+        assert f"port {DEFAULT_PORT} is in use; the dashboard is on port {port}" in caplog.text
         assert fetch(state_url(context))[0] == 200
 
 

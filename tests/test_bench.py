@@ -1,0 +1,47 @@
+"""``python -m fastray bench`` runs end to end and writes what it prints."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import fastray
+from fastray import bench
+
+
+@pytest.mark.timeout(300)
+def test_a_quick_run_measures_every_workload_and_writes_json(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "fastray", "bench", "--quick", "--only", "fastray",
+         "multiprocessing.Pool", "--json", str(out)],
+        capture_output=True, text=True, timeout=280,
+        env=dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(fastray.__file__))))
+    assert done.returncode == 0, done.stderr
+    report = json.loads(out.read_text())
+    peers = report["peers"]
+    assert set(peers) == {"fastray", "multiprocessing.Pool"}
+    rows = {w.row for w in bench.peer_workloads(quick=True)} | {
+        "init + first no-op task (ms)", "shutdown (ms)"}
+    for figures in peers.values():
+        assert rows <= set(figures) and all(value > 0 for value in figures.values())
+    micro = report["ray_microbenchmark"]["fastray"]
+    assert set(micro) == set(bench.MICROBENCHMARK_ROWS) and min(micro.values()) > 0
+    assert "[1/" in done.stderr                      # the progress display
+    assert "| sync round trip, no-op task (µs) |" in done.stdout
+    assert report["machine"]["cpus"] == os.cpu_count()
+
+
+def test_a_peer_whose_child_fails_leaves_a_gap_not_a_failed_run() -> None:
+    class Unknown(bench.Executor):
+        name = module = "no such executor"
+
+    progress = bench.Progress(total=bench.steps("peers", True))
+    figures = bench.measure_in_child("peers", Unknown(), True, progress)
+    assert figures == {} and progress.done == progress.total
+    table = bench.table({"fastray": {"shutdown (ms)": 10.0}, Unknown.name: figures})
+    assert "| shutdown (ms) | 10 | – | – |" in table
