@@ -208,6 +208,13 @@ cdef extern from "sched_state.hpp" nogil:
         TASK_CANCELLED
         TASK_CRASHED
 
+    cdef cppclass TaskFailure:
+        uint64_t task_id
+        uint64_t fn_id
+        int32_t pid
+        int32_t outcome
+        string payload
+
     cdef struct TaskEvent:
         uint64_t task_id
         uint64_t fn_id
@@ -339,6 +346,7 @@ cdef extern from "sched_state.hpp" nogil:
         vector[TaskEvent] events
         uint64_t outcomes[4]
         uint64_t events_total
+        deque[TaskFailure] failures
         Arena arena
         char *base
         int store_fd

@@ -43,6 +43,16 @@ struct Obj {
 enum { TASK_WAITING = 0, TASK_READY = 1, TASK_RUNNING = 2, TASK_QUEUED = 3 };
 enum { TASK_FINISHED = 0, TASK_FAILED = 1, TASK_CANCELLED = 2, TASK_CRASHED = 3 };
 
+/* A task that ended without a value, with its error payload (what a live
+ * view shows of the latest failures). */
+struct TaskFailure {
+    uint64_t task_id;
+    uint64_t fn_id;
+    int32_t pid;
+    int32_t outcome;
+    std::string payload;   /* empty if it was too large to keep */
+};
+
 /* What the timeline keeps of a task that ended (a bounded ring). */
 struct TaskEvent {
     uint64_t task_id;
@@ -192,6 +202,7 @@ struct Core {
     std::vector<TaskEvent> events;   /* ring of the last events.size() tasks */
     uint64_t outcomes[4] = {0, 0, 0, 0};  /* ended tasks by TASK_FINISHED... */
     uint64_t events_total = 0;
+    std::deque<TaskFailure> failures;  /* the latest, newest last */
 
     /* The object store (see store section of scheduler.pyx). */
     Arena arena;

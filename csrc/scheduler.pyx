@@ -88,6 +88,8 @@ cdef enum:
     QUICK_TASK_NS = 1000000      # only tasks known to take less are queued
     QUICK_AFTER_RUNS = 3
     ACQUIRE_TRIES = 64           # spins of a submit for a mutex the scheduler thread holds
+    KEPT_FAILURES = 20           # the latest failed tasks a live view can show
+    FAILURE_PAYLOAD_MAX = 65536  # larger error payloads are not kept
     LARGEST_OBJECTS = 5          # the live view lists this many of the largest blobs
 
 
@@ -493,11 +495,29 @@ cdef void record_event(Core *c, Task *t) noexcept nogil:
     c.events_total += 1
 
 
+cdef void record_failure(Core *c, Task *t) noexcept nogil:
+    """Keeps the error of one of the latest failed, crashed or cancelled
+    tasks (its first return's payload, if small), for a live view."""
+    cdef TaskFailure failure
+    cdef Obj *o = find_obj(c, t.id)
+    failure.task_id = t.id
+    failure.fn_id = t.fn_id
+    failure.pid = t.pid
+    failure.outcome = t.outcome
+    if o != NULL and o.state == FR_OBJ_FAILED and o.payload.size() <= FAILURE_PAYLOAD_MAX:
+        failure.payload = o.payload
+    c.failures.push_back(failure)
+    if c.failures.size() > KEPT_FAILURES:
+        c.failures.pop_front()
+
+
 cdef void release_task(Core *c, Task *t) noexcept nogil:
     """Forgets a task that finished for good, unpinning what it used."""
     cdef size_t i
     c.outcomes[t.outcome] += 1
     record_event(c, t)
+    if t.outcome != TASK_FINISHED:
+        record_failure(c, t)
     for i in range(t.deps.size()):
         decref(c, t.deps[i], 1)
     for i in range(t.contained.size()):
@@ -2394,6 +2414,20 @@ cdef class Scheduler:
                  "" if segments[k].mixed else
                  names.get(segments[k].fn_id, b"?").decode("utf-8", "replace"))
                 for k in range(skip, segments.size())]
+
+    def failures(self) -> list:
+        """The latest tasks that ended without a value, oldest first: (task
+        id, function name, worker pid, outcome, error payload or b"")."""
+        cdef Core *c = self.core
+        cdef deque[TaskFailure] kept
+        names = {}
+        lock_core(c)
+        kept = c.failures
+        for kv in c.functions:
+            names[kv.first] = kv.second.name
+        pthread_mutex_unlock(&c.mu)
+        return [(f.task_id, names.get(f.fn_id, b"?").decode("utf-8", "replace"), f.pid,
+                 OUTCOMES[f.outcome], <bytes>f.payload) for f in kept]
 
     def snapshot(self) -> dict:
         """What a live view of the runtime shows: each worker and what it

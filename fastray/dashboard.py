@@ -13,7 +13,10 @@ numeric scripts opens no port unless asked).  ``GET /?token=T`` is the page
                "crashed"},
      "throughput": [[seconds ago, tasks ended per second], ...]  (last 5 minutes,
                    sampled once a second),
-     "recent": [{"id", "function", "state", "pid", "duration_ms"}]  (newest 50),
+     "recent": [{"id", "function", "state", "pid", "duration_ms", "error"}]  (newest 50;
+               error is "Type: message" or null),
+     "errors": [{"id", "function", "state", "pid", "error"}]  (the latest 20 tasks that
+               failed, crashed or were cancelled, newest first),
      "timeline": [{"function", "pid", "start", "end", "state", "tasks"}]  (last 10 s:
                  a segment per task, except that each worker's consecutive
                  sub-5-ms tasks of one outcome are merged; at most the newest
@@ -39,6 +42,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from .remote_function import remote
+from .serialization import error_of
 
 logger = logging.getLogger("fastray")
 
@@ -46,6 +50,7 @@ DEFAULT_PORT = 8265          # Ray's dashboard port
 HISTORY_SECONDS = 300
 SAMPLE_SECONDS = 1.0
 RECENT_TASKS = 50
+ERROR_TEXT_MAX = 300
 TIMELINE_SECONDS = 10
 TIMELINE_MERGE_GAP_NS = 5_000_000   # under a pixel of the page's 10 s strip
 TIMELINE_SEGMENTS = 2000            # bounds each response, however many tasks ran
@@ -67,6 +72,7 @@ class Dashboard:
                                                                    SAMPLE_SECONDS) + 1)
         self._cpu_seconds: dict[int, tuple[float, float]] = {}
         self._usage: dict[int, tuple[float, int]] = {}
+        self._error_texts: dict[int, str] = {}
         self._stopping = threading.Event()
         self._server = _bind(port, _handler(self))
         self.port = self._server.server_address[1]
@@ -98,6 +104,7 @@ class Dashboard:
             if task is not None:
                 task["function"] = _short(task["function"])
                 task["running_s"] = max(0.0, now - task["started_ns"] / 1e9)
+        errors = self._errors()
         events = self.runtime.task_events(RECENT_TASKS)
         segments = self.runtime.timeline(int((now - TIMELINE_SECONDS) * 1e9),
                                          TIMELINE_MERGE_GAP_NS, TIMELINE_SEGMENTS)
@@ -109,8 +116,10 @@ class Dashboard:
             "time": now, "workers": snapshot["workers"], "tasks": snapshot["tasks"],
             "throughput": _rates(list(self._history), now),
             "recent": [{"id": f"{task_id:016x}", "function": _short(name), "state": outcome,
-                        "pid": pid, "duration_ms": (end - (start or end)) / 1e6}
+                        "pid": pid, "duration_ms": (end - (start or end)) / 1e6,
+                        "error": self._error_texts.get(task_id)}
                        for task_id, name, pid, outcome, _, start, end in events][::-1],
+            "errors": errors,
             "timeline": [{"function": _short(name), "pid": pid, "state": outcome,
                           "start": now - start / 1e9, "end": now - end / 1e9, "tasks": tasks}
                          for pid, outcome, start, end, tasks, name in segments] + running,
@@ -119,6 +128,16 @@ class Dashboard:
                       "spilled_objects": store["spilled_objects"],
                       "largest": snapshot["largest_objects"]},
         }
+
+    def _errors(self) -> list[dict[str, Any]]:
+        """The latest failed, crashed and cancelled tasks, newest first, each
+        error decoded once."""
+        failures = self.runtime.failures()
+        self._error_texts = {task_id: self._error_texts.get(task_id) or _error_text(payload)
+                             for task_id, _, _, _, payload in failures}
+        return [{"id": f"{task_id:016x}", "function": _short(name), "state": outcome,
+                 "pid": pid, "error": self._error_texts[task_id]}
+                for task_id, name, pid, outcome, _ in failures][::-1]
 
     def _sample(self) -> None:
         """Once a second: tasks ended so far, and each worker's CPU and RSS."""
@@ -145,6 +164,20 @@ class Dashboard:
         if last is None or now <= last[0]:
             return 0.0, rss
         return 100 * (cpu_seconds - last[1]) / (now - last[0]), rss
+
+
+def _error_text(payload: bytes) -> str:
+    """An error's type and message, on one line."""
+    if not payload:
+        return "(the error is too large to show here; get() the task's ref)"
+    try:
+        error = error_of(payload)
+    except Exception as exc:  # e.g. an exception class the driver cannot import
+        return f"(the error could not be read here: {type(exc).__name__}: {exc})"
+    cause = getattr(error, "cause", None)
+    shown = cause if isinstance(cause, BaseException) else error
+    text = f"{type(shown).__name__}: {shown}".splitlines()[0]
+    return text[:ERROR_TEXT_MAX]
 
 
 def _proc_stat(pid: int) -> list[str] | None:

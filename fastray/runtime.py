@@ -96,6 +96,12 @@ class LocalRuntime(SchedulerBackend):
         self._check_running()
         return self._scheduler.timeline(since_ns, merge_gap_ns, limit)
 
+    def failures(self) -> list[tuple]:
+        """The latest tasks that ended without a value, with their error
+        payloads (the scheduler's ``failures``)."""
+        self._check_running()
+        return self._scheduler.failures()
+
     def store_stats(self) -> dict[str, int]:
         self._check_running()
         stats = self._scheduler.stats()

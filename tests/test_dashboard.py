@@ -66,8 +66,9 @@ def test_the_state_adds_up_and_shows_failures_and_crashes():
             fastray.get(task)
     state = json.loads(fetch(state_url(context))[1])
     tasks = state["tasks"]
-    assert tasks["finished"] >= 40 and tasks["failed"] >= 1 and tasks["crashed"] >= 1
-    assert tasks["pending"] == tasks["running"] == 0
+    assert (tasks["finished"], tasks["failed"], tasks["crashed"], tasks["cancelled"]) == (
+        40, 1, 1, 0)
+    assert tasks["pending"] == tasks["running"] == tasks["queued"] == 0
     # The crashed worker's replacement may still be starting (no pid yet).
     running = [w for w in state["workers"] if w["state"] in ("idle", "busy")]
     assert running and all(w["pid"] > 0 and w["rss_bytes"] > 0 for w in running)
@@ -75,6 +76,26 @@ def test_the_state_adds_up_and_shows_failures_and_crashes():
         "idle", "busy", "blocked", "starting", "exiting"}
     assert {"failed", "crashed", "finished"} <= {t["state"] for t in state["recent"]}
     assert state["store"]["capacity"] > 0 and state["timeline"]
+    errors = {error["function"]: error for error in state["errors"]}
+    assert set(errors) == {"fails", "dies"}
+    assert (errors["fails"]["state"], errors["fails"]["error"]) == ("failed", "ValueError: bad 1")
+    assert errors["dies"]["state"] == "crashed"
+    assert errors["dies"]["error"].startswith("WorkerCrashedError: ")
+    assert {t["error"] for t in state["recent"] if t["state"] == "finished"} == {None}
+    assert "ValueError: bad 1" in {t["error"] for t in state["recent"]}
+
+
+def test_an_error_too_large_to_keep_is_named_not_shown():
+    context = fastray.init(num_cpus=1, include_dashboard=True)
+
+    @fastray.remote(max_retries=0)
+    def fails_loudly():
+        raise RuntimeError("x" * 200_000)
+
+    with pytest.raises(RuntimeError):
+        fastray.get(fails_loudly.remote())
+    (error,) = json.loads(fetch(state_url(context))[1])["errors"]
+    assert error["error"].startswith("(the error is too large to show here")
 
 
 def test_the_environment_switch_turns_it_on(monkeypatch):

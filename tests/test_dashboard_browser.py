@@ -19,7 +19,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 import fastray
 
-from helpers import wait_for_file
+from helpers import fails, wait_for_file
 
 ARTIFACTS = Path(os.environ.get("FASTRAY_TEST_ARTIFACTS",
                                 Path(__file__).resolve().parents[1] / "test-artifacts"))
@@ -89,6 +89,13 @@ def test_the_page_follows_a_running_workload(browser, tmp_path):
     assert fastray.get(blocked) == marker
     wait.until(lambda b: count(b, "finished") == 201 and count(b, "running") == 0)
     wait.until(lambda b: set(worker_rows(b).values()) == {"idle"})
+    assert browser.find_element(By.ID, "no-errors").is_displayed()
+
+    with pytest.raises(ValueError):
+        fastray.get(fastray.remote(max_retries=0)(fails).remote(7))
+    wait.until(lambda b: count(b, "failed") == 1)
+    wait.until(lambda b: "ValueError: bad 7" in b.find_element(By.ID, "errors").text)
+    assert not browser.find_element(By.ID, "no-errors").is_displayed()
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     screenshot = ARTIFACTS / "dashboard.png"
