@@ -1,7 +1,8 @@
 """Cost per task from 1,000 to 1,000,000 queued tasks: submit them all, then
-get them all (``python benches/scale.py``).  Reports the time per task and
-the driver's memory per pending task: every task waits for one gate task,
-so all are pending while the driver's RSS growth is read."""
+get them all (``python benches/scale.py [COUNT ...]``).  Reports the time per
+task and the driver's memory per pending task: every task waits for one gate
+task, so all are pending while the driver's RSS growth is read.  With
+``--ray`` the same runs on Ray (``python benches/scale.py --ray 100000``)."""
 from __future__ import annotations
 
 import gc
@@ -11,6 +12,8 @@ import tempfile
 import time
 
 import fastray
+
+api = fastray
 
 
 def wait_for(path: str) -> None:
@@ -24,10 +27,10 @@ def rss_bytes() -> int:
 
 
 def main(counts: list[int]) -> None:
-    fastray.init(num_cpus=2)
-    noop = fastray.remote(lambda gate=None: None)
-    gate_task = fastray.remote(wait_for)
-    fastray.get([noop.remote() for _ in range(100)])
+    api.init(num_cpus=2)
+    noop = api.remote(lambda gate=None: None)
+    gate_task = api.remote(wait_for)
+    api.get([noop.remote() for _ in range(100)])
     flag = os.path.join(tempfile.mkdtemp(), "open")
     print(f"{'tasks':>10} {'submit µs/task':>15} {'total µs/task':>14} "
           f"{'bytes/pending task':>19}")
@@ -40,14 +43,19 @@ def main(counts: list[int]) -> None:
         submitted = time.perf_counter()
         pending = rss_bytes() - before
         open(flag, "w").close()
-        fastray.get(refs)
+        api.get(refs)
         os.remove(flag)
         finished = time.perf_counter()
         del refs
         print(f"{count:>10,} {(submitted - started) / count * 1e6:>15.1f} "
               f"{(finished - started) / count * 1e6:>14.1f} {pending / count:>19.0f}")
-    fastray.shutdown()
+    api.shutdown()
 
 
 if __name__ == "__main__":
-    main([int(n) for n in sys.argv[1:]] or [1_000, 10_000, 100_000, 1_000_000])
+    arguments = sys.argv[1:]
+    if "--ray" in arguments:
+        arguments.remove("--ray")
+        import ray
+        api = ray
+    main([int(n) for n in arguments] or [1_000, 10_000, 100_000, 1_000_000])
