@@ -10,10 +10,13 @@ tells the scheduler the memory may be freed or spilled.
 from cpython.buffer cimport (PyBUF_FORMAT, PyBUF_ND, PyBUF_SIMPLE, PyBUF_STRIDES, PyBUF_WRITABLE,
                              PyBuffer_Release, PyObject_GetBuffer)
 from libc.stdint cimport uint64_t
-from libc.string cimport memcpy
 from libcpp.map cimport map as cmap
 from cython.operator cimport dereference as deref, predecrement as dec
 from posix_mem cimport MAP_FAILED, MAP_SHARED, PROT_READ, PROT_WRITE, mmap, munmap
+
+
+cdef extern from "parallel_copy.hpp" nogil:
+    void parallel_copy(char *dst, const char *src, size_t n)
 
 
 cdef extern from "<errno.h>":
@@ -69,14 +72,15 @@ cdef class Mapping:
                 self.spans.erase(it)
 
     def write(self, uint64_t offset, data) -> None:
-        """Copies a contiguous buffer into the store at offset (GIL released)."""
+        """Copies a contiguous buffer into the store at offset (GIL released;
+        a large one with several threads)."""
         cdef Py_buffer buffer
         PyObject_GetBuffer(data, &buffer, PyBUF_SIMPLE)
         try:
             if offset + <uint64_t>buffer.len > self.size:
                 raise ValueError("write outside the store")
             with nogil:
-                memcpy(self.base + offset, buffer.buf, buffer.len)
+                parallel_copy(self.base + offset, <const char *>buffer.buf, buffer.len)
         finally:
             PyBuffer_Release(&buffer)
 
