@@ -27,8 +27,6 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
-import numpy as np
-
 from .bench_tasks import checksum, make_array, noop
 
 MB = 1_000_000
@@ -219,17 +217,19 @@ def rate(action: Callable[[], Any], per_call: float, quick: bool) -> float:
 # ---------------------------------------------------------------- workloads
 
 
+# numpy is imported after the start-up is timed: for about 0.1 s after its
+# import, OpenBLAS's threads spin, which on 2 cores slows whatever starts then.
 STARTUP_SCRIPT = """
 import json, os, sys, time
 from fastray.bench import executor_named, memory_of_tree
 from fastray.bench_tasks import checksum, noop
-import numpy as np
 executor = executor_named(sys.argv[1])
 executor.load()
 started = time.perf_counter()
 executor.start()
 executor.result(executor.submit(noop))
 startup = time.perf_counter() - started
+import numpy as np
 executor.result(executor.submit(checksum, np.ones(1000)))
 rss, pss, processes = memory_of_tree(os.getpid())
 executor.stop()
@@ -348,6 +348,7 @@ MICROBENCHMARK_ROWS = (
 def microbenchmark_workloads(ray: Any, quick: bool) -> list[tuple[str, Callable[[], Any], float]]:
     """``ray microbenchmark``'s task and object workloads, for a module with
     Ray's API: (row, one call, units per call)."""
+    import numpy as np
     array = np.zeros((10 if quick else 100) * 1024 * 1024, dtype=np.int64)
     stored = ray.put(make_array(100 * MB))
     value = ray.put(0)

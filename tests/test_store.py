@@ -440,3 +440,16 @@ def test_the_init_context_describes_the_store():
     assert "0.2 GiB" in context.object_store
     assert context.address_info["object_store_address"] == context.object_store
     assert fastray.object_store_stats()["capacity"] == STORE
+
+
+def test_large_writes_are_copied_exactly_whatever_their_size(ray):
+    """Writes of 64 MiB and more are split between threads: every byte of
+    every part must land, whatever the size's remainder."""
+    @ray.remote
+    def pattern(n):
+        return (np.arange(n, dtype=np.uint64) * 2654435761 % 251).astype(np.uint8)
+
+    for n in (64 * MiB, 100 * MiB + 12_345):
+        expected = (np.arange(n, dtype=np.uint64) * 2654435761 % 251).astype(np.uint8)
+        np.testing.assert_array_equal(ray.get(ray.put(expected)), expected)   # driver writes
+        np.testing.assert_array_equal(ray.get(pattern.remote(n)), expected)  # worker writes
