@@ -2044,7 +2044,10 @@ cdef class Scheduler:
         for d in contained:
             t.contained.push_back(d)
         t.args.assign(PyBytes_AS_STRING(args), PyBytes_GET_SIZE(args))
-        if acquire_soon(&self.core.mu):
+        # With tasks already queued the scheduler thread is busy: queue
+        # behind them without spinning for the mutex.
+        if (not __atomic_load_n(&self.core.has_incoming, __ATOMIC_ACQUIRE)
+                and acquire_soon(&self.core.mu)):
             # The scheduler thread is not busy: dispatch from here, at once
             # (waking it would cost a sync round trip tens of microseconds).
             if __atomic_load_n(&self.core.has_incoming, __ATOMIC_ACQUIRE):

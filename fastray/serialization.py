@@ -68,11 +68,22 @@ def _is_plain(value: Any, depth: int = 3) -> bool:
         return True
     if depth == 0:
         return False
+    # Loops, not all() over a generator: this runs for every task's arguments.
     if kind is tuple or kind is list:
-        return len(value) <= 16 and all(_is_plain(item, depth - 1) for item in value)
+        if len(value) > 16:
+            return False
+        for item in value:
+            if type(item) not in _PLAIN_TYPES and not _is_plain(item, depth - 1):
+                return False
+        return True
     if kind is dict:
-        return len(value) <= 16 and all(type(key) in _PLAIN_TYPES and _is_plain(item, depth - 1)
-                                        for key, item in value.items())
+        if len(value) > 16:
+            return False
+        for key, item in value.items():
+            if type(key) not in _PLAIN_TYPES or (
+                    type(item) not in _PLAIN_TYPES and not _is_plain(item, depth - 1)):
+                return False
+        return True
     return False
 
 
