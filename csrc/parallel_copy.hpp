@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include <algorithm>
-#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -33,12 +32,14 @@ static inline void parallel_copy(char *dst, const char *src, size_t n) {
     std::vector<std::thread> helpers;
     size_t start = chunk;
     try {
+        helpers.reserve(threads - 1);
         for (; start < n && helpers.size() + 1 < threads; start += chunk) {
             size_t len = std::min(chunk, n - start);
             helpers.emplace_back([=] { memcpy(dst + start, src + start, len); });
         }
-    } catch (const std::system_error &) {
-        /* No thread to be had: this thread copies what is left. */
+    } catch (...) {
+        /* No thread (or no memory for one) to be had: this thread copies
+         * what is left. */
     }
     memcpy(dst, src, std::min(chunk, n));
     if (start < n)

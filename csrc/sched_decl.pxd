@@ -214,6 +214,7 @@ cdef extern from "sched_state.hpp" nogil:
         int32_t pid
         int32_t outcome
         string payload
+        cbool too_large
 
     cdef struct TaskEvent:
         uint64_t task_id

@@ -1,6 +1,7 @@
 /* The scheduler's bookkeeping: plain C++ structures, touched only with
- * Core::mu held and never with the GIL needed.  The logic that changes
- * them lives in scheduler.pyx. */
+ * Core::mu held (the submission queue, Core::incoming, has its own mutex)
+ * and never with the GIL needed.  The logic that changes them lives in
+ * scheduler.pyx. */
 #ifndef FASTRAY_SCHED_STATE_HPP
 #define FASTRAY_SCHED_STATE_HPP
 
@@ -50,7 +51,8 @@ struct TaskFailure {
     uint64_t fn_id;
     int32_t pid;
     int32_t outcome;
-    std::string payload;   /* empty if it was too large to keep */
+    std::string payload;   /* empty if too large to keep, or already freed */
+    bool too_large = false;
 };
 
 /* What the timeline keeps of a task that ended (a bounded ring). */
@@ -165,11 +167,11 @@ static inline void cpu_relax() {
 struct Core {
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    /* Tasks the driver submitted that the core has not taken in yet.  A
-     * submit takes only incoming_mu, never mu, so the driver does not wait
-     * while the scheduler thread handles a batch; whoever takes mu next
-     * (lock_core) takes them in.  has_incoming and wake_pending are read
-     * and written with __atomic builtins. */
+    /* Tasks the driver submitted while mu was busy, not taken in yet.  Such
+     * a submit takes only incoming_mu, so the driver does not wait while the
+     * scheduler thread handles a batch; whoever takes mu next (lock_core)
+     * takes them in.  has_incoming and wake_pending are read and written
+     * with __atomic builtins. */
     pthread_mutex_t incoming_mu;
     std::vector<Task *> incoming;
     bool has_incoming = false;

@@ -76,6 +76,12 @@ PAYLOAD_CANCELLED = FR_PAYLOAD_CANCELLED
 PAYLOAD_CRASHED = FR_PAYLOAD_CRASHED
 PAYLOAD_LOST = FR_PAYLOAD_LOST
 PAYLOAD_STORE_FULL = FR_PAYLOAD_STORE_FULL
+STATS_FIELDS = (
+    "objects", "tasks", "ready", "used_cpu_milli", "total_cpu_milli", "workers", "running",
+    "blocked", "queued", "tasks_finished", "tasks_failed", "workers_started", "workers_died",
+    "retries", "retried_then_succeeded", "store_capacity", "store_reserved", "store_bytes",
+    "store_objects", "spilled_bytes", "spilled_objects", "spills", "restores", "warm_limit",
+    "allocs_waiting")
 OUTCOMES = {TASK_FINISHED: "finished", TASK_FAILED: "failed", TASK_CANCELLED: "cancelled",
             TASK_CRASHED: "crashed"}
 
@@ -87,7 +93,7 @@ cdef enum:
     QUEUE_DEPTH = 8              # tasks a busy worker may have waiting behind
     QUICK_TASK_NS = 1000000      # only tasks known to take less are queued
     QUICK_AFTER_RUNS = 3
-    ACQUIRE_TRIES = 64           # spins of a submit for a mutex the scheduler thread holds
+    ACQUIRE_TRIES = 64           # spins of a submit for a mutex another thread holds
     KEPT_FAILURES = 20           # the latest failed tasks a live view can show
     FAILURE_PAYLOAD_MAX = 65536  # larger error payloads are not kept
     LARGEST_OBJECTS = 5          # the live view lists this many of the largest blobs
@@ -179,15 +185,17 @@ cdef inline void wake(Core *c) noexcept nogil:
 
 
 cdef void lock_core(Core *c) noexcept nogil:
-    """Takes the core's mutex, then the tasks the driver submitted meanwhile,
-    so whatever runs under the mutex sees every task submitted before it."""
+    """Takes the core's mutex, then the tasks the driver queued meanwhile, so
+    code that starts under the mutex sees every task submitted before it.
+    (A condition-variable wait retakes the mutex without this; the waits
+    only watch objects that existed before they started.)"""
     pthread_mutex_lock(&c.mu)
-    if __atomic_load_n(&c.has_incoming, __ATOMIC_ACQUIRE):
+    if __atomic_load_n(&c.has_incoming, __ATOMIC_SEQ_CST):
         take_in_submissions(c)
 
 
 cdef bint acquire_soon(pthread_mutex_t *mu) noexcept nogil:
-    """Takes mu if it is free within about a microsecond, without sleeping."""
+    """Takes mu if it is free within a few microseconds, without sleeping."""
     cdef int tries
     for tries in range(ACQUIRE_TRIES):
         if pthread_mutex_trylock(mu) == 0:
@@ -354,6 +362,22 @@ def untrack(ref) -> None:
     PyObject_GC_UnTrack(<PyObject *>ref)
 
 
+cdef void copy_function_names(Core *c, vector[pair[uint64_t, string]] &names) noexcept nogil:
+    """The functions' names, copied under the mutex.  The read-only views
+    below build their Python objects only after releasing it: an allocation
+    may run the garbage collector, whose finalizers (an ObjectRef's decref)
+    take the mutex themselves."""
+    cdef unordered_map[uint64_t, Function].iterator it = c.functions.begin()
+    while it != c.functions.end():
+        names.push_back(pair[uint64_t, string](deref(it).first, deref(it).second.name))
+        inc(it)
+
+
+cdef dict names_by_id(vector[pair[uint64_t, string]] &names):
+    return {names[i].first: names[i].second.decode("utf-8", "replace")
+            for i in range(names.size())}
+
+
 cdef Py_ssize_t slot_offset(cls, str name) except -1:
     """Where a ``__slots__`` attribute of cls sits in its instances, so a
     loop over thousands of them reads it without an attribute lookup."""
@@ -361,6 +385,18 @@ cdef Py_ssize_t slot_offset(cls, str name) except -1:
     if type(descriptor) is not MemberDescriptorType:
         raise TypeError(f"{cls.__name__}.{name} is not a __slots__ attribute")
     return (<PyMemberDescrObject *>descriptor).d_member.offset
+
+
+cdef struct WorkerView:
+    # What snapshot() copies of a worker under the mutex.
+    int pid
+    int state
+    bint blocked
+    size_t queued
+    bint has_task
+    uint64_t task_id
+    uint64_t fn_id
+    int64_t started_ns
 
 
 cdef struct Segment:
@@ -497,14 +533,19 @@ cdef void record_event(Core *c, Task *t) noexcept nogil:
 
 cdef void record_failure(Core *c, Task *t) noexcept nogil:
     """Keeps the error of one of the latest failed, crashed or cancelled
-    tasks (its first return's payload, if small), for a live view."""
+    tasks (its first return's payload, if small), for a live view; like the
+    events, only while recording is on."""
     cdef TaskFailure failure
-    cdef Obj *o = find_obj(c, t.id)
+    cdef Obj *o
+    if c.events.empty():
+        return
+    o = find_obj(c, t.id)
     failure.task_id = t.id
     failure.fn_id = t.fn_id
     failure.pid = t.pid
     failure.outcome = t.outcome
-    if o != NULL and o.state == FR_OBJ_FAILED and o.payload.size() <= FAILURE_PAYLOAD_MAX:
+    failure.too_large = o != NULL and o.payload.size() > FAILURE_PAYLOAD_MAX
+    if o != NULL and o.state == FR_OBJ_FAILED and not failure.too_large:
         failure.payload = o.payload
     c.failures.push_back(failure)
     if c.failures.size() > KEPT_FAILURES:
@@ -2044,12 +2085,13 @@ cdef class Scheduler:
         for d in contained:
             t.contained.push_back(d)
         t.args.assign(PyBytes_AS_STRING(args), PyBytes_GET_SIZE(args))
-        # With tasks already queued the scheduler thread is busy: queue
-        # behind them without spinning for the mutex.
-        if (not __atomic_load_n(&self.core.has_incoming, __ATOMIC_ACQUIRE)
+        # Tasks already queued mean the mutex was busy a moment ago: queue
+        # behind them without spinning for it.
+        if (not __atomic_load_n(&self.core.has_incoming, __ATOMIC_SEQ_CST)
                 and acquire_soon(&self.core.mu)):
-            # The scheduler thread is not busy: dispatch from here, at once
-            # (waking it would cost a sync round trip tens of microseconds).
+            # The mutex is free: dispatch from here, at once (leaving the
+            # task to the scheduler thread would cost a sync round trip tens
+            # of microseconds).
             if __atomic_load_n(&self.core.has_incoming, __ATOMIC_ACQUIRE):
                 take_in_submissions(self.core)
             add_task(self.core, t, NULL)
@@ -2062,9 +2104,9 @@ cdef class Scheduler:
         # scheduler loop is enough.
         pthread_mutex_lock(&self.core.incoming_mu)
         self.core.incoming.push_back(t)
-        __atomic_store_n(&self.core.has_incoming, True, __ATOMIC_RELEASE)
+        __atomic_store_n(&self.core.has_incoming, True, __ATOMIC_SEQ_CST)
         pthread_mutex_unlock(&self.core.incoming_mu)
-        if not __atomic_exchange_n(&self.core.wake_pending, True, __ATOMIC_ACQ_REL):
+        if not __atomic_exchange_n(&self.core.wake_pending, True, __ATOMIC_SEQ_CST):
             wake(self.core)
 
     def put(self, uint64_t oid, bytes payload, contained) -> None:
@@ -2206,15 +2248,15 @@ cdef class Scheduler:
                 return None
             idv.push_back(oid)
             last = oid
-        with nogil:
-            lock_core(self.core)
-            for i in range(n):
-                o = find_obj(self.core, idv[i])
-                if o == NULL or o.state != FR_OBJ_PENDING:
-                    found.push_back(i)
-                    if found.size() == needed:
-                        break
-            pthread_mutex_unlock(&self.core.mu)
+        # The GIL stays held: no other thread may change the list meanwhile.
+        lock_core(self.core)
+        for i in range(n):
+            o = find_obj(self.core, idv[i])
+            if o == NULL or o.state != FR_OBJ_PENDING:
+                found.push_back(i)
+                if found.size() == needed:
+                    break
+        pthread_mutex_unlock(&self.core.mu)
         if found.size() != needed:
             return None
         ready = PyList_New(needed)
@@ -2351,20 +2393,21 @@ cdef class Scheduler:
         must not copy the whole ring each time."""
         cdef Core *c = self.core
         cdef vector[TaskEvent] events
+        cdef vector[pair[uint64_t, string]] fn_names
         cdef uint64_t first, k, n
-        names = {}
-        lock_core(c)
-        n = c.events.size()
-        if n:
-            first = c.events_total - n if c.events_total > n else 0
-            if last and c.events_total - first > last:
-                first = c.events_total - last
-            for k in range(first, c.events_total):
-                events.push_back(c.events[k % n])
-        for kv in c.functions:
-            names[kv.first] = kv.second.name
-        pthread_mutex_unlock(&c.mu)
-        return [(e.task_id, names.get(e.fn_id, b"?").decode("utf-8", "replace"), e.pid,
+        with nogil:
+            lock_core(c)
+            n = c.events.size()
+            if n:
+                first = c.events_total - n if c.events_total > n else 0
+                if last and c.events_total - first > last:
+                    first = c.events_total - last
+                for k in range(first, c.events_total):
+                    events.push_back(c.events[k % n])
+            copy_function_names(c, fn_names)
+            pthread_mutex_unlock(&c.mu)
+        names = names_by_id(fn_names)
+        return [(e.task_id, names.get(e.fn_id, "?"), e.pid,
                  OUTCOMES[e.outcome], e.submitted_ns, e.started_ns, e.ended_ns)
                 for e in events]
 
@@ -2385,7 +2428,7 @@ cdef class Scheduler:
         cdef Segment *last
         cdef int64_t start
         cdef bint tiny
-        names = {}
+        cdef vector[pair[uint64_t, string]] fn_names
         lock_core(c)
         n = c.events.size()
         first = c.events_total
@@ -2408,29 +2451,30 @@ cdef class Scheduler:
                 open_segment[e.pid] = segments.size()
                 segments.push_back(Segment(e.pid, e.outcome, start, e.ended_ns, 1, e.fn_id,
                                            False, tiny))
-        for kv in c.functions:
-            names[kv.first] = kv.second.name
+        copy_function_names(c, fn_names)
         pthread_mutex_unlock(&c.mu)
+        names = names_by_id(fn_names)
         skip = segments.size() - limit if segments.size() > limit else 0
         return [(segments[k].pid, OUTCOMES[segments[k].outcome], segments[k].started_ns,
                  segments[k].ended_ns, segments[k].tasks,
-                 "" if segments[k].mixed else
-                 names.get(segments[k].fn_id, b"?").decode("utf-8", "replace"))
+                 "" if segments[k].mixed else names.get(segments[k].fn_id, "?"))
                 for k in range(skip, segments.size())]
 
     def failures(self) -> list:
         """The latest tasks that ended without a value, oldest first: (task
-        id, function name, worker pid, outcome, error payload or b"")."""
+        id, function name, worker pid, outcome, error payload or b"", whether
+        it was too large to keep)."""
         cdef Core *c = self.core
         cdef deque[TaskFailure] kept
-        names = {}
-        lock_core(c)
-        kept = c.failures
-        for kv in c.functions:
-            names[kv.first] = kv.second.name
-        pthread_mutex_unlock(&c.mu)
-        return [(f.task_id, names.get(f.fn_id, b"?").decode("utf-8", "replace"), f.pid,
-                 OUTCOMES[f.outcome], <bytes>f.payload) for f in kept]
+        cdef vector[pair[uint64_t, string]] fn_names
+        with nogil:
+            lock_core(c)
+            kept = c.failures
+            copy_function_names(c, fn_names)
+            pthread_mutex_unlock(&c.mu)
+        names = names_by_id(fn_names)
+        return [(f.task_id, names.get(f.fn_id, "?"), f.pid, OUTCOMES[f.outcome],
+                 <bytes>f.payload, f.too_large) for f in kept]
 
     def snapshot(self) -> dict:
         """What a live view of the runtime shows: each worker and what it
@@ -2439,42 +2483,62 @@ cdef class Scheduler:
         cdef Worker *w
         cdef Obj *o
         cdef size_t i
-        cdef int running = 0
-        cdef int suspended = 0
-        cdef int queued = 0
         cdef uint64_t oid
+        cdef WorkerView view
+        cdef vector[WorkerView] views
+        cdef vector[pair[uint64_t, uint64_t]] largest
+        cdef vector[char] spilled
+        cdef vector[pair[uint64_t, string]] fn_names
+        cdef size_t running = 0, suspended = 0, queued = 0, tasks
+        cdef uint64_t outcomes[4]
+        with nogil:
+            lock_core(c)
+            for i in range(c.workers.size()):
+                w = c.workers[i]
+                if w.state == W_DEAD:
+                    continue
+                view.pid = w.pid
+                view.state = w.state
+                view.blocked = w.request != NULL
+                view.queued = w.queued.size()
+                view.has_task = w.task != NULL
+                if view.has_task:
+                    running += 1
+                    view.task_id = w.task.id
+                    view.fn_id = w.task.fn_id
+                    view.started_ns = w.task.started_ns
+                suspended += w.suspended.size()
+                queued += w.queued.size()
+                views.push_back(view)
+            for oid in c.blob_ids:
+                o = find_obj(c, oid)
+                if o != NULL:
+                    keep_largest(largest, o.size, oid, LARGEST_OBJECTS)
+            for i in range(largest.size()):
+                spilled.push_back(find_obj(c, largest[i].second).where == SPILLED)
+            tasks = c.tasks.size()
+            for i in range(4):
+                outcomes[i] = c.outcomes[i]
+            copy_function_names(c, fn_names)
+            pthread_mutex_unlock(&c.mu)
+        names = names_by_id(fn_names)
         states = {W_DEAD: "dead", W_IDLE: "idle", W_BUSY: "busy", W_EXITING: "exiting",
                   W_STARTING: "starting"}
-        cdef vector[pair[uint64_t, uint64_t]] largest
-        workers = []
-        lock_core(c)
-        for i in range(c.workers.size()):
-            w = c.workers[i]
-            if w.state == W_DEAD:
-                continue
-            task = None
-            if w.task != NULL:
-                running += 1
-                name = c.functions[w.task.fn_id].name if c.functions.count(w.task.fn_id) else b"?"
-                task = {"id": f"{w.task.id:016x}", "function": name.decode("utf-8", "replace"),
-                        "started_ns": w.task.started_ns}
-            suspended += w.suspended.size()
-            queued += w.queued.size()
-            workers.append({"pid": w.pid, "task": task, "queued": w.queued.size(),
-                            "state": "blocked" if w.request != NULL else states[w.state]})
-        for oid in c.blob_ids:
-            o = find_obj(c, oid)
-            if o != NULL:
-                keep_largest(largest, o.size, oid, LARGEST_OBJECTS)
-        tasks = {"pending": c.tasks.size() - running - suspended - queued,
-                 "running": running + suspended, "queued": queued,
-                 "finished": c.outcomes[TASK_FINISHED], "failed": c.outcomes[TASK_FAILED],
-                 "cancelled": c.outcomes[TASK_CANCELLED], "crashed": c.outcomes[TASK_CRASHED]}
-        objects = [{"id": f"{largest[i].second:016x}", "bytes": largest[i].first,
-                    "spilled": find_obj(c, largest[i].second).where == SPILLED}
-                   for i in range(largest.size())]
-        pthread_mutex_unlock(&c.mu)
-        return {"workers": workers, "tasks": tasks, "largest_objects": objects}
+        workers = [{"pid": v.pid, "queued": v.queued,
+                    "state": "blocked" if v.blocked else states[v.state],
+                    "task": None if not v.has_task else {
+                        "id": f"{v.task_id:016x}", "function": names.get(v.fn_id, "?"),
+                        "started_ns": v.started_ns}}
+                   for v in views]
+        return {"workers": workers,
+                "tasks": {"pending": tasks - running - suspended - queued,
+                          "running": running + suspended, "queued": queued,
+                          "finished": outcomes[TASK_FINISHED], "failed": outcomes[TASK_FAILED],
+                          "cancelled": outcomes[TASK_CANCELLED],
+                          "crashed": outcomes[TASK_CRASHED]},
+                "largest_objects": [{"id": f"{largest[i].second:016x}", "bytes": largest[i].first,
+                                     "spilled": bool(spilled[i])}
+                                    for i in range(largest.size())]}
 
     def worker_pids(self) -> list:
         cdef size_t i
@@ -2490,28 +2554,43 @@ cdef class Scheduler:
         """A consistent snapshot of the counters, for resources and tests."""
         cdef Core *c = self.core
         cdef size_t i
-        cdef int running = 0, blocked = 0, live = 0, queued = 0
-        lock_core(c)
-        for i in range(c.workers.size()):
-            queued += c.workers[i].queued.size()
-            if c.workers[i].state in (W_IDLE, W_BUSY, W_STARTING):
-                live += 1
-            if c.workers[i].task != NULL:
-                running += 1
-                if c.workers[i].request != NULL:
-                    blocked += 1
-        result = dict(
-            objects=c.objects.size(), tasks=c.tasks.size(), ready=c.ready.size(),
-            used_cpu_milli=c.used_cpu_milli, total_cpu_milli=c.total_cpu_milli,
-            workers=live, running=running, blocked=blocked, queued=queued,
-            tasks_finished=c.tasks_finished, tasks_failed=c.tasks_failed,
-            workers_started=c.workers_started, workers_died=c.workers_died,
-            retries=c.retries, retried_then_succeeded=c.retried_then_succeeded,
-            store_capacity=c.arena.capacity(), store_reserved=c.arena.used(),
-            store_bytes=c.blob_bytes - c.spilled_bytes,
-            store_objects=c.blobs - c.spilled_blobs, spilled_bytes=c.spilled_bytes,
-            spilled_objects=c.spilled_blobs, spills=c.spill_count,
-            restores=c.restore_count, warm_limit=c.warm_limit,
-            allocs_waiting=c.allocs.size())
-        pthread_mutex_unlock(&c.mu)
-        return result
+        cdef int64_t running = 0, blocked = 0, live = 0, queued = 0
+        cdef vector[int64_t] values
+        with nogil:
+            lock_core(c)
+            for i in range(c.workers.size()):
+                queued += c.workers[i].queued.size()
+                if c.workers[i].state in (W_IDLE, W_BUSY, W_STARTING):
+                    live += 1
+                if c.workers[i].task != NULL:
+                    running += 1
+                    if c.workers[i].request != NULL:
+                        blocked += 1
+            # In the order of STATS_FIELDS.
+            values.push_back(<int64_t>(c.objects.size()))
+            values.push_back(<int64_t>(c.tasks.size()))
+            values.push_back(<int64_t>(c.ready.size()))
+            values.push_back(<int64_t>(c.used_cpu_milli))
+            values.push_back(<int64_t>(c.total_cpu_milli))
+            values.push_back(<int64_t>(live))
+            values.push_back(<int64_t>(running))
+            values.push_back(<int64_t>(blocked))
+            values.push_back(<int64_t>(queued))
+            values.push_back(<int64_t>(c.tasks_finished))
+            values.push_back(<int64_t>(c.tasks_failed))
+            values.push_back(<int64_t>(c.workers_started))
+            values.push_back(<int64_t>(c.workers_died))
+            values.push_back(<int64_t>(c.retries))
+            values.push_back(<int64_t>(c.retried_then_succeeded))
+            values.push_back(<int64_t>(c.arena.capacity()))
+            values.push_back(<int64_t>(c.arena.used()))
+            values.push_back(<int64_t>(c.blob_bytes - c.spilled_bytes))
+            values.push_back(<int64_t>(c.blobs - c.spilled_blobs))
+            values.push_back(<int64_t>(c.spilled_bytes))
+            values.push_back(<int64_t>(c.spilled_blobs))
+            values.push_back(<int64_t>(c.spill_count))
+            values.push_back(<int64_t>(c.restore_count))
+            values.push_back(<int64_t>(c.warm_limit))
+            values.push_back(<int64_t>(c.allocs.size()))
+            pthread_mutex_unlock(&c.mu)
+        return dict(zip(STATS_FIELDS, values, strict=True))

@@ -52,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="smaller workloads and fewer rounds (a smoke run)")
     bench.add_argument("--json", metavar="FILE", help="also write the figures to FILE")
     bench.add_argument("--only", nargs="+", metavar="NAME",
-                       help='measure only these executors (e.g. fastray Ray "loky")')
+                       help='compare fastray with only these executors (e.g. Ray "loky")')
     bench.set_defaults(handler=_bench)
     dashboard = commands.add_parser(
         "dashboard",

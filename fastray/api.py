@@ -309,7 +309,8 @@ def wait(object_refs: list[ObjectRef], *, num_returns: int = 1, timeout: float |
     if isinstance(object_refs, ObjectRef) or not isinstance(object_refs, list):
         raise TypeError(f"wait() takes a list of ObjectRefs, got {type(object_refs).__name__}")
     backend = process.backend
-    if backend is not None and type(num_returns) is int and 0 < num_returns <= len(object_refs):
+    if (backend is not None and type(object_refs) is list and type(num_returns) is int
+            and 0 < num_returns <= len(object_refs)):
         # The usual case in a wait loop: enough refs are done already; the
         # backend checks the refs and splits the list in one pass in C.
         split = backend.wait_ready(object_refs, num_returns)

@@ -507,7 +507,7 @@ def machine() -> dict[str, Any]:
 
 def main(quick: bool = False, json_path: str | None = None,
          only: list[str] | None = None) -> dict[str, Any]:
-    executors = installed(only)
+    executors = installed(None if only is None else ["fastray", *only])
     missing = [kind.name for kind in EXECUTORS if kind.name not in {e.name for e in executors}]
     if missing:
         print(f"(not installed, left out: {', '.join(missing)}; pip install 'fastray[bench]')")

@@ -98,8 +98,9 @@ class Dashboard:
         now = time.time()
         snapshot = self.runtime.snapshot()
         for worker in snapshot["workers"]:
-            worker["cpu_percent"], worker["rss_bytes"] = self._usage.get(
-                worker["pid"], (0.0, _rss(worker["pid"])))
+            usage = self._usage.get(worker["pid"])
+            worker["cpu_percent"], worker["rss_bytes"] = (
+                usage if usage is not None else (0.0, _rss(worker["pid"])))
             task = worker["task"]
             if task is not None:
                 task["function"] = _short(task["function"])
@@ -133,11 +134,12 @@ class Dashboard:
         """The latest failed, crashed and cancelled tasks, newest first, each
         error decoded once."""
         failures = self.runtime.failures()
-        self._error_texts = {task_id: self._error_texts.get(task_id) or _error_text(payload)
-                             for task_id, _, _, _, payload in failures}
+        self._error_texts = {task_id: self._error_texts.get(task_id)
+                             or _error_text(payload, too_large)
+                             for task_id, _, _, _, payload, too_large in failures}
         return [{"id": f"{task_id:016x}", "function": _short(name), "state": outcome,
                  "pid": pid, "error": self._error_texts[task_id]}
-                for task_id, name, pid, outcome, _ in failures][::-1]
+                for task_id, name, pid, outcome, _, _ in failures][::-1]
 
     def _sample(self) -> None:
         """Once a second: tasks ended so far, and each worker's CPU and RSS."""
@@ -166,10 +168,12 @@ class Dashboard:
         return 100 * (cpu_seconds - last[1]) / (now - last[0]), rss
 
 
-def _error_text(payload: bytes) -> str:
+def _error_text(payload: bytes, too_large: bool) -> str:
     """An error's type and message, on one line."""
-    if not payload:
+    if too_large:
         return "(the error is too large to show here; get() the task's ref)"
+    if not payload:
+        return "(not kept: nothing referred to the task's result when it ended)"
     try:
         error = error_of(payload)
     except Exception as exc:  # e.g. an exception class the driver cannot import

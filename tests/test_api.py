@@ -676,6 +676,15 @@ def test_wait_answers_the_same_whatever_the_order_of_the_refs(ray, tmp_path, ord
 
 
 @pytest.mark.timeout(60)
+def test_wait_takes_a_list_subclass_like_a_list(ray):
+    class Refs(list):
+        pass
+
+    refs = [ray.put(i) for i in range(3)]
+    assert ray.wait(Refs(refs), num_returns=2) == (refs[:2], refs[2:])
+
+
+@pytest.mark.timeout(60)
 def test_wait_argument_errors(ray):
     a, b = ray.put(1), ray.put(2)
     with pytest.raises(ValueError):

@@ -5,6 +5,7 @@ import json
 import logging
 import os
 import socket
+import time
 import urllib.error
 import urllib.request
 
@@ -83,6 +84,16 @@ def test_the_state_adds_up_and_shows_failures_and_crashes():
     assert errors["dies"]["error"].startswith("WorkerCrashedError: ")
     assert {t["error"] for t in state["recent"] if t["state"] == "finished"} == {None}
     assert "ValueError: bad 1" in {t["error"] for t in state["recent"]}
+
+
+def test_a_failure_nobody_held_is_listed_without_its_error():
+    context = fastray.init(num_cpus=1, include_dashboard=True)
+    fastray.remote(max_retries=0)(fails).remote(1)   # the ref is dropped at once
+    deadline = time.monotonic() + 30
+    while not (errors := json.loads(fetch(state_url(context))[1])["errors"]):
+        assert time.monotonic() < deadline, "the failure never appeared"
+        time.sleep(0.05)
+    assert errors[0]["function"] == "fails" and errors[0]["error"].startswith("(not kept")
 
 
 def test_an_error_too_large_to_keep_is_named_not_shown():
