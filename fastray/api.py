@@ -4,8 +4,8 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import shutil
 import sys
-import tempfile
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -13,13 +13,15 @@ from typing import TYPE_CHECKING, Any
 from . import process
 from .exceptions import FastrayError
 from .object_ref import ObjectRef
-from .config import runtime_config
+from .config import RuntimeConfig, runtime_config
 from .progress_bar import should_show, wait_with_bar
+from .session import make_session_dir
 from .spawner import launch
 
 if TYPE_CHECKING:
     from .backend import Backend
     from .context import FastrayContext
+    from .runtime import LocalRuntime
 
 from . import __version__
 
@@ -60,6 +62,9 @@ def init(address: str | None = None, *, num_cpus: int | None = None,
     ``include_dashboard=True`` serves the live dashboard on 127.0.0.1
     (``dashboard_port``, by default 8265 or a free port if that is taken).
     Unlike Ray, it is off unless asked, here or by FASTRAY_INCLUDE_DASHBOARD=1.
+
+    Session folders (spill files) go in ``<temp folder>/fastray-<uid>``, a
+    folder only this user can enter; ``_temp_dir`` replaces the temp folder.
     """
     global _context, _session_dir
     unknown = sorted(set(kwargs) - RAY_INIT_KEYWORDS)
@@ -91,32 +96,42 @@ def init(address: str | None = None, *, num_cpus: int | None = None,
             return _already_initialized(ignore_reinit_error)
         if process.backend is not None:
             raise RuntimeError("fastray.init() cannot be called from inside a task")
-        for name in sorted(set(kwargs) - {"_system_config"}):
+        for name in sorted(set(kwargs) - {"_system_config", "_temp_dir"}):
             logger.info("init(%s=...) has no meaning for the local runtime; ignored", name)
         _install_process_hooks()
-        _session_dir = tempfile.mkdtemp(
-            prefix=time.strftime("session_%Y-%m-%d_%H-%M-%S_") + f"{os.getpid()}_",
-            dir=_fastray_tmp())
-        spawner = launch(cpus, _node_id, _session_dir, config.store.capacity)
+        runtime = _start_local(cpus, config, kwargs.get("_temp_dir"), include_dashboard, port)
+        from .context import make_context
+        process.install(runtime)
+        _session_dir = runtime.session_dir
+        _context = make_context(runtime, __version__, _session_dir, _node_id, shutdown)
+        return _context
+
+
+def _start_local(cpus: int, config: RuntimeConfig, temp_dir: Any, include_dashboard: bool,
+                 dashboard_port: int | None) -> LocalRuntime:
+    """The session directory, the spawner, the runtime and its dashboard.
+    If a step fails, the steps before it are undone: a failed init leaves no
+    folder, no process and no descriptor behind."""
+    session_dir = make_session_dir(temp_dir)
+    try:
+        spawner = launch(cpus, _node_id, session_dir, config.store.capacity)
         try:
             # Imported only now: the spawner boots meanwhile.
-            from .context import make_context
             from .runtime import LocalRuntime
-            runtime = LocalRuntime(cpus, max(4 * cpus, 8), _session_dir, config, spawner)
+            runtime = LocalRuntime(cpus, max(4 * cpus, 8), session_dir, config, spawner)
         except BaseException:
-            spawner.control.close()
-            spawner.process.wait()
-            os.close(spawner.store_fd)
+            spawner.stop()
             raise
         if include_dashboard:
             try:
-                runtime.start_dashboard(port)
+                runtime.start_dashboard(dashboard_port)
             except BaseException:
                 runtime.shutdown()
                 raise
-        process.install(runtime)
-        _context = make_context(runtime, __version__, _session_dir, _node_id, shutdown)
-        return _context
+    except BaseException:
+        shutil.rmtree(session_dir, ignore_errors=True)
+        raise
+    return runtime
 
 
 def _dashboard_port(port: Any) -> int | None:
@@ -148,12 +163,6 @@ def _connect_to_ray(address: str, ignore_reinit_error: bool,
         process.install(backend)
         _context = make_ray_context(backend, __version__, shutdown)
         return _context
-
-
-def _fastray_tmp() -> str:
-    path = os.path.join(tempfile.gettempdir(), "fastray")
-    os.makedirs(path, exist_ok=True)
-    return path
 
 
 def _validate_cpus(num_cpus: Any) -> int:
@@ -203,7 +212,6 @@ def shutdown() -> None:
             backend.shutdown()
         finally:
             if _session_dir is not None:
-                import shutil
                 shutil.rmtree(_session_dir, ignore_errors=True)
                 _session_dir = None
 

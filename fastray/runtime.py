@@ -53,12 +53,13 @@ class LocalRuntime(SchedulerBackend):
                  config: RuntimeConfig, spawner: Launched) -> None:
         store = self.store_config = config.store
         self.session_dir = session_dir
-        self._spawner, self._spawner_socket, self._store_fd = spawner
+        self._spawner = spawner
+        self._store_fd = spawner.store_fd
         super().__init__(origin=0, num_cpus=num_cpus,
                          mapping=Mapping(self._store_fd, store.capacity))
         self.max_workers = max_workers
         self._scheduler = wire.Scheduler(
-            num_cpus, max_workers, self._spawner_socket.fileno(), _next_origin,
+            num_cpus, max_workers, spawner.control.fileno(), _next_origin,
             self._store_fd, store.capacity, store.warm_limit, store.full_timeout,
             os.fsencode(os.path.join(session_dir, "spill")), config.max_task_events)
         self._scheduler.start()
@@ -69,7 +70,7 @@ class LocalRuntime(SchedulerBackend):
 
     @property
     def spawner_pid(self) -> int:
-        return self._spawner.pid
+        return self._spawner.process.pid
 
     def worker_pids(self) -> list[int]:
         return self._scheduler.worker_pids()
@@ -254,11 +255,7 @@ class LocalRuntime(SchedulerBackend):
         self._scheduler.stop()
         self.log_unhandled_errors()
         _next_origin = self._scheduler.next_origin
-        self._spawner_socket.close()
-        if self._spawner.wait(timeout=10) is None:
-            self._spawner.kill()
-            self._spawner.wait()
-        os.close(self._store_fd)
+        self._spawner.stop()
         with self._futures_cv:
             self._futures_cv.notify_all()
         if self._future_thread is not None:

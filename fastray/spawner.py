@@ -63,40 +63,79 @@ class Launched(NamedTuple):
     control: socket.socket   # the driver's end: closing it ends the spawner
     store_fd: int            # the object store's memfd, shared with it
 
+    def stop(self) -> None:
+        """Ends the spawner (which kills and reaps every worker and removes
+        the session directory) and returns once it is gone."""
+        self.control.close()
+        if self.process.wait(timeout=10) is None:
+            self.process.kill()
+            self.process.wait()
+        os.close(self.store_fd)
+
+
+# The spawner's first lines: it finds this fastray through its argv rather
+# than PYTHONPATH, which every task and its own subprocesses would inherit.
+# -c, not -m: no runpy, milliseconds before the first fork.
+BOOTSTRAP = ("import sys; sys.path.insert(0, sys.argv.pop()); "
+             "from fastray.spawner import main; main()")
+
 
 def launch(num_cpus: int, node_id: str, session_dir: str, store_size: int) -> Launched:
     """Starts the spawner (and creates the store it hands to workers).  The
     driver calls this first in init, so the spawner's interpreter boots while
     the driver imports the rest of the runtime."""
     store_fd = os.memfd_create("fastray-object-store", os.MFD_CLOEXEC)
-    os.ftruncate(store_fd, store_size)
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    with theirs:
-        # dup2 onto the same number clears close-on-exec for the child only.
-        actions: list[tuple] = [(os.POSIX_SPAWN_DUP2, fd, fd)
-                                for fd in (theirs.fileno(), store_fd)]
-        actions.append((os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0))
-        pid = os.posix_spawn(
-            # -P: not the working directory first on sys.path, where a
-            # source checkout would shadow the installed package.
-            # -c, not -m: no runpy, milliseconds before the first fork.
-            sys.executable, [sys.executable, "-P", "-c",
-                             "from fastray.spawner import main; main()",
-                             str(theirs.fileno())],
-            worker_environment(num_cpus, node_id), file_actions=actions, setsid=True)
-    process = SpawnerProcess(pid)
-    ours.sendall(pickle.dumps({"sys_path": list(sys.path), "cwd": os.getcwd(),
-                              "session_dir": session_dir, "store_fd": store_fd,
-                              "store_size": store_size}))
-    return Launched(process, ours, store_fd)
+    start = None
+    try:
+        os.ftruncate(store_fd, store_size)
+        # The start message goes in a file of its own: a socket message has
+        # a size limit that a long sys.path can pass.
+        start = _start_message({"sys_path": list(sys.path), "cwd": os.getcwd(),
+                                "session_dir": session_dir, "store_fd": store_fd,
+                                "store_size": store_size})
+        pid = _spawn([theirs.fileno(), start], store_fd, worker_environment(num_cpus, node_id))
+    except BaseException:
+        ours.close()
+        os.close(store_fd)
+        raise
+    finally:
+        theirs.close()
+        if start is not None:
+            os.close(start)
+    return Launched(SpawnerProcess(pid), ours, store_fd)
+
+
+def _start_message(config: dict) -> int:
+    """A memfd holding the pickled config, positioned at its start."""
+    fd = os.memfd_create("fastray-spawner-start", os.MFD_CLOEXEC)
+    with open(fd, "wb", closefd=False) as out:
+        pickle.dump(config, out)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
+def _spawn(arguments: list[int], store_fd: int, env: dict[str, str]) -> int:
+    """posix_spawn of the spawner, which inherits these descriptors (and
+    gets their numbers in its argv) and the store's: no subprocess import on
+    the way to the first task."""
+    # dup2 onto the same number clears close-on-exec for the child only.
+    actions: list[tuple] = [(os.POSIX_SPAWN_DUP2, fd, fd) for fd in (*arguments, store_fd)]
+    actions.append((os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0))
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    # -P: not the working directory first on sys.path, where a source
+    # checkout would shadow the installed package.
+    return os.posix_spawn(
+        sys.executable, [sys.executable, "-P", "-c", BOOTSTRAP, *map(str, arguments),
+                         package_parent],
+        env, file_actions=actions, setsid=True)
 
 
 def worker_environment(num_cpus: int, node_id: str) -> dict[str, str]:
-    """The spawner's environment: the driver's, plus what workers need to find
-    this very fastray package whatever their working directory."""
+    """The spawner's, and so every task's, environment: the driver's, plus
+    fastray's own variables and the thread counts the driver did not set
+    (README lists them)."""
     env = dict(os.environ, FASTRAY_NUM_CPUS=str(num_cpus), FASTRAY_NODE_ID=node_id)
-    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent, env.get("PYTHONPATH")]))
     for name in THREAD_VARIABLES:
         env.setdefault(name, "1")
     return env
@@ -190,7 +229,8 @@ def _kill_all(children: dict[int, int]) -> None:
 
 def main() -> None:
     control = socket.socket(fileno=int(sys.argv[1]))
-    config = pickle.loads(control.recv(1 << 20))
+    with open(int(sys.argv[2]), "rb") as start:
+        config = pickle.load(start)
     sys.path[:] = config["sys_path"]
     os.chdir(config["cwd"])
     # Ctrl-C at the terminal is for the driver; it decides what to cancel.

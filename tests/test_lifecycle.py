@@ -2,10 +2,12 @@
 is left behind."""
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -13,6 +15,9 @@ from pathlib import Path
 import pytest
 
 import fastray
+import fastray.runtime
+
+from conftest import descendants
 
 DRIVER = textwrap.dedent("""
     import sys, time
@@ -98,3 +103,31 @@ def test_killed_driver_leaves_no_process(tmp_path):
         driver.kill()
         driver.wait(timeout=10)
     assert wait_gone(pids, 10) == [], "workers or spawner outlived a killed driver"
+
+
+def fail_to_spawn(*args, **kwargs):
+    raise BlockingIOError(11, "Resource temporarily unavailable (a process limit)")
+
+
+def fail_to_start_the_scheduler(*args, **kwargs):
+    raise RuntimeError("the scheduler could not start")
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("target, failure", [
+    ("os.posix_spawn", fail_to_spawn),
+    ("fastray.runtime.wire.Scheduler", fail_to_start_the_scheduler),
+])
+def test_a_failed_init_leaves_no_folder_process_or_descriptor(tmp_path, monkeypatch,
+                                                               target, failure):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    gc.collect()
+    processes, descriptors = descendants(os.getpid()), set(os.listdir("/proc/self/fd"))
+    monkeypatch.setattr(target, failure)
+    with pytest.raises((OSError, RuntimeError), match="process limit|could not start"):
+        fastray.init(num_cpus=1)
+    gc.collect()
+    assert not fastray.is_initialized()
+    assert [path.name for path in tmp_path.rglob("*session*")] == []
+    assert descendants(os.getpid()) == processes
+    assert set(os.listdir("/proc/self/fd")) == descriptors
