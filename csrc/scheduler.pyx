@@ -2130,7 +2130,7 @@ cdef class Scheduler:
         incref(self.core, oid, 1)
         pthread_mutex_unlock(&self.core.mu)
 
-    def decref(self, uint64_t oid) -> bint:
+    def decref(self, uint64_t oid) -> bool:
         """Drops a reference; True if errors nobody retrieved await
         take_unhandled()."""
         cdef bint unhandled

@@ -25,7 +25,9 @@ numeric scripts opens no port unless asked).  ``GET /?token=T`` is the page
      "store": {"capacity", "bytes", "objects", "spilled_bytes", "spilled_objects",
                "largest": [{"id", "bytes", "spilled"}]}}
 
-Requests without the token get 403.
+Requests without the token get 403.  The server never blocks on one client:
+the listen backlog takes a burst of page loads, and a connection that sends
+nothing for CONNECTION_TIMEOUT_S seconds is closed, freeing its thread.
 """
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ import json
 import logging
 import os
 import secrets
+import sys
 import threading
 import time
 from collections import deque
@@ -54,6 +57,7 @@ ERROR_TEXT_MAX = 300
 TIMELINE_SECONDS = 10
 TIMELINE_MERGE_GAP_NS = 5_000_000   # under a pixel of the page's 10 s strip
 TIMELINE_SEGMENTS = 2000            # bounds each response, however many tasks ran
+CONNECTION_TIMEOUT_S = 10.0         # a silent client is dropped after this long
 PAGE = Path(__file__).with_name("dashboard.html")
 
 
@@ -208,20 +212,33 @@ def _rates(history: list[tuple[float, int]], now: float) -> list[list[float]]:
             for (t0, n0), (t1, n1) in zip(history, history[1:])]
 
 
+class _Server(ThreadingHTTPServer):
+    """The listen backlog holds a burst of requests: with socketserver's
+    default of 5, the rest of a burst waited for the kernel's 1 s SYN retry."""
+
+    request_queue_size = 256
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away mid-request (a closed tab, a reset) is
+        not an error worth a traceback on the driver's stderr."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 def _bind(port: int | None, handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:
     """The requested port, or an error; by default Ray's port, or a free one
     if that is taken (and a warning says so: visible without any logging
     set up)."""
     if port is not None:
         try:
-            return ThreadingHTTPServer(("127.0.0.1", port), handler)
+            return _Server(("127.0.0.1", port), handler)
         except OSError as exc:
             raise OSError(exc.errno, f"dashboard_port={port} is not available ({exc.strerror});"
                           " pass another port, or none to let fastray pick one") from None
     try:
-        return ThreadingHTTPServer(("127.0.0.1", DEFAULT_PORT), handler)
+        return _Server(("127.0.0.1", DEFAULT_PORT), handler)
     except OSError:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        server = _Server(("127.0.0.1", 0), handler)
         logger.warning("port %d is in use; the dashboard is on port %d instead", DEFAULT_PORT,
                        server.server_address[1])
         return server
@@ -229,10 +246,13 @@ def _bind(port: int | None, handler: type[BaseHTTPRequestHandler]) -> ThreadingH
 
 def _handler(dashboard: Dashboard) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        timeout = CONNECTION_TIMEOUT_S
+
         def do_GET(self) -> None:
             url = urlparse(self.path)
             token = parse_qs(url.query).get("token", [""])[0]
-            if not secrets.compare_digest(token, dashboard.token):
+            # Compared as bytes: compare_digest refuses non-ASCII str.
+            if not secrets.compare_digest(token.encode(), dashboard.token.encode()):
                 self._send(403, "text/plain", b"forbidden: the dashboard URL carries a token")
             elif url.path == "/":
                 self._send(200, "text/html; charset=utf-8", PAGE.read_bytes())

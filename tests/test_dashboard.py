@@ -5,13 +5,17 @@ import json
 import logging
 import os
 import socket
+import struct
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 import urllib.error
 import urllib.request
 
 import pytest
 
 import fastray
+from fastray import dashboard
 from fastray.dashboard import DEFAULT_PORT
 
 from helpers import fails
@@ -51,6 +55,71 @@ def test_the_token_guards_every_request():
     status, page = fetch(page_url(context))
     assert status == 200 and b"fastray dashboard" in page
     assert fetch(state_url(context))[0] == 200
+
+
+def test_a_non_ascii_token_is_refused_quietly(capfd):
+    """Any page in the browser can send these: a 403, never a traceback."""
+    base = page_url(fastray.init(num_cpus=1, include_dashboard=True)).split("?")[0]
+    capfd.readouterr()
+    for token in ("%C3%A9", "%FF", "caf%C3%A9%00", "%ED%A0%80"):
+        assert fetch(f"{base}?token={token}")[0] == 403
+        assert fetch(f"{base}api/state?token={token}")[0] == 403
+    assert capfd.readouterr().err == ""
+
+
+def request_threads() -> int:
+    """The server's live per-connection threads (socketserver names them)."""
+    return sum(t.name.endswith("(process_request_thread)") for t in threading.enumerate())
+
+
+def test_a_silent_connection_is_closed_and_its_thread_ends(monkeypatch):
+    monkeypatch.setattr(dashboard, "CONNECTION_TIMEOUT_S", 0.5)
+    context = fastray.init(num_cpus=1, include_dashboard=True)
+    port = int(context.dashboard_url.split(":")[1].split("/")[0])
+    before = request_threads()
+    clients = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(20)]
+    try:
+        for client in clients:
+            client.sendall(b"GET /?token=x HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # never ends
+        for client in clients:
+            assert client.recv(1024) == b"", "the server answered a request never finished"
+    finally:
+        for client in clients:
+            client.close()
+    deadline = time.monotonic() + 30
+    while request_threads() > before:
+        assert time.monotonic() < deadline, f"{request_threads() - before} threads still held"
+        time.sleep(0.05)
+
+
+def test_a_client_that_resets_mid_request_leaves_no_traceback(capfd):
+    context = fastray.init(num_cpus=1, include_dashboard=True)
+    port = int(context.dashboard_url.split(":")[1].split("/")[0])
+    before = request_threads()
+    capfd.readouterr()
+    for _ in range(10):
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as client:
+            client.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    # Answered only once the server has accepted every connection before it.
+    assert fetch(page_url(context).split("?")[0])[0] == 403
+    deadline = time.monotonic() + 30
+    while request_threads() > before:
+        assert time.monotonic() < deadline, "the reset connections were never handled"
+        time.sleep(0.05)
+    assert capfd.readouterr().err == ""
+
+
+def test_a_burst_of_200_requests_is_all_answered():
+    context = fastray.init(num_cpus=1, include_dashboard=True)
+    server = fastray.api.process.backend.dashboard._server
+    assert server.request_queue_size >= 128
+    base = page_url(context).split("?")[0]
+    start = time.monotonic()
+    with ThreadPoolExecutor(200) as pool:
+        statuses = list(pool.map(lambda _: fetch(base)[0], range(200)))
+    print(f"200 concurrent requests answered in {time.monotonic() - start:.2f} s")
+    assert statuses == [403] * 200
 
 
 def test_the_state_adds_up_and_shows_failures_and_crashes():
