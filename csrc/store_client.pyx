@@ -1,12 +1,15 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
 """A process's side of the object store: its mapping of the shared memory,
-read-only views of blobs for zero-copy reads, and copies into new blobs.
+read-only views of blobs for zero-copy reads, copies into new blobs, and
+copies out of them for values that must own their memory (bytes).
 
 The scheduler in the driver owns allocation; this module never decides
 where anything goes.  Each view pins its blob: when the last array or
 memoryview using it goes away the view calls ``release(blob_id)``, which
 tells the scheduler the memory may be freed or spilled.
 """
+from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_FromStringAndSize
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.buffer cimport (PyBUF_FORMAT, PyBUF_ND, PyBUF_SIMPLE, PyBUF_STRIDES, PyBUF_WRITABLE,
                              PyBuffer_Release, PyObject_GetBuffer)
 from libc.stdint cimport uint64_t
@@ -150,3 +153,33 @@ cdef class BlobView:
         self.mapping._forget(self.offset)
         if self.release is not None:
             self.release(self.blob_id)
+
+
+def bytes_of(data) -> bytes:
+    """bytes(data) for a contiguous buffer, a large one copied with several
+    threads (a large bytes value read from the store: it needs fresh memory,
+    whose first touch costs more than the copy)."""
+    return _copy_of(data, False)
+
+
+def bytearray_of(data) -> bytearray:
+    """bytearray(data), copied as bytes_of copies."""
+    return _copy_of(data, True)
+
+
+cdef object _copy_of(data, bint as_bytearray):
+    cdef Py_buffer buffer
+    cdef char *target
+    PyObject_GetBuffer(data, &buffer, PyBUF_SIMPLE)
+    try:
+        if as_bytearray:
+            copy = PyByteArray_FromStringAndSize(NULL, buffer.len)
+            target = PyByteArray_AS_STRING(copy)
+        else:
+            copy = PyBytes_FromStringAndSize(NULL, buffer.len)
+            target = PyBytes_AS_STRING(copy)
+        with nogil:
+            parallel_copy(target, <const char *>buffer.buf, buffer.len)
+        return copy
+    finally:
+        PyBuffer_Release(&buffer)

@@ -29,7 +29,9 @@ class TaskError(FastrayError):
         self.traceback_str = traceback_str
         self.cause = cause
         self.pid = pid
-        super().__init__(self._message())
+        # Not super(): in the class made by as_instanceof_cause the next
+        # __init__ is the cause's, whose arguments are unknown.
+        Exception.__init__(self, self._message())
 
     def _message(self) -> str:
         return f"{self.function_name}() (pid={self.pid})\n{self.traceback_str.rstrip()}"

@@ -1,7 +1,7 @@
 """Turning values, task arguments and task errors into payloads and back.
 
 A value is pickled with protocol 5, which hands out the large buffers
-(numpy arrays, bytearrays) out of band.  The payload is ``[u8 kind]
+(numpy arrays, bytes, bytearrays; see pickler.py) out of band.  The payload is ``[u8 kind]
 [u32 nparts] nparts x [u8 where, u64 size, u64 blob id, u64 offset]``
 followed by the bytes of the inline parts; part 0 is the pickle stream, the
 others are the out-of-band buffers.
@@ -17,19 +17,18 @@ alive as long as the value.
 """
 from __future__ import annotations
 
-import os
 import pickle
 import struct
-import traceback
 from typing import Any, Protocol
 
 import cloudpickle
 
-from . import _scheduler as wire
+from . import _scheduler as wire, pickler
 from ._store import BlobView, Mapping
 from .object_ref import collecting_refs
-from .exceptions import (ObjectLostError, ObjectStoreFullError, TaskCancelledError, TaskError,
+from .exceptions import (ObjectLostError, ObjectStoreFullError, TaskCancelledError,
                          WorkerCrashedError)
+from .task_errors import received_error, sent_error
 
 # Ray inlines task arguments and results up to 100 KiB; above that they go
 # through its object store.  Parts smaller than a page stay inline even then.
@@ -41,7 +40,8 @@ _U32 = struct.Struct("<I")
 _PART = struct.Struct("<BQQQ")
 _INLINE, _STORED = 0, 1
 _ONE_INLINE_PART = struct.Struct("<BIBQQQ")   # the header of a small plain value
-_PLAIN_TYPES = frozenset({int, float, str, bytes, bool, type(None)})
+_PLAIN_TYPES = frozenset({int, float, str, bool, type(None)})
+_PLAIN_KEY_TYPES = _PLAIN_TYPES | {bytes}
 
 # What a reader gets for one object: the payload and a pinned view of each
 # blob it uses (the views unpin when the last array made from them goes).
@@ -61,11 +61,14 @@ class BlobStore(Protocol):
 
 
 def _is_plain(value: Any, depth: int = 3) -> bool:
-    """Builtin scalars and small containers of them: the C pickler writes
-    exactly what cloudpickle would, with no refs or buffers to collect."""
+    """Builtin scalars (bytes up to INLINE_LIMIT) and small containers of
+    them: the C pickler writes exactly what cloudpickle would, with no refs
+    or buffers to collect."""
     kind = type(value)
     if kind in _PLAIN_TYPES:
         return True
+    if kind is bytes:
+        return len(value) <= INLINE_LIMIT   # a larger one goes out of band
     if depth == 0:
         return False
     # Loops, not all() over a generator: this runs for every task's arguments.
@@ -80,7 +83,7 @@ def _is_plain(value: Any, depth: int = 3) -> bool:
         if len(value) > 16:
             return False
         for key, item in value.items():
-            if type(key) not in _PLAIN_TYPES or (
+            if type(key) not in _PLAIN_KEY_TYPES or (
                     type(item) not in _PLAIN_TYPES and not _is_plain(item, depth - 1)):
                 return False
         return True
@@ -95,7 +98,7 @@ def _dumps(value: Any, kind: int, store: BlobStore | None
             return _ONE_INLINE_PART.pack(kind, 1, _INLINE, len(data), 0, 0) + data, [], []
     buffers: list[pickle.PickleBuffer] = []
     with collecting_refs() as contained:
-        data = cloudpickle.dumps(value, protocol=5, buffer_callback=buffers.append)
+        data = pickler.dumps(value, buffers.append)
     raws = [memoryview(data)] + [b.raw() for b in buffers]
     parts: list[tuple[int, int, int, int] | None] = [None] * len(raws)
     created: list[int] = []
@@ -230,8 +233,7 @@ def error_of(payload: bytes | memoryview) -> BaseException:
     """The exception a failed object's payload stands for."""
     kind = payload[0]
     if kind == wire.PAYLOAD_ERROR:
-        error = _loads(payload, [])
-        return error.as_instanceof_cause() if isinstance(error, TaskError) else error
+        return received_error(_loads(payload, []))
     text = bytes(payload[1:]).decode("utf-8", "replace")
     if kind == wire.PAYLOAD_CANCELLED:
         return TaskCancelledError(text)
@@ -244,16 +246,4 @@ def error_of(payload: bytes | memoryview) -> BaseException:
 
 def serialize_error(exc: BaseException, function_name: str) -> bytes:
     """The payload of an exception raised by a task, with its traceback."""
-    if isinstance(exc, TaskError):
-        cause, remote_tb = exc.cause, exc.traceback_str
-    else:
-        cause, remote_tb = exc, ""
-    local_tb = "".join(traceback.format_exception(exc))
-    text = local_tb if not remote_tb else f"{local_tb}\n{remote_tb}"
-    error = TaskError(function_name, text, cause, os.getpid())
-    try:
-        return _dumps(error, wire.PAYLOAD_ERROR, None)[0]
-    except Exception:
-        # The cause itself cannot be pickled: keep its text.
-        error = TaskError(function_name, text, None, os.getpid())
-        return _dumps(error, wire.PAYLOAD_ERROR, None)[0]
+    return _dumps(sent_error(exc, function_name), wire.PAYLOAD_ERROR, None)[0]

@@ -14,7 +14,7 @@ import time
 import pytest
 
 import fastray
-from fastray.exceptions import (GetTimeoutError, TaskCancelledError, TaskError,
+from fastray.exceptions import (FastrayError, GetTimeoutError, TaskCancelledError, TaskError,
                                 WorkerCrashedError)
 
 from helpers import wait_for_file
@@ -127,6 +127,26 @@ def test_errors_are_fastray_errors_and_the_cause(ray):
     assert isinstance(raised.value, KeyError)
     with pytest.raises(KeyError):
         ray.get(ray.remote(square).remote(fails.remote()))
+
+
+class NeedsArgs(Exception):
+    """Its pickle calls NeedsArgs(message), which __init__ refuses."""
+
+    def __init__(self, code, detail):
+        super().__init__(f"code {code}: {detail}")
+
+
+def fail_with_arguments():
+    raise NeedsArgs(42, "went wrong")
+
+
+def test_an_exception_that_does_not_unpickle_keeps_its_class_and_message(ray):
+    # Locally a TaskError (and a NeedsArgs); Ray raises its UnserializableException.
+    with pytest.raises(FastrayError) as raised:
+        ray.get(ray.remote(max_retries=0)(fail_with_arguments).remote())
+    text = str(raised.value)
+    assert "NeedsArgs" in text and "code 42: went wrong" in text
+    assert "fail_with_arguments" in text
 
 
 def test_get_timeout_and_cancel(ray, tmp_path):

@@ -129,6 +129,129 @@ def test_get_inside_a_task_raises_the_inner_error(ray):
     assert ray.get(outer.remote(), timeout=30) == ("caught", True)
 
 
+# ---------------------------------------------------------------- exceptions that do not unpickle
+# Each class is made inside the test (shipped by value) or inside the task.
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("keyword_only", [False, True], ids=["positional", "keyword-only"])
+def test_exception_whose_init_needs_arguments_keeps_class_message_and_traceback(
+        ray, keyword_only):
+    class NeedsArgs(Exception):
+        def __init__(self, code, detail):
+            super().__init__(f"code {code}: {detail}")
+            self.code = code
+
+    class NeedsKeywords(Exception):
+        def __init__(self, *, code, detail):
+            super().__init__(f"code {code}: {detail}")
+            self.code = code
+
+    cls = NeedsKeywords if keyword_only else NeedsArgs
+
+    @ray.remote
+    def fail_with_arguments():
+        raise cls(code=42, detail="went wrong")
+
+    with pytest.raises(cls) as info:
+        ray.get(fail_with_arguments.remote(), timeout=30)
+    error = info.value
+    assert isinstance(error, exceptions.RayTaskError)
+    assert error.cause.code == 42
+    assert error.cause.args == ("code 42: went wrong",)
+    text = str(error)
+    assert f"{cls.__name__}: code 42: went wrong" in text
+    assert "Traceback" in text and "fail_with_arguments" in text
+
+
+@pytest.mark.timeout(60)
+def test_exception_whose_init_needs_arguments_is_caught_in_a_task(ray):
+    @ray.remote
+    def inner():
+        class NeedsTwo(Exception):
+            def __init__(self, code, detail):
+                super().__init__(f"{code}: {detail}")
+
+        raise NeedsTwo(7, "inner")
+
+    @ray.remote
+    def outer():
+        try:
+            fastray.get(inner.remote())
+        except exceptions.RayTaskError as error:
+            return type(error.cause).__name__, str(error.cause)
+        return None
+
+    assert ray.get(outer.remote(), timeout=30) == ("NeedsTwo", "7: inner")
+
+
+@pytest.mark.timeout(60)
+def test_exception_of_a_class_only_the_worker_can_import(ray, tmp_path):
+    (tmp_path / "only_in_the_worker.py").write_text("class Secret(Exception):\n    pass\n")
+    folder = str(tmp_path)
+
+    @ray.remote
+    def fail_with_a_private_class():
+        sys.path.insert(0, folder)
+        import only_in_the_worker
+        raise only_in_the_worker.Secret("kept to itself")
+
+    with pytest.raises(exceptions.RayTaskError) as info:
+        ray.get(fail_with_a_private_class.remote(), timeout=30)
+    assert info.value.cause is None
+    text = str(info.value)
+    assert "only_in_the_worker.Secret: kept to itself" in text
+    assert "Traceback" in text and "fail_with_a_private_class" in text
+    assert "could not be rebuilt here: ModuleNotFoundError" in text
+    assert_pool_works(ray)
+
+
+@pytest.mark.timeout(60)
+def test_exception_whose_class_cannot_be_pickled(ray):
+    @ray.remote
+    def fail_with_a_locked_class():
+        import threading
+
+        class Locked(Exception):
+            lock = threading.Lock()
+
+        raise Locked("holds a lock")
+
+    with pytest.raises(exceptions.RayTaskError) as info:
+        ray.get(fail_with_a_locked_class.remote(), timeout=30)
+    assert info.value.cause is None
+    text = str(info.value)
+    assert "Locked: holds a lock" in text and "Traceback" in text
+    assert "could not be pickled in the worker: TypeError: cannot pickle" in text
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("refusal", ["__reduce__ raises", "an attribute does not pickle"])
+def test_exception_that_does_not_pickle_is_still_of_its_class(ray, refusal):
+    class RefusesPickling(Exception):
+        def __reduce__(self):
+            raise TypeError("not today")
+
+    class HoldsALock(Exception):
+        def __init__(self, message):
+            import threading
+            super().__init__(message)
+            self.lock = threading.Lock()
+
+    cls = RefusesPickling if refusal == "__reduce__ raises" else HoldsALock
+
+    @ray.remote
+    def fail_unpicklably():
+        raise cls("refused")
+
+    with pytest.raises(cls) as info:
+        ray.get(fail_unpicklably.remote(), timeout=30)
+    assert isinstance(info.value, exceptions.RayTaskError)
+    assert info.value.cause.args == ("refused",)
+    text = str(info.value)
+    assert f"{cls.__name__}: refused" in text and "fail_unpicklably" in text
+
+
 # ---------------------------------------------------------------- retries
 
 
