@@ -48,6 +48,24 @@ def _opcode_of(data: bytes | bytearray) -> bytes:
     return pickle.BINBYTES8 + _U64.pack(len(data))
 
 
+# The C pickler writes a payload to the file as the object itself only from
+# this size on (its frame size target); smaller ones sit inside frames.
+_DIRECT_WRITE_MIN = 64 * 1024
+_FRAME_HEADER = struct.Struct("<BQ")
+
+
+def _is_frame(data: bytes | bytearray) -> bool:
+    """Whether data is a frame the pickler made rather than a value's payload.
+    Every frame it writes from this size on starts with a FRAME header giving
+    its length; the tail of such a frame may then end with the opcode of the
+    next payload, but a frame is never that payload.  A value that merely
+    looks like a frame stays in the stream: slower, never wrong."""
+    if type(data) is not bytes or len(data) < _FRAME_HEADER.size:
+        return False
+    opcode, length = _FRAME_HEADER.unpack_from(data)
+    return opcode == pickle.FRAME[0] and _FRAME_HEADER.size + length <= len(data)
+
+
 class _Stream:
     """The file the pickler writes to: keeps what it is given, by reference,
     and sends large bytes and bytearrays out of band."""
@@ -58,7 +76,8 @@ class _Stream:
 
     def write(self, data: Any) -> int:
         kind = type(data)
-        if (kind is bytes or kind is bytearray) and self.chunks:
+        if ((kind is bytes or kind is bytearray) and self.chunks
+                and len(data) >= _DIRECT_WRITE_MIN and not _is_frame(data)):
             opcode = _opcode_of(data)
             last = self.chunks[-1]
             if last[-len(opcode):] == opcode:

@@ -88,3 +88,20 @@ def test_nested_values_through_a_task_and_back(ray):
     assert back["views"] == (grid.tobytes(), np.ascontiguousarray(grid[:, ::2]).tobytes(),
                              big[10:-10])
     assert back["small"] == [b"x", bytearray(b"y"), b"z"]
+
+
+def test_a_frame_is_never_taken_for_a_bytes_payload():
+    """The pickler writes a full frame and then the next one; if the first
+    ends with what looks like the opcode of a bytes value as long as the
+    second (here the last bytes of a crafted float), the second is still a
+    frame, and the value comes back unchanged."""
+    crafted = struct.unpack(">d", b"\x3f\xf0\x00B" + struct.pack("<I", 101))[0]
+    value = [crafted] * 7290       # frames of 65,548 and then 101 bytes
+    payload, _, _ = serialization.serialize(value, None)
+    assert serialization.deserialize((payload, [])) == value
+
+
+def test_a_large_bytes_value_that_looks_like_a_frame_comes_back_unchanged():
+    value = b"\x95" + struct.pack("<Q", 10) + pattern(MiB)
+    payload, _, _ = serialization.serialize([value, value], None)
+    assert serialization.deserialize((payload, [])) == [value, value]
