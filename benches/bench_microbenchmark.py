@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from fastray import bench
+from fastray._cli import bench
 
 APIS = [executor.name for executor in bench.installed(["fastray", "Ray"])]
 

@@ -3,13 +3,13 @@
 
 ProcessPoolExecutor(2) and multiprocessing.Pool(2) always run; Ray, loky
 and a dask LocalCluster too when installed (``pip install -e ".[bench]"``).
-The adapters and workloads are fastray.bench's, so both report the same
+The adapters and workloads are fastray._cli.bench's, so both report the same
 thing."""
 from __future__ import annotations
 
 import pytest
 
-from fastray import bench
+from fastray._cli import bench
 
 EXECUTORS = [executor.name for executor in bench.installed()]
 WORKLOADS = bench.peer_workloads(quick=False)

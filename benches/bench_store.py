@@ -13,7 +13,7 @@ import pytest
 
 import fastray
 
-from fastray.bench_tasks import checksum, make_array
+from fastray._cli.bench_tasks import checksum, make_array
 
 MB = 1_000_000
 CPUS = 2

@@ -221,8 +221,8 @@ def rate(action: Callable[[], Any], per_call: float, quick: bool) -> float:
 # import, OpenBLAS's threads spin, which on 2 cores slows whatever starts then.
 STARTUP_SCRIPT = """
 import json, os, sys, time
-from fastray.bench import executor_named, memory_of_tree
-from fastray.bench_tasks import checksum, noop
+from fastray._cli.bench import executor_named, memory_of_tree
+from fastray._cli.bench_tasks import checksum, noop
 executor = executor_named(sys.argv[1])
 executor.load()
 started = time.perf_counter()
@@ -455,7 +455,7 @@ def measure_in_child(kind: str, executor: Executor, quick: bool,
     runs in a heap another has filled, and one that crashes (Ray has been
     seen to segfault in its shutdown) loses only the figures it had left."""
     done = subprocess.run(
-        [sys.executable, "-m", "fastray.bench", kind, executor.name, str(int(quick)),
+        [sys.executable, "-m", "fastray._cli.bench", kind, executor.name, str(int(quick)),
          str(progress.done), str(progress.total)], stdout=subprocess.PIPE, text=True)
     progress.done += steps(kind, quick)
     figures = dict(json.loads(line[len(FIGURE):]) for line in done.stdout.splitlines()
