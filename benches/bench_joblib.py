@@ -46,22 +46,26 @@ def array_calls(array):
 @pytest.mark.benchmark(group=f"joblib: {TINY_CALLS:,} tiny calls")
 def test_tiny_calls_fastray(benchmark, runtime):
     with joblib.parallel_backend("fastray"):
-        benchmark.pedantic(tiny_calls, rounds=3, warmup_rounds=1)
+        squares = benchmark.pedantic(tiny_calls, rounds=3, warmup_rounds=1)
+    assert squares == [i * i for i in range(TINY_CALLS)]
 
 
 @pytest.mark.benchmark(group=f"joblib: {TINY_CALLS:,} tiny calls")
 def test_tiny_calls_loky(benchmark):
     with joblib.parallel_backend("loky"):
-        benchmark.pedantic(tiny_calls, rounds=3, warmup_rounds=1)
+        squares = benchmark.pedantic(tiny_calls, rounds=3, warmup_rounds=1)
+    assert squares == [i * i for i in range(TINY_CALLS)]
 
 
 @pytest.mark.benchmark(group=f"joblib: {ARRAY_CALLS} calls on a 200 MB array")
 def test_array_calls_fastray(benchmark, runtime, array_200mb):
     with joblib.parallel_backend("fastray"):
-        benchmark.pedantic(array_calls, args=(array_200mb,), rounds=3, warmup_rounds=1)
+        sums = benchmark.pedantic(array_calls, args=(array_200mb,), rounds=3, warmup_rounds=1)
+    assert sums == [checksum(array_200mb)] * ARRAY_CALLS
 
 
 @pytest.mark.benchmark(group=f"joblib: {ARRAY_CALLS} calls on a 200 MB array")
 def test_array_calls_loky(benchmark, array_200mb):
     with joblib.parallel_backend("loky"):
-        benchmark.pedantic(array_calls, args=(array_200mb,), rounds=3, warmup_rounds=1)
+        sums = benchmark.pedantic(array_calls, args=(array_200mb,), rounds=3, warmup_rounds=1)
+    assert sums == [checksum(array_200mb)] * ARRAY_CALLS

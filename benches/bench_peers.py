@@ -3,13 +3,15 @@
 
 ProcessPoolExecutor(2) and multiprocessing.Pool(2) always run; Ray, loky
 and a dask LocalCluster too when installed (``pip install -e ".[bench]"``).
-The adapters and workloads are fastray.bench's, so both report the same
+The adapters and workloads are fastray._cli.bench's, so both report the same
 thing."""
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from fastray import bench
+from fastray._cli import bench
 
 EXECUTORS = [executor.name for executor in bench.installed()]
 WORKLOADS = bench.peer_workloads(quick=False)
@@ -28,7 +30,9 @@ def executor(request):
 @pytest.mark.parametrize("workload", WORKLOADS, ids=[w.row for w in WORKLOADS])
 def test_workload(benchmark, executor, workload):
     benchmark.group = workload.row
-    benchmark.pedantic(workload.make(executor), rounds=workload.rounds, warmup_rounds=1)
+    result = benchmark.pedantic(workload.make(executor), rounds=workload.rounds,
+                                warmup_rounds=1)
+    assert workload.check(result), f"{workload.row}: wrong result"
 
 
 @pytest.mark.parametrize("name", EXECUTORS)
@@ -37,9 +41,10 @@ def test_start_first_task_and_stop(benchmark, name):
     executor = bench.executor_named(name)
     executor.load()
 
-    def cycle() -> None:
+    def cycle() -> Any:
         executor.start()
-        executor.result(executor.submit(bench.noop))
+        result = executor.result(executor.submit(bench.noop, 1))
         executor.stop()
+        return result
 
-    benchmark.pedantic(cycle, rounds=3)
+    assert benchmark.pedantic(cycle, rounds=3) == 1

@@ -13,7 +13,7 @@ import pytest
 
 import fastray
 
-from fastray.bench_tasks import checksum, make_array
+from fastray._cli.bench_tasks import checksum, make_array
 
 MB = 1_000_000
 CPUS = 2
@@ -50,6 +50,7 @@ def test_put_1gb(benchmark, runtime, array_1gb):
         del ref
 
     benchmark.pedantic(put_and_free, rounds=7, warmup_rounds=1)
+    assert np.array_equal(fastray.get(fastray.put(array_1gb)), array_1gb)
 
 
 @pytest.mark.benchmark(group="put of a 1 GB array")
@@ -57,6 +58,7 @@ def test_copyto_1gb_baseline(benchmark, array_1gb):
     target = np.empty_like(array_1gb)
     target.fill(0)  # touched, as the store's recycled memory is
     benchmark.pedantic(np.copyto, args=(target, array_1gb), rounds=7, warmup_rounds=1)
+    assert np.array_equal(target, array_1gb)
 
 
 @pytest.mark.parametrize("nbytes", [1 * MB, 100 * MB, 1000 * MB], ids=["1MB", "100MB", "1GB"])
@@ -77,18 +79,21 @@ def test_first_get(benchmark, runtime, nbytes):
             fastray.get(warm)
         return (refs[0],), {}
 
-    benchmark.pedantic(fastray.get, setup=store_fresh, rounds=9)
+    got = benchmark.pedantic(fastray.get, setup=store_fresh, rounds=9)
     refs.clear()
+    assert got.nbytes == nbytes and got[0] == got[-1] == 1
 
 
 @pytest.mark.benchmark(group="task on a stored 400 MB array")
 def test_task_on_stored_array(benchmark, runtime, array_400mb):
     task = fastray.remote(checksum)
     ref = fastray.put(array_400mb)
-    benchmark.pedantic(lambda: fastray.get(task.remote(ref)), rounds=7, warmup_rounds=2)
+    total = benchmark.pedantic(lambda: fastray.get(task.remote(ref)), rounds=7, warmup_rounds=2)
+    assert total == checksum(array_400mb)
 
 
 @pytest.mark.benchmark(group="task on a stored 400 MB array")
 def test_task_on_array_process_pool(benchmark, pool, array_400mb):
-    benchmark.pedantic(lambda: pool.submit(checksum, array_400mb).result(), rounds=5,
-                       warmup_rounds=1)
+    total = benchmark.pedantic(lambda: pool.submit(checksum, array_400mb).result(), rounds=5,
+                               warmup_rounds=1)
+    assert total == checksum(array_400mb)

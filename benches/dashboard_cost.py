@@ -64,8 +64,9 @@ def task_rate(on: bool, latencies: list[float]) -> float:
     if poller:
         poller.start()
     started = time.perf_counter()
-    fastray.get([noop.remote() for _ in range(TASKS)])
+    results = fastray.get([noop.remote() for _ in range(TASKS)])
     rate = TASKS / (time.perf_counter() - started)
+    assert results == [None] * TASKS
     stop.set()
     if poller:
         poller.join()

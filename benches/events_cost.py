@@ -18,8 +18,9 @@ def task_rate(events: bool) -> float:
     rates = []
     for _ in range(5):
         started = time.perf_counter()
-        fastray.get([noop.remote() for _ in range(TASKS)])
+        results = fastray.get([noop.remote() for _ in range(TASKS)])
         rates.append(TASKS / (time.perf_counter() - started))
+    assert results == [None] * TASKS
     fastray.shutdown()
     return statistics.median(rates)
 

@@ -43,10 +43,11 @@ def main(counts: list[int]) -> None:
         submitted = time.perf_counter()
         pending = rss_bytes() - before
         open(flag, "w").close()
-        api.get(refs)
+        results = api.get(refs)
         os.remove(flag)
         finished = time.perf_counter()
-        del refs
+        assert results == [None] * count
+        del refs, results
         print(f"{count:>10,} {(submitted - started) / count * 1e6:>15.1f} "
               f"{(finished - started) / count * 1e6:>14.1f} {pending / count:>19.0f}")
     api.shutdown()

@@ -37,10 +37,12 @@ def main() -> None:
     array = np.random.default_rng(0).random(400_000_000 // 8)   # 400 MB in the driver
     for _ in range(5):
         ref = fastray.put(array)
-        fastray.get([task.remote(ref) for _ in range(4)])
-        fastray.get(task.remote(array))
+        sums = fastray.get([task.remote(ref) for _ in range(4)])
+        sums.append(fastray.get(task.remote(array)))
         del ref
+    assert sums == [checksum(array)] * 5
     result = fastray.get(fastray.remote(np.ones).remote(100_000_000 // 8))
+    assert result.nbytes == 100_000_000 and result[0] == result[-1] == 1
     print(f"the driver holds a 400 MB array and a 100 MB result ({result.nbytes // 10**6} MB)")
     print("driver ", memory(os.getpid()))
     for pid in context.worker_pids:

@@ -12,15 +12,14 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from . import exceptions
-
-__version__ = "0.1.0"
+from .version import __version__
 
 _PUBLIC = {
-    "ObjectRef": "object_ref", "remote": "remote_function",
+    "ObjectRef": "object_ref",
     **{name: "api" for name in (
         "available_resources", "cancel", "cluster_resources", "get", "get_runtime_context",
-        "init", "is_initialized", "object_store_stats", "progress", "put", "shutdown",
-        "timeline", "wait")},
+        "init", "is_initialized", "object_store_stats", "progress", "put", "remote",
+        "shutdown", "timeline", "wait")},
 }
 
 __all__ = ["exceptions", "__version__", *sorted(_PUBLIC)]
@@ -28,9 +27,8 @@ __all__ = ["exceptions", "__version__", *sorted(_PUBLIC)]
 if TYPE_CHECKING:
     from .api import (available_resources, cancel, cluster_resources, get,
                       get_runtime_context, init, is_initialized, object_store_stats,
-                      progress, put, shutdown, timeline, wait)
+                      progress, put, remote, shutdown, timeline, wait)
     from .object_ref import ObjectRef
-    from .remote_function import remote
 
 
 def __getattr__(name: str) -> Any:

@@ -10,20 +10,22 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from . import process
+from . import state
 from .exceptions import FastrayError
 from .object_ref import ObjectRef
 from .config import RuntimeConfig, runtime_config
 from .progress_bar import should_show, wait_with_bar
 from .session import make_session_dir
 from .spawner import launch
+from .version import __version__
+# Re-exported: fastray.remote loads this module, so a task submitted before
+# init starts a runtime (the hook below).
+from .remote_function import remote as remote
 
 if TYPE_CHECKING:
     from .backend import Backend
     from .context import FastrayContext
     from .runtime import LocalRuntime
-
-from . import __version__
 
 logger = logging.getLogger("fastray")
 
@@ -94,14 +96,14 @@ def init(address: str | None = None, *, num_cpus: int | None = None,
     with _lock:
         if _context is not None:
             return _already_initialized(ignore_reinit_error)
-        if process.backend is not None:
+        if state.backend is not None:
             raise RuntimeError("fastray.init() cannot be called from inside a task")
         for name in sorted(set(kwargs) - {"_system_config", "_temp_dir"}):
             logger.info("init(%s=...) has no meaning for the local runtime; ignored", name)
         _install_process_hooks()
         runtime = _start_local(cpus, config, kwargs.get("_temp_dir"), include_dashboard, port)
         from .context import make_context
-        process.install(runtime)
+        state.install(runtime)
         _session_dir = runtime.session_dir
         _context = make_context(runtime, __version__, _session_dir, _node_id, shutdown)
         return _context
@@ -160,7 +162,7 @@ def _connect_to_ray(address: str, ignore_reinit_error: bool,
         from .context import make_ray_context
         from .ray_backend import RayBackend
         backend = RayBackend.connect(address, ray_kwargs)
-        process.install(backend)
+        state.install(backend)
         _context = make_ray_context(backend, __version__, shutdown)
         return _context
 
@@ -192,7 +194,7 @@ def _forget_runtime_after_fork() -> None:
     global _context, _lock
     _lock = threading.RLock()
     _context = None
-    process.install(None)
+    state.install(None)
 
 
 def is_initialized() -> bool:
@@ -203,10 +205,10 @@ def shutdown() -> None:
     """Stops every worker and frees the runtime; safe to call more than once."""
     global _context, _session_dir
     with _lock:
-        backend = process.backend
+        backend = state.backend
         if _context is None or backend is None:
             return
-        process.install(None)
+        state.install(None)
         _context = None
         try:
             backend.shutdown()
@@ -216,30 +218,33 @@ def shutdown() -> None:
                 _session_dir = None
 
 
-def _require_backend() -> Backend:
+def _start_on_first_use() -> Backend:
     """The backend of this process, starting a local runtime on first use."""
     backend = _current_backend()
     if backend is None:
         with _lock:
-            if process.backend is None:
+            if state.backend is None:
                 init()
-            backend = process.backend
+            backend = state.backend
     assert backend is not None
     return backend
+
+
+state.start_on_first_use(_start_on_first_use)
 
 
 def _current_backend() -> Backend | None:
     """This process's backend.  In a process where Ray is running (a task
     that Ray runs, or a driver that called ray.init) fastray binds to Ray."""
-    backend = process.backend
+    backend = state.backend
     if backend is None:
         ray = sys.modules.get("ray")
         if ray is not None and getattr(ray, "is_initialized", lambda: False)():
             from .ray_backend import RayBackend
             with _lock:
-                if process.backend is None:
-                    process.install(RayBackend.attach(ray))
-                backend = process.backend
+                if state.backend is None:
+                    state.install(RayBackend.attach(ray))
+                backend = state.backend
     return backend
 
 
@@ -307,7 +312,7 @@ def put(value: Any) -> ObjectRef:
     if isinstance(value, ObjectRef):
         raise TypeError("put() of an ObjectRef is not allowed; to store the ref itself, wrap "
                         "it in a list: put([ref])")
-    return _require_backend().put(value)
+    return state.require_backend().put(value)
 
 
 def wait(object_refs: list[ObjectRef], *, num_returns: int = 1, timeout: float | None = None,
@@ -316,7 +321,7 @@ def wait(object_refs: list[ObjectRef], *, num_returns: int = 1, timeout: float |
     once num_returns are ready or timeout seconds have passed."""
     if isinstance(object_refs, ObjectRef) or not isinstance(object_refs, list):
         raise TypeError(f"wait() takes a list of ObjectRefs, got {type(object_refs).__name__}")
-    backend = process.backend
+    backend = state.backend
     if (backend is not None and type(object_refs) is list and type(num_returns) is int
             and 0 < num_returns <= len(object_refs)):
         # The usual case in a wait loop: enough refs are done already; the
@@ -348,11 +353,11 @@ def cancel(object_ref: ObjectRef, *, force: bool = False, recursive: bool = True
 
 
 def available_resources() -> dict[str, float]:
-    return _require_backend().resources()[1]
+    return state.require_backend().resources()[1]
 
 
 def cluster_resources() -> dict[str, float]:
-    return _require_backend().resources()[0]
+    return state.require_backend().resources()[0]
 
 
 def get_runtime_context() -> Any:

@@ -15,8 +15,7 @@ import itertools
 import threading
 from typing import TYPE_CHECKING, Any, NamedTuple, Sequence, cast
 
-from . import _scheduler as wire
-from . import process
+from . import state, wire
 from .exceptions import FastrayError, GetTimeoutError, ObjectLostError
 from .object_ref import ObjectRef
 from ._store import Mapping
@@ -25,7 +24,8 @@ from .serialization import Fetched, deserialize, error_of, serialize
 if TYPE_CHECKING:
     import concurrent.futures
 
-    from .remote_function import RemoteFunction, TaskOptions
+    from .options import TaskOptions
+    from .remote_function import RemoteFunction
 
 ORIGIN_SHIFT = 40
 
@@ -272,7 +272,7 @@ class SchedulerBackend(Backend):
         """The refs' ids, once sure they all belong to this runtime."""
         self._check_running()
         # One comprehension, not map(attrgetter): 3.11+ specializes slot loads.
-        generation = process.generation
+        generation = state.generation
         ids = [ref._id for ref in refs if ref._generation == generation]
         if len(ids) != len(refs):
             stale = next(r for r in refs if r._generation != generation)

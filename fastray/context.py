@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from . import process
+from . import state
 
 
 @dataclass
@@ -115,7 +115,7 @@ class RuntimeContext:
 
     def get_task_id(self) -> str | None:
         """The running task's id in hex; None in the driver."""
-        backend = process.backend
+        backend = state.backend
         task_id = backend.current_task_id() if backend is not None else None
         return None if task_id is None else f"{task_id:016x}"
 

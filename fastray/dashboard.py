@@ -44,7 +44,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from .remote_function import remote
 from .serialization import error_of
 
 logger = logging.getLogger("fastray")
@@ -273,45 +272,3 @@ def _handler(dashboard: Dashboard) -> type[BaseHTTPRequestHandler]:
             """Requests are not logged."""
 
     return Handler
-
-
-def run_demo(seconds: float | None, port: int | None) -> None:
-    """A runtime with the dashboard and a small mixed workload, for a look."""
-    import numpy as np
-
-    from . import api
-
-    context = api.init(include_dashboard=True, dashboard_port=port)
-    print(f"fastray dashboard: http://{context.dashboard_url}", flush=True)
-
-    @remote
-    def quick(i: int) -> int:
-        return i
-
-    @remote
-    def slow(seconds: float) -> float:
-        time.sleep(seconds)
-        return seconds
-
-    @remote
-    def total(array: np.ndarray) -> float:
-        return float(array.sum())
-
-    def fails() -> None:
-        raise ValueError("a task that fails, to show how failures look")
-
-    failing = remote(fails).options(max_retries=0)
-    deadline = None if seconds is None else time.monotonic() + seconds
-    try:
-        while deadline is None or time.monotonic() < deadline:
-            refs = [quick.remote(i) for i in range(500)] + [slow.remote(0.3) for _ in range(3)]
-            refs.append(total.remote(np.ones(2_000_000)))
-            try:
-                api.get(failing.remote())
-            except ValueError:
-                pass  # shown on the page as a failed task
-            api.get(refs)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        api.shutdown()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any, Generator
 
-from . import process
+from . import state
 from ._scheduler import untrack
 
 if TYPE_CHECKING:
@@ -45,20 +45,24 @@ class ObjectRef(metaclass=_RefType):
     argument they stay valid in the process that unpickles them.
     """
 
+    # The scheduler's wait_ready reads _id and _generation straight from
+    # these slots (their offsets, found by name when it is called), and
+    # untrack takes refs off the garbage collector since they hold only
+    # ints: keep both as slots holding ints.
     __slots__ = ("_id", "_generation", "__weakref__")
 
     def __init__(self, object_id: int, *, adopt: bool = False) -> None:
         """adopt: the runtime already counted this handle (a fresh task
         return or put), so creating it must not count it again."""
         self._id = object_id
-        self._generation = process.generation
+        self._generation = state.generation
         untrack(self)
-        if not adopt and process.backend is not None:
-            process.backend.incref(object_id)
+        if not adopt and state.backend is not None:
+            state.backend.incref(object_id)
 
     def __del__(self) -> None:
-        backend = process.backend
-        if backend is not None and self._generation == process.generation:
+        backend = state.backend
+        if backend is not None and self._generation == state.generation:
             backend.decref(self._id)
 
     @property
@@ -91,8 +95,7 @@ class ObjectRef(metaclass=_RefType):
 
     def future(self) -> concurrent.futures.Future[Any]:
         """A concurrent.futures.Future that completes with the value (or error)."""
-        from .api import _require_backend
-        return _require_backend().future(self)
+        return state.require_backend().future(self)
 
     def __await__(self) -> Generator[Any, None, Any]:
         import asyncio  # only for code that awaits refs: keeps import fastray light

@@ -18,7 +18,8 @@ from . import exceptions
 from .backend import Backend
 
 if TYPE_CHECKING:
-    from .remote_function import RemoteFunction, TaskOptions
+    from .options import TaskOptions
+    from .remote_function import RemoteFunction
 
 logger = logging.getLogger("fastray")
 

@@ -26,13 +26,13 @@ import os
 import threading
 from typing import TYPE_CHECKING, Any
 
-from . import _scheduler as wire
-from . import process
+from . import state, wire
+from ._scheduler import Scheduler
 from ._store import Mapping
 from .backend import EncodedArgs, SchedulerBackend
 from .exceptions import FastrayError, ObjectStoreFullError
 from .object_ref import ObjectRef
-from .remote_function import TaskOptions
+from .options import TaskOptions
 from .serialization import Fetched, deserialize, error_of
 from .config import RuntimeConfig
 from .spawner import Launched
@@ -58,7 +58,7 @@ class LocalRuntime(SchedulerBackend):
         super().__init__(origin=0, num_cpus=num_cpus,
                          mapping=Mapping(self._store_fd, store.capacity))
         self.max_workers = max_workers
-        self._scheduler = wire.Scheduler(
+        self._scheduler = Scheduler(
             num_cpus, max_workers, spawner.control.fileno(), _next_origin,
             self._store_fd, store.capacity, store.warm_limit, store.full_timeout,
             os.fsencode(os.path.join(session_dir, "spill")), config.max_task_events)
@@ -136,7 +136,7 @@ class LocalRuntime(SchedulerBackend):
                    ) -> tuple[list[ObjectRef], list[ObjectRef]] | None:
         if self._stopped:
             return None
-        return self._scheduler.wait_ready(refs, ObjectRef, process.generation, num_returns)
+        return self._scheduler.wait_ready(refs, ObjectRef, state.generation, num_returns)
 
     def _fetch(self, ids: list[int]) -> list[Fetched | None]:
         view = self.mapping.view

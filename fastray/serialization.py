@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 import cloudpickle
 
-from . import _scheduler as wire, pickler
+from . import pickler, wire
 from ._store import BlobView, Mapping
 from .object_ref import collecting_refs
 from .exceptions import (ObjectLostError, ObjectStoreFullError, TaskCancelledError,

@@ -28,24 +28,20 @@ from typing import TYPE_CHECKING, Any, Callable, TextIO
 
 import cloudpickle
 
-from . import _scheduler as wire
-from . import process
+from . import state, wire
 from ._store import Mapping
 from .backend import EncodedArgs, SchedulerBackend, decode_args
 from .exceptions import ObjectStoreFullError
 from .serialization import Fetched, deserialize, serialize, serialize_error
+from .wire import HEADER, LOCATION, SUBMIT_FIELDS, TASK_FIELDS
 
 if TYPE_CHECKING:
     import concurrent.futures
 
-    from .remote_function import TaskOptions
+    from .options import TaskOptions
 
-HEADER = struct.Struct("<IIQQ")
 U32 = struct.Struct("<I")
 U64 = struct.Struct("<Q")
-LOCATION = struct.Struct("<QQQ")
-SUBMIT_FIELDS = struct.Struct("<IIi")
-TASK_FIELDS = struct.Struct("<III")  # flags, num_returns, ndeps
 PR_SET_PDEATHSIG = 1
 OUTBOX_FRAMES = 12            # about four results with their reference frames
 OUTBOX_SECONDS = 0.0005
@@ -515,7 +511,7 @@ def run_worker(fd: int, slot: int, origin: int, store: tuple[int, int]) -> None:
     mapping = Mapping(store_fd, store_size)
     os.close(store_fd)
     backend = WorkerBackend(connection, origin, slot, mapping)
-    process.install(backend)
+    state.install(backend)
     sys.stdout = _PrefixedOutput(sys.stdout, backend)
     sys.stderr = _PrefixedOutput(sys.stderr, backend)
     signal.signal(signal.SIGINT, backend.on_sigint)

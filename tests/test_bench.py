@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import fastray
-from fastray import bench
+from fastray._cli import bench
 
 
 @pytest.mark.timeout(300)

@@ -112,7 +112,7 @@ def test_a_client_that_resets_mid_request_leaves_no_traceback(capfd):
 
 def test_a_burst_of_200_requests_is_all_answered():
     context = fastray.init(num_cpus=1, include_dashboard=True)
-    server = fastray.api.process.backend.dashboard._server
+    server = fastray.api.state.backend.dashboard._server
     assert server.request_queue_size >= 128
     base = page_url(context).split("?")[0]
     start = time.monotonic()

@@ -26,15 +26,15 @@ def backend(ray):
 def test_parallel_runs_on_fastray(backend):
     assert joblib.Parallel(n_jobs=2)(joblib.delayed(square)(i) for i in range(200)) == [
         i * i for i in range(200)]
-    stats = fastray.api.process.backend.stats()
+    stats = fastray.api.state.backend.stats()
     assert stats["tasks_finished"] >= 1
 
 
 def test_many_tiny_calls_are_batched(backend):
-    before = fastray.api.process.backend.stats()["tasks_finished"]
+    before = fastray.api.state.backend.stats()["tasks_finished"]
     results = joblib.Parallel(n_jobs=-1)(joblib.delayed(square)(i) for i in range(5_000))
     assert results == [i * i for i in range(5_000)]
-    tasks = fastray.api.process.backend.stats()["tasks_finished"] - before
+    tasks = fastray.api.state.backend.stats()["tasks_finished"] - before
     assert tasks < 5_000 / 2, f"{tasks} tasks for 5,000 calls: no batching"
 
 
@@ -62,11 +62,11 @@ def test_a_scikit_learn_cross_validation_with_all_cores(backend):
     from sklearn.model_selection import cross_val_score
 
     features, labels = make_classification(n_samples=400, n_features=20, random_state=0)
-    before = fastray.api.process.backend.stats()["tasks_finished"]
+    before = fastray.api.state.backend.stats()["tasks_finished"]
     scores = cross_val_score(LogisticRegression(max_iter=500), features, labels, cv=5,
                              n_jobs=-1)
     assert len(scores) == 5 and all(0.5 < score <= 1.0 for score in scores)
-    assert fastray.api.process.backend.stats()["tasks_finished"] > before
+    assert fastray.api.state.backend.stats()["tasks_finished"] > before
 
 
 def test_parallel_starts_fastray_when_it_is_not_running():

@@ -116,7 +116,7 @@ def fail_to_start_the_scheduler(*args, **kwargs):
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("target, failure", [
     ("os.posix_spawn", fail_to_spawn),
-    ("fastray.runtime.wire.Scheduler", fail_to_start_the_scheduler),
+    ("fastray.runtime.Scheduler", fail_to_start_the_scheduler),
 ])
 def test_a_failed_init_leaves_no_folder_process_or_descriptor(tmp_path, monkeypatch,
                                                                target, failure):

@@ -19,13 +19,13 @@ def test_chain_finishes_while_the_driver_holds_the_gil(ray):
         return x + 1
 
     ray.get(inc.remote(0))  # both workers warm, function shipped
-    before = fastray.api.process.backend.stats()["tasks_finished"]
+    before = fastray.api.state.backend.stats()["tasks_finished"]
     ref = inc.remote(0)
     for _ in range(19):
         ref = inc.remote(ref)
     # usleep through PyDLL keeps the GIL for the whole 3 s call.
     ctypes.PyDLL(None).usleep(3_000_000)
-    finished = fastray.api.process.backend.stats()["tasks_finished"] - before
+    finished = fastray.api.state.backend.stats()["tasks_finished"] - before
     assert finished == 20, f"only {finished} of 20 chained tasks ran by the end of the GIL hold"
     assert ray.get(ref, timeout=0) == 20
 
@@ -61,7 +61,7 @@ def test_the_snapshot_shows_workers_tasks_by_state_and_large_objects(ray, tmp_pa
     def dies():
         os._exit(5)
 
-    runtime = ray.api.process.backend
+    runtime = ray.api.state.backend
     assert ray.get([ray.remote(lambda i: i).remote(i) for i in range(5)]) == list(range(5))
     for task in (fails, dies):
         try:

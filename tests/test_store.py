@@ -349,7 +349,7 @@ def test_freed_pages_beyond_the_warm_limit_go_back_to_the_os():
 def test_a_worker_dying_after_allocating_leaks_nothing(ray):
     @ray.remote(max_retries=0)
     def allocate_and_die():
-        fastray.process.backend.allocate_blob(20 * MiB)
+        fastray.state.backend.allocate_blob(20 * MiB)
         os._exit(3)
 
     with pytest.raises(fastray.exceptions.WorkerCrashedError):

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import fastray
-from fastray import tour
+from fastray._cli import tour
 
 SEED = Path(__file__).resolve().parents[2] / "shared" / "seed" / "remote_tasks_tour.md"
 

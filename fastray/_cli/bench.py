@@ -221,8 +221,8 @@ def rate(action: Callable[[], Any], per_call: float, quick: bool) -> float:
 # import, OpenBLAS's threads spin, which on 2 cores slows whatever starts then.
 STARTUP_SCRIPT = """
 import json, os, sys, time
-from fastray.bench import executor_named, memory_of_tree
-from fastray.bench_tasks import checksum, noop
+from fastray._cli.bench import executor_named, memory_of_tree
+from fastray._cli.bench_tasks import checksum, noop
 executor = executor_named(sys.argv[1])
 executor.load()
 started = time.perf_counter()
@@ -288,12 +288,14 @@ def fresh_start(executor: Executor, rounds: int) -> dict[str, float]:
 @dataclass
 class Workload:
     """One row of the peers table: a timed call made for a started executor,
-    and how the seconds one call takes become the row's figure."""
+    how the seconds one call takes become the row's figure, and whether a
+    call's result is right (benches/ checks it)."""
 
     row: str
     make: Callable[[Executor], Callable[[], Any]]
     rounds: int
     figure: Callable[[float], float]
+    check: Callable[[Any], bool]
 
 
 def peer_workloads(quick: bool) -> list[Workload]:
@@ -319,16 +321,24 @@ def peer_workloads(quick: bool) -> list[Workload]:
     def milliseconds(seconds: float) -> float:
         return seconds * 1e3
 
+    def checksum_of(nbytes: int) -> Callable[[Any], bool]:
+        """checksum() of make_array(nbytes): one 1.0 per 1,024 floats."""
+        return lambda result: result == len(range(0, nbytes // 8, 1024))
+
+    def array_of(nbytes: int) -> Callable[[Any], bool]:
+        return lambda result: result.nbytes == nbytes and result[0] == result[-1] == 1
+
     return [
         Workload("sync round trip, no-op task (µs)", round_trips, 5,
-                 lambda seconds: seconds / calls * 1e6),
+                 lambda seconds: seconds / calls * 1e6, lambda result: result == [None] * calls),
         Workload(f"async: {count:,} no-op tasks (tasks/s)", burst, 5,
-                 lambda seconds: count / seconds),
+                 lambda seconds: count / seconds, lambda result: result == [None] * count),
         Workload(f"{small // MB} MB array as a task argument (ms)", argument(small), 5,
-                 milliseconds),
+                 milliseconds, checksum_of(small)),
         Workload(f"{large // MB:,} MB array as a task argument (ms)", argument(large), 3,
-                 milliseconds),
-        Workload(f"task returning a {small // MB} MB array (ms)", returning, 5, milliseconds),
+                 milliseconds, checksum_of(large)),
+        Workload(f"task returning a {small // MB} MB array (ms)", returning, 5, milliseconds,
+                 array_of(small)),
     ]
 
 
@@ -364,13 +374,14 @@ def microbenchmark_workloads(ray: Any, quick: bool) -> list[tuple[str, Callable[
     holder = refs_of_10k.remote()
     ray.get(holder)
 
-    def tasks_and_get_batch() -> None:
-        ray.get([small_value.remote() for _ in range(1000)])
+    def tasks_and_get_batch() -> list:
+        return ray.get([small_value.remote() for _ in range(1000)])
 
-    def wait_1k_refs() -> None:
+    def wait_1k_refs() -> list:
         not_ready = [small_value.remote() for _ in range(1000)]
         for _ in range(1000):
             _, not_ready = ray.wait(not_ready)
+        return not_ready
 
     actions: list[tuple[Callable[[], Any], float]] = [
         (lambda: ray.get(small_value.remote()), 1),
@@ -455,7 +466,7 @@ def measure_in_child(kind: str, executor: Executor, quick: bool,
     runs in a heap another has filled, and one that crashes (Ray has been
     seen to segfault in its shutdown) loses only the figures it had left."""
     done = subprocess.run(
-        [sys.executable, "-m", "fastray.bench", kind, executor.name, str(int(quick)),
+        [sys.executable, "-m", "fastray._cli.bench", kind, executor.name, str(int(quick)),
          str(progress.done), str(progress.total)], stdout=subprocess.PIPE, text=True)
     progress.done += steps(kind, quick)
     figures = dict(json.loads(line[len(FIGURE):]) for line in done.stdout.splitlines()

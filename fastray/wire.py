@@ -1,0 +1,36 @@
+"""The frames between the scheduler, the workers and the spawner, as Python
+packs and reads them.
+
+csrc/protocol.h is the definition: the compiled scheduler exports its
+constants, re-exported here, and the struct layouts below follow it (their
+sizes and the constants are checked against protocol.h by
+tests/test_wire.py).  Python code reads the wire format only from here.
+"""
+import struct
+
+from ._scheduler import (ALLOC, ALLOCATED, CANCEL, CANCEL_FORCE, CANCEL_RECURSIVE, DEFINE,
+                         EXITED, HEADER_SIZE, OBJ_FAILED, OBJ_PENDING, OBJ_READY, OBJ_UNKNOWN,
+                         PAYLOAD_CANCELLED, PAYLOAD_CRASHED, PAYLOAD_ERROR, PAYLOAD_LOST,
+                         PAYLOAD_STORE_FULL, PAYLOAD_VALUE, PUT, REFS, REPLY, RESULT, REVOKE,
+                         SPAWN, SPAWNED, STATUS_ERROR, STATUS_INTERRUPTED, STATUS_OK,
+                         STATUS_RETRYABLE_ERROR, SUBMIT, TASK, TASK_INLINE, WAIT, WAIT_CANCEL,
+                         WAIT_FAIL_FAST, WAIT_FETCH)
+
+__all__ = [
+    "ALLOC", "ALLOCATED", "CANCEL", "CANCEL_FORCE", "CANCEL_RECURSIVE", "DEFINE", "EXITED",
+    "HEADER", "HEADER_SIZE", "LOCATION", "OBJ_FAILED", "OBJ_PENDING", "OBJ_READY",
+    "OBJ_UNKNOWN", "PAYLOAD_CANCELLED", "PAYLOAD_CRASHED", "PAYLOAD_ERROR", "PAYLOAD_LOST",
+    "PAYLOAD_STORE_FULL", "PAYLOAD_VALUE", "PUT", "REFS", "REPLY", "RESULT", "REVOKE", "SPAWN",
+    "SPAWNED", "STATUS_ERROR", "STATUS_INTERRUPTED", "STATUS_OK", "STATUS_RETRYABLE_ERROR",
+    "SUBMIT", "SUBMIT_FIELDS", "TASK", "TASK_FIELDS", "TASK_INLINE", "WAIT", "WAIT_CANCEL",
+    "WAIT_FAIL_FAST", "WAIT_FETCH",
+]
+
+# Every frame's header: body length, kind, then the kind's two u64 fields a and b.
+HEADER = struct.Struct("<IIQQ")
+# Where a blob's bytes are: blob id, offset in the store, size.
+LOCATION = struct.Struct("<QQQ")
+# The fixed start of a SUBMIT body: num_returns, cpu_milli, max_retries.
+SUBMIT_FIELDS = struct.Struct("<IIi")
+# The fixed start of a TASK body: flags, num_returns, ndeps.
+TASK_FIELDS = struct.Struct("<III")
