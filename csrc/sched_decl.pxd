@@ -166,7 +166,10 @@ cdef extern from "<signal.h>" nogil:
     enum:
         SIGINT
         SIGKILL
+    union sigval:
+        void *sival_ptr
     int kill(int pid, int sig)
+    int sigqueue(int pid, int sig, const sigval value)
 
 
 cdef extern from "sched_state.hpp" nogil:

@@ -1484,6 +1484,7 @@ cdef void cancel_task(Core *c, uint64_t tid, uint32_t flags) noexcept nogil:
     cdef vector[uint64_t] children
     cdef size_t i
     cdef Worker *w
+    cdef sigval target
     cdef char text[160]
     if t == NULL or t.cancelled:
         return
@@ -1494,8 +1495,13 @@ cdef void cancel_task(Core *c, uint64_t tid, uint32_t flags) noexcept nogil:
             cancel_task(c, children[i], flags)
     if t.state == TASK_RUNNING:
         w = c.workers[t.worker]
-        if w.pid > 0:
-            kill(w.pid, SIGKILL if flags & FR_CANCEL_FORCE else SIGINT)
+        if w.pid > 0 and flags & FR_CANCEL_FORCE:
+            kill(w.pid, SIGKILL)
+        elif w.pid > 0:
+            # The worker may not have started t yet, or be past it: the
+            # signal names t, and the worker acts on it only for t.
+            target.sival_ptr = <void *>t.id
+            sigqueue(w.pid, SIGINT, target)
         return
     if t.state == TASK_QUEUED:
         revoke_queued(c, c.workers[t.worker], t)

@@ -194,7 +194,9 @@ def main() -> None:
     sys.path[:] = config["sys_path"]
     os.chdir(config["cwd"])
     # Ctrl-C at the terminal is for the driver; it decides what to cancel.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Blocked, not ignored: a worker inherits the mask, and a cancel sent
+    # before it installs its handler stays pending instead of being lost.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         _serve(control, (config["store_fd"], config["store_size"]))
     finally:
