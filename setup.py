@@ -39,6 +39,7 @@ extensions = [
     Extension(
         "fastray._cancel_signal",
         sources=["csrc/cancel_signal.pyx"],
+        include_dirs=["csrc"],
         language="c++",
         extra_compile_args=["-O2", "-std=c++17"],
     ),

@@ -1,14 +1,17 @@
 # cython: language_level=3
 """Which task a cancel() is meant for, as a worker learns it.
 
-The scheduler sends SIGINT with the cancelled task's id as the signal's
-value (sigqueue).  A plain Python handler never sees that value, and a
-SIGINT without it cannot tell "the task you are running" from "the task
-you are about to start" or "the task you just finished".  This handler
-notes the id in a small ring and then lets Python's own SIGINT handler
-run as usual; the worker interrupts a task only if its id is noted, and
-checks the ring again when a task starts, so a cancel that arrives while
-the task is still on its way is not lost.
+The scheduler sends SIGNAL (SIGRTMIN) with the cancelled task's id as the
+signal's value (sigqueue).  A Python handler never sees that value, and a
+bare SIGINT cannot tell "the task you are running" from "the task you are
+about to start" or "the task you just finished".  This handler notes the
+id in a small ring and then raises SIGINT's Python handler as if SIGINT
+had come; the worker interrupts a task only if its id is noted, and checks
+the ring again when a task starts, so a cancel that arrives while the task
+is still on its way is not lost.  A real-time signal, because those queue:
+a second SIGINT sent while one is pending would be dropped.  Until Python
+has run that handler, a timer kicks the main thread out of any blocking
+call it entered meanwhile (csrc/kick_timer.h).
 """
 from libc.errno cimport errno
 from libc.stdint cimport uint64_t
@@ -20,8 +23,14 @@ from posix.types cimport sigset_t
 cdef extern from "<signal.h>" nogil:
     enum:
         SIGINT
+        SIGRTMIN
         SI_QUEUE
     int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
+
+
+cdef extern from "kick_timer.h" nogil:
+    int fr_kick_create(int signo)
+    void fr_kick_every(long period_ns)
 
 
 cdef extern from "Python.h":
@@ -39,6 +48,7 @@ cdef extern from * nogil:
 
 cdef enum:
     RING = 16
+    KICK_PERIOD_NS = 10000000
 
 # Ids of tasks recently cancelled; task ids are never reused, so an old
 # entry can only ever match the task it was meant for.
@@ -51,23 +61,42 @@ cdef void on_signal(int signum, siginfo_t *info, void *context) noexcept nogil:
     if info.si_code == SI_QUEUE:
         slot = __atomic_fetch_add(&next_slot, 1, __ATOMIC_RELAXED) % RING
         __atomic_store_n(&targets[slot], <uint64_t>info.si_value.sival_ptr, __ATOMIC_RELEASE)
-    PyErr_SetInterruptEx(signum)
+    PyErr_SetInterruptEx(SIGINT)
+    fr_kick_every(KICK_PERIOD_NS)
+
+
+cdef void on_kick(int signum) noexcept nogil:
+    """Nothing to do: arriving was the point (a blocking call returns EINTR)."""
+
+
+SIGNAL = SIGRTMIN
 
 
 def install() -> None:
-    """Puts the id-noting handler in front of Python's SIGINT handler (call
-    after signal.signal(SIGINT, ...), which would replace it), then takes
-    the cancels sent before: the spawner forks workers with SIGINT blocked."""
+    """Installs the id-noting handler, then takes the cancels sent before:
+    the spawner forks workers with SIGNAL blocked, so they stay pending.
+    Call it from the main thread: the kicks are aimed at the caller."""
     cdef sigaction_t action
+    cdef sigaction_t kick
     cdef sigset_t interrupt
+    kick.sa_handler = on_kick
+    kick.sa_flags = 0
+    sigemptyset(&kick.sa_mask)
+    if sigaction(SIGRTMIN + 1, &kick, NULL) != 0 or fr_kick_create(SIGRTMIN + 1) != 0:
+        raise OSError(errno, "could not set up the cancel timer")
     action.sa_sigaction = on_signal
     action.sa_flags = SA_SIGINFO
     sigemptyset(&action.sa_mask)
-    if sigaction(SIGINT, &action, NULL) != 0:
+    if sigaction(SIGRTMIN, &action, NULL) != 0:
         raise OSError(errno, "could not install the cancel handler")
     sigemptyset(&interrupt)
-    sigaddset(&interrupt, SIGINT)
+    sigaddset(&interrupt, SIGRTMIN)
     pthread_sigmask(SIG_UNBLOCK, &interrupt, NULL)
+
+
+def handled() -> None:
+    """Python's SIGINT handler has run: no more kicks needed."""
+    fr_kick_every(0)
 
 
 def requested(uint64_t task_id) -> bool:

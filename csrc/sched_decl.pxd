@@ -165,8 +165,8 @@ cdef extern from "<sys/socket.h>" nogil:
 
 cdef extern from "<signal.h>" nogil:
     enum:
-        SIGINT
         SIGKILL
+        SIGRTMIN
     union sigval:
         void *sival_ptr
     int kill(int pid, int sig)

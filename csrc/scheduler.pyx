@@ -1519,12 +1519,20 @@ cdef Task *owning_task(Core *c, uint64_t oid) noexcept nogil:
     return NULL
 
 
+cdef void interrupt_task(Worker *w, Task *t) noexcept nogil:
+    """A signal naming t: w may not have started t yet, or be past it, and
+    acts on it only while it runs t (csrc/cancel_signal.pyx)."""
+    cdef sigval target
+    target.sival_ptr = <void *>t.id
+    if w.pid > 0:
+        sigqueue(w.pid, SIGRTMIN, target)
+
+
 cdef void cancel_task(Core *c, uint64_t tid, uint32_t flags) noexcept nogil:
     cdef Task *t = find_task(c, tid)
     cdef vector[uint64_t] children
     cdef size_t i
     cdef Worker *w
-    cdef sigval target
     cdef char text[160]
     if t == NULL or t.cancelled:
         return
@@ -1537,14 +1545,14 @@ cdef void cancel_task(Core *c, uint64_t tid, uint32_t flags) noexcept nogil:
         w = c.workers[t.worker]
         if w.pid > 0 and flags & FR_CANCEL_FORCE:
             kill(w.pid, SIGKILL)
-        elif w.pid > 0:
-            # The worker may not have started t yet, or be past it: the
-            # signal names t, and the worker acts on it only for t.
-            target.sival_ptr = <void *>t.id
-            sigqueue(w.pid, SIGINT, target)
+        else:
+            interrupt_task(w, t)
         return
     if t.state == TASK_QUEUED:
-        revoke_queued(c, c.workers[t.worker], t)
+        w = c.workers[t.worker]
+        revoke_queued(c, w, t)
+        # The worker may have started it already, before the revoke comes.
+        interrupt_task(w, t)
     if t.state == TASK_READY:
         for i in range(c.ready.size()):
             if c.ready[i] == t:

@@ -189,14 +189,17 @@ def _kill_all(children: dict[int, int]) -> None:
 
 
 def main() -> None:
+    from . import _cancel_signal
+
     control = socket.socket(fileno=int(sys.argv[1]))
     config = pickle.loads(control.recv(1 << 20))
     sys.path[:] = config["sys_path"]
     os.chdir(config["cwd"])
     # Ctrl-C at the terminal is for the driver; it decides what to cancel.
-    # Blocked, not ignored: a worker inherits the mask, and a cancel sent
-    # before it installs its handler stays pending instead of being lost.
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Workers inherit the mask: a cancel sent to one before it installs its
+    # handler stays pending instead of being lost.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {_cancel_signal.SIGNAL})
     try:
         _serve(control, (config["store_fd"], config["store_size"]))
     finally:

@@ -9,7 +9,7 @@ counts the worker as blocked and lends its CPU to another worker, so nested
 tasks never deadlock the pool.  Once the pool is at its largest, the
 scheduler may instead send the blocked worker a task that its ``get`` waits
 for (TASK_INLINE): the worker runs it right there, on top of the waiting
-task, and then goes back to waiting.  ``cancel`` arrives as SIGINT naming the
+task, and then goes back to waiting.  ``cancel`` arrives as a signal naming the
 task (csrc/cancel_signal.pyx), which raises KeyboardInterrupt in that task
 only: at once if it is running, as it starts if it is still on its way.
 """
@@ -377,6 +377,7 @@ class WorkerBackend(SchedulerBackend):
     def on_sigint(self, signum: int, frame: Any) -> None:
         """cancel() of the running task; a cancel of a task not started yet
         is acted on when it starts, one of a task already done is ignored."""
+        _cancel_signal.handled()
         self.interrupt_if_cancelled()
 
     def interrupt_if_cancelled(self) -> None:

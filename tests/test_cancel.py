@@ -44,7 +44,7 @@ def cancel_straight_away(ray, function, ref=None) -> None:
             ray.get(ref, timeout=ROUND_TIMEOUT)
     except GetTimeoutError:
         ray.cancel(ref, force=True)
-        pytest.fail(f"the cancel was lost: get waited {ROUND_TIMEOUT} s")
+        pytest.fail(f"the cancel of {ref} was lost: get waited {ROUND_TIMEOUT} s")
 
 
 @pytest.mark.parametrize("queued_quick_tasks", [False, True], ids=["alone", "behind-quick"])
