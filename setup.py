@@ -36,6 +36,13 @@ extensions = [
         language="c++",
         extra_compile_args=["-O2", "-std=c++17"],
     ),
+    Extension(
+        "fastray._cancel_signal",
+        sources=["csrc/cancel_signal.pyx"],
+        include_dirs=["csrc"],
+        language="c++",
+        extra_compile_args=["-O2", "-std=c++17"],
+    ),
 ]
 
 setup(ext_modules=cythonize(extensions, language_level=3, include_path=["csrc"]),

@@ -106,7 +106,8 @@ cdef extern from "<fcntl.h>" nogil:
         O_WRONLY
         O_RDONLY
         O_CREAT
-        O_TRUNC
+        O_EXCL
+        O_NOFOLLOW
         O_CLOEXEC
         FALLOC_FL_PUNCH_HOLE
         FALLOC_FL_KEEP_SIZE
@@ -164,9 +165,12 @@ cdef extern from "<sys/socket.h>" nogil:
 
 cdef extern from "<signal.h>" nogil:
     enum:
-        SIGINT
         SIGKILL
+        SIGRTMIN
+    union sigval:
+        void *sival_ptr
     int kill(int pid, int sig)
+    int sigqueue(int pid, int sig, const sigval value)
 
 
 cdef extern from "sched_state.hpp" nogil:
@@ -258,7 +262,7 @@ cdef extern from "sched_state.hpp" nogil:
         cbool failed
         cbool done
         cbool parked
-        cbool store_full
+        string failure
         vector[uint64_t] ids
 
     enum:
@@ -354,6 +358,7 @@ cdef extern from "sched_state.hpp" nogil:
         uint64_t warm_limit
         double full_timeout
         string spill_dir
+        string spill_error
         pthread_cond_t io_cv
         deque[Alloc *] allocs
         deque[uint64_t] restores

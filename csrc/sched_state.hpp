@@ -102,7 +102,7 @@ struct Request {
     bool failed = false;
     bool done = false;
     bool parked = false;         /* waits for blobs to be read back */
-    bool store_full = false;     /* a blob could not be read back */
+    std::string failure;         /* why a blob could not be read back: an error payload */
     std::vector<uint64_t> ids;
 };
 
@@ -213,6 +213,7 @@ struct Core {
     uint64_t warm_limit = 0;         /* offsets below stay faulted in when freed */
     double full_timeout = 10;        /* seconds an allocation waits for memory */
     std::string spill_dir;
+    std::string spill_error;         /* why the last spill failed; empty if it did not */
     pthread_cond_t io_cv;            /* wakes the store thread */
     std::deque<Alloc *> allocs;
     std::deque<uint64_t> restores;   /* blob ids to read back from disk */

@@ -18,10 +18,10 @@ from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE, PyList_New, PyList_S
 from cpython.object cimport PyObject, Py_TYPE
 from cpython.ref cimport Py_INCREF
 from cython.operator cimport dereference as deref, preincrement as inc
-from libc.errno cimport EINTR, errno
+from libc.errno cimport EINTR, EIO, errno
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
 from libc.stdio cimport snprintf
-from libc.string cimport memcpy
+from libc.string cimport memcpy, strerror
 from posix.fcntl cimport F_GETFL, F_SETFL, O_NONBLOCK, fcntl
 from posix.unistd cimport close, read, write
 
@@ -308,7 +308,7 @@ cdef bint answer_request(Core *c, Request *r) noexcept nogil:
     if r.worker < 0:
         pthread_cond_broadcast(&c.cv)
         return True
-    if fetch and not r.store_full and not values_in_memory(c, r.ids):
+    if fetch and r.failure.empty() and not values_in_memory(c, r.ids):
         if not r.parked:
             r.parked = True
             c.parked_requests.push_back(r)
@@ -318,9 +318,9 @@ cdef bint answer_request(Core *c, Request *r) noexcept nogil:
         o = find_obj(c, r.ids[i])
         if not fetch or o == NULL or o.state == FR_OBJ_PENDING:
             body.push_back(<char>(FR_OBJ_UNKNOWN if o == NULL else o.state))
-        elif r.store_full and not all_mappable(c, o.contains):
+        elif not r.failure.empty() and not all_mappable(c, o.contains):
             body.push_back(<char>FR_OBJ_FAILED)
-            put_payload(c, body, STORE_FULL_PAYLOAD, NULL, NULL)
+            put_payload(c, body, r.failure, NULL, NULL)
         else:
             body.push_back(<char>o.state)
             put_payload(c, body, o.payload, &o.contains, w)
@@ -882,12 +882,16 @@ cdef void answer_alloc(Core *c, Alloc *a) noexcept nogil:
 
 
 cdef void fail_alloc(Core *c, Alloc *a, uint64_t total) noexcept nogil:
-    cdef char text[600]
+    cdef char text[1000]
     if total > c.arena.capacity():
         snprintf(text, sizeof(text),
                  "an object of %llu bytes is larger than the whole object store (%llu bytes); "
                  "pass a larger object_store_memory to fastray.init()",
                  <unsigned long long>total, <unsigned long long>c.arena.capacity())
+    elif not c.spill_error.empty():
+        snprintf(text, sizeof(text),
+                 "the object store could not make room for %llu bytes: it is full and %s",
+                 <unsigned long long>total, c.spill_error.c_str())
     else:
         snprintf(text, sizeof(text),
                  "the object store could not make room for %llu bytes within %.0f s: %llu of "
@@ -935,12 +939,14 @@ cdef bint request_memory(Core *c, Alloc *a) noexcept nogil:
 
 cdef bint make_room(Core *c) noexcept nogil:
     """Spills the least recently used blob nobody maps to a file; False if
-    there is none (or the file cannot be written)."""
+    there is none, or if the file cannot be written (c.spill_error says why)."""
     cdef Obj *victim = NULL
     cdef Obj *o
     cdef uint64_t oid
     cdef string path
-    cdef bint written
+    cdef int error
+    cdef char text[600]
+    c.spill_error.clear()
     for oid in c.blob_ids:
         o = find_obj(c, oid)
         if o != NULL and o.where == IN_MEMORY and o.pins == 0 and (
@@ -953,15 +959,21 @@ cdef bint make_room(Core *c) noexcept nogil:
     path = spill_path(c, victim.id)
     mkdir(c.spill_dir.c_str(), 0o700)
     pthread_mutex_unlock(&c.mu)
-    written = write_file(path.c_str(), c.base + victim.offset, victim.size)
+    error = write_file(path.c_str(), c.base + victim.offset, victim.size)
     lock_core(c)
     victim.refs -= 1
-    if not written or victim.pins > 0 or victim.refs == 0:
-        # Mapped again meanwhile, or no longer wanted: keep it in memory.
+    if error != 0 or victim.pins > 0 or victim.refs == 0:
+        # Not written, mapped again meanwhile, or no longer wanted: keep it in memory.
         victim.where = IN_MEMORY
-        unlink(path.c_str())
+        if error == 0:
+            unlink(path.c_str())
+        else:
+            snprintf(text, sizeof(text), "spilling to disk failed: could not write %s: %s; "
+                     "free space there, or pass a larger object_store_memory to fastray.init()",
+                     path.c_str(), strerror(error))
+            c.spill_error.assign(<const char *>text)
         maybe_free(c, victim)
-        return written
+        return error == 0
     victim.where = SPILLED
     free_range(c, victim.offset, victim.size)
     c.spilled_bytes += victim.size
@@ -970,49 +982,64 @@ cdef bint make_room(Core *c) noexcept nogil:
     return True
 
 
-cdef bint write_file(const char *path, char *data, uint64_t size) noexcept nogil:
-    return copy_file(path, data, size, True)
+cdef int write_file(const char *path, char *data, uint64_t size) noexcept nogil:
+    """Writes size bytes at data to a new file at path, which must not exist
+    yet (nor be a link someone put there); 0 or the errno of the failure,
+    after which no file of ours is left at path."""
+    cdef int fd = c_open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+    cdef int error
+    if fd < 0:
+        return errno
+    error = copy_file(fd, data, size, True)
+    if error != 0:
+        unlink(path)
+    return error
 
 
-cdef bint read_file(const char *path, char *data, uint64_t size) noexcept nogil:
-    return copy_file(path, data, size, False)
+cdef int read_file(const char *path, char *data, uint64_t size) noexcept nogil:
+    """Reads size bytes from the file at path (never through a link) into
+    data; 0 or the errno of the failure."""
+    cdef int fd = c_open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0)
+    if fd < 0:
+        return errno
+    return copy_file(fd, data, size, False)
 
 
-cdef bint copy_file(const char *path, char *data, uint64_t size, bint writing) noexcept nogil:
-    """Writes size bytes at data to a new file at path, or reads them back."""
-    cdef int fd
+cdef int copy_file(int fd, char *data, uint64_t size, bint writing) noexcept nogil:
+    """Writes size bytes at data to fd, or reads them; closes fd.  0 or an
+    errno (EIO for a file shorter than size)."""
     cdef uint64_t done = 0
     cdef ssize_t n
-    if writing:
-        fd = c_open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-    else:
-        fd = c_open(path, O_RDONLY | O_CLOEXEC, 0)
-    if fd < 0:
-        return False
+    cdef int error = 0
     while done < size:
         if writing:
             n = pwrite(fd, data + done, size - done, <long>done)
         else:
             n = pread(fd, data + done, size - done, <long>done)
+        if n < 0 and errno == EINTR:
+            continue
         if n <= 0:
-            if n < 0 and errno == EINTR:
-                continue
-            close(fd)
-            return False
+            error = errno if n < 0 else EIO
+            break
         done += n
-    return close(fd) == 0
+    if close(fd) != 0 and error == 0:
+        error = errno
+    return error
 
 
 cdef void read_back(Core *c, Obj *b, uint64_t offset) noexcept nogil:
     """Restores a spilled blob into memory reserved for it at offset."""
     cdef string path = spill_path(c, b.id)
-    cdef bint ok
+    cdef int error
+    cdef char text[600]
     pthread_mutex_unlock(&c.mu)
-    ok = read_file(path.c_str(), c.base + offset, b.size)
+    error = read_file(path.c_str(), c.base + offset, b.size)
     lock_core(c)
-    if not ok:
+    if error != 0:
         c.arena.release(offset, b.size)
-        restore_failed(c, b)
+        snprintf(text, sizeof(text), "a spilled object of %llu bytes is lost: could not read "
+                 "it back from %s: %s", <unsigned long long>b.size, path.c_str(), strerror(error))
+        restore_failed(c, b, FR_PAYLOAD_LOST, text)
         return
     unlink(path.c_str())
     b.offset = offset
@@ -1025,13 +1052,14 @@ cdef void read_back(Core *c, Obj *b, uint64_t offset) noexcept nogil:
     maybe_free(c, b)
 
 
-cdef void restore_failed(Core *c, Obj *b) noexcept nogil:
-    """No room to read b back in time: what waits for it fails with a
-    store-full error (a later get tries again)."""
+cdef void restore_failed(Core *c, Obj *b, uint8_t kind, const char *text) noexcept nogil:
+    """b could not be read back: what waits for it fails with text, as a
+    store-full error or (its file is unreadable) a lost object.  A later
+    get tries again."""
     cdef vector[Task *] parked
     cdef vector[Task *] failed
     cdef size_t i
-    cdef char text[300]
+    cdef string failure = text_payload(kind, text)
     b.where = SPILLED
     parked.swap(c.parked)
     for i in range(parked.size()):
@@ -1041,17 +1069,29 @@ cdef void restore_failed(Core *c, Obj *b) noexcept nogil:
             c.parked.push_back(parked[i])
     for i in range(c.parked_requests.size()):
         if uses_blob(c, c.parked_requests[i].ids, b.id):
-            c.parked_requests[i].store_full = True
-    snprintf(text, sizeof(text),
-             "a spilled object of %llu bytes could not be read back: the object store "
-             "stayed full of objects in use for %.0f s; drop references you no longer need "
-             "or pass a larger object_store_memory to fastray.init()",
-             <unsigned long long>b.size, c.full_timeout)
+            c.parked_requests[i].failure = failure
     for i in range(failed.size()):
-        fail_task_text(c, failed[i], FR_PAYLOAD_STORE_FULL, text)
+        fail_task_text(c, failed[i], kind, text)
     unpark(c)
     b.refs -= 1
     maybe_free(c, b)
+
+
+cdef void no_room_to_restore(Core *c, Obj *b) noexcept nogil:
+    """Memory for reading b back could not be found: the store stayed full,
+    or spilling another blob failed."""
+    cdef char text[1000]
+    if not c.spill_error.empty():
+        snprintf(text, sizeof(text), "a spilled object of %llu bytes could not be read back: "
+                 "the object store is full and %s", <unsigned long long>b.size,
+                 c.spill_error.c_str())
+    else:
+        snprintf(text, sizeof(text),
+                 "a spilled object of %llu bytes could not be read back: the object store "
+                 "stayed full of objects in use for %.0f s; drop references you no longer need "
+                 "or pass a larger object_store_memory to fastray.init()",
+                 <unsigned long long>b.size, c.full_timeout)
+    restore_failed(c, b, FR_PAYLOAD_STORE_FULL, text)
 
 
 cdef void unpark(Core *c) noexcept nogil:
@@ -1107,10 +1147,10 @@ cdef void run_store(Core *c) noexcept nogil:
                 restoring = 0
                 read_back(c, b, offset)
             elif not make_room(c):
-                if monotonic() >= restore_deadline:
+                if not c.spill_error.empty() or monotonic() >= restore_deadline:
                     c.restores.pop_front()
                     restoring = 0
-                    restore_failed(c, b)
+                    no_room_to_restore(c, b)
                 else:
                     wait_briefly(&c.io_cv, &c.mu, 50000000)
         elif not c.allocs.empty():
@@ -1124,7 +1164,7 @@ cdef void run_store(Core *c) noexcept nogil:
                 if a.worker >= 0:
                     del a
             elif not make_room(c):
-                if monotonic() >= a.deadline:
+                if not c.spill_error.empty() or monotonic() >= a.deadline:
                     c.allocs.pop_front()
                     fail_alloc(c, a, alloc_total(a))
                     if a.worker >= 0:
@@ -1479,6 +1519,15 @@ cdef Task *owning_task(Core *c, uint64_t oid) noexcept nogil:
     return NULL
 
 
+cdef void interrupt_task(Worker *w, Task *t) noexcept nogil:
+    """A signal naming t: w may not have started t yet, or be past it, and
+    acts on it only while it runs t (csrc/cancel_signal.pyx)."""
+    cdef sigval target
+    target.sival_ptr = <void *>t.id
+    if w.pid > 0:
+        sigqueue(w.pid, SIGRTMIN, target)
+
+
 cdef void cancel_task(Core *c, uint64_t tid, uint32_t flags) noexcept nogil:
     cdef Task *t = find_task(c, tid)
     cdef vector[uint64_t] children
@@ -1494,11 +1543,16 @@ cdef void cancel_task(Core *c, uint64_t tid, uint32_t flags) noexcept nogil:
             cancel_task(c, children[i], flags)
     if t.state == TASK_RUNNING:
         w = c.workers[t.worker]
-        if w.pid > 0:
-            kill(w.pid, SIGKILL if flags & FR_CANCEL_FORCE else SIGINT)
+        if w.pid > 0 and flags & FR_CANCEL_FORCE:
+            kill(w.pid, SIGKILL)
+        else:
+            interrupt_task(w, t)
         return
     if t.state == TASK_QUEUED:
-        revoke_queued(c, c.workers[t.worker], t)
+        w = c.workers[t.worker]
+        revoke_queued(c, w, t)
+        # The worker may have started it already, before the revoke comes.
+        interrupt_task(w, t)
     if t.state == TASK_READY:
         for i in range(c.ready.size()):
             if c.ready[i] == t:
@@ -2293,7 +2347,7 @@ cdef class Scheduler:
                 if r == NULL:
                     r = new Request()
                     r.ids = idv
-                if r.store_full:
+                if not r.failure.empty():
                     break
                 if not r.parked:
                     r.parked = True
@@ -2310,7 +2364,8 @@ cdef class Scheduler:
                 present[i] = 1
                 o.retrieved = True
                 if not all_mappable(c, o.contains):
-                    put_payload(c, payloads[i], STORE_FULL_PAYLOAD, NULL, NULL)
+                    put_payload(c, payloads[i], STORE_FULL_PAYLOAD if r == NULL or r.failure.empty()
+                                else r.failure, NULL, NULL)
                 else:
                     put_payload(c, payloads[i], o.payload, &o.contains, NULL)
             pthread_mutex_unlock(&c.mu)

@@ -111,6 +111,8 @@ def _kill_all(children: dict[int, int]) -> None:
 def main() -> None:
     """The spawner's entry point (spawner.BOOTSTRAP): its argv holds the
     descriptors of the driver's socket and of the start message."""
+    from . import _cancel_signal
+
     control = socket.socket(fileno=int(sys.argv[1]))
     with open(int(sys.argv[2]), "rb") as start:
         config = pickle.load(start)
@@ -118,6 +120,9 @@ def main() -> None:
     os.chdir(config["cwd"])
     # Ctrl-C at the terminal is for the driver; it decides what to cancel.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Workers inherit the mask: a cancel sent to one before it installs its
+    # handler stays pending instead of being lost.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {_cancel_signal.SIGNAL})
     try:
         _serve(control, (config["store_fd"], config["store_size"]))
     finally:

@@ -9,8 +9,9 @@ counts the worker as blocked and lends its CPU to another worker, so nested
 tasks never deadlock the pool.  Once the pool is at its largest, the
 scheduler may instead send the blocked worker a task that its ``get`` waits
 for (TASK_INLINE): the worker runs it right there, on top of the waiting
-task, and then goes back to waiting.  ``cancel`` arrives as SIGINT, which raises
-KeyboardInterrupt only while a task is running.
+task, and then goes back to waiting.  ``cancel`` arrives as a signal naming the
+task (csrc/cancel_signal.pyx), which raises KeyboardInterrupt in that task
+only: at once if it is running, as it starts if it is still on its way.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Callable, TextIO
 
 import cloudpickle
 
-from . import state, wire
+from . import _cancel_signal, state, wire
 from ._store import Mapping
 from .backend import EncodedArgs, SchedulerBackend, decode_args
 from .exceptions import ObjectStoreFullError
@@ -246,6 +247,8 @@ class WorkerBackend(SchedulerBackend):
                 self.run_task(a, b, body)
                 del body
                 self.send_outbox()
+                # The waiting task may have been cancelled while that one ran.
+                self.interrupt_if_cancelled()
             elif got == wire.TASK:
                 self.pending.append((a, b, body))
             elif got == wire.REVOKE:
@@ -367,8 +370,14 @@ class WorkerBackend(SchedulerBackend):
     # -- running tasks
 
     def on_sigint(self, signum: int, frame: Any) -> None:
-        """cancel() of the running task; ignored between tasks."""
-        if self.task_id is not None:
+        """cancel() of the running task; a cancel of a task not started yet
+        is acted on when it starts, one of a task already done is ignored."""
+        _cancel_signal.handled()
+        self.interrupt_if_cancelled()
+
+    def interrupt_if_cancelled(self) -> None:
+        """Raises KeyboardInterrupt in the running task if it was cancelled."""
+        if self.task_id is not None and _cancel_signal.requested(self.task_id):
             self._interrupted = True
             raise KeyboardInterrupt
 
@@ -395,10 +404,10 @@ class WorkerBackend(SchedulerBackend):
         del body
         function, name = self._functions[fn_id]
         below = self.task_id, self.task_name, self._interrupted
-        self.task_id, self.task_name, self._interrupted = task_id, name, False
+        self.task_name, self._interrupted = name, False
         created: list[int] = []
         try:
-            status, results = self._execute(function, name, num_returns, dep_payloads, args,
+            status, results = self._execute(task_id, function, num_returns, dep_payloads, args,
                                             created)
             del dep_payloads, args
             parts = [U32.pack(len(results))]
@@ -412,14 +421,18 @@ class WorkerBackend(SchedulerBackend):
         sys.stdout.flush()
         sys.stderr.flush()
 
-    def _execute(self, function: Callable[..., Any], name: str, num_returns: int,
+    def _execute(self, task_id: int, function: Callable[..., Any], num_returns: int,
                  dep_payloads: list[Fetched], args_payload: Fetched, created: list[int]
                  ) -> tuple[int, list[tuple[bytes, list[int]]]]:
         """Runs the task; blobs made for its results are added to created."""
+        name = self.task_name
         retry_exceptions: Any = False
         error: BaseException
         try:
             try:
+                # From here a cancel raises: one that came before is acted on now.
+                self.task_id = task_id
+                self.interrupt_if_cancelled()
                 deps = [deserialize(p) for p in dep_payloads]
                 args, kwargs, retry_exceptions = decode_args(args_payload, deps)
                 del deps, dep_payloads, args_payload
@@ -515,6 +528,7 @@ def run_worker(fd: int, slot: int, origin: int, store: tuple[int, int]) -> None:
     sys.stdout = _PrefixedOutput(sys.stdout, backend)
     sys.stderr = _PrefixedOutput(sys.stderr, backend)
     signal.signal(signal.SIGINT, backend.on_sigint)
+    _cancel_signal.install()
     code = 0
     try:
         while True:
