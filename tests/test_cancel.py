@@ -78,7 +78,7 @@ def test_a_cancel_sent_to_a_worker_still_starting_is_never_lost():
     fastray.init(num_cpus=1)
     known = fastray.remote(blocking)
     crash = fastray.remote(max_retries=0)(exit_worker)
-    backend = fastray.api.process.backend
+    backend = fastray.api.state.backend
     for _ in range(ROUNDS):
         with pytest.raises(WorkerCrashedError):
             fastray.get(crash.remote(), timeout=ROUND_TIMEOUT)
