@@ -96,7 +96,9 @@ def _reduce_memoryview(view: memoryview) -> tuple[Any, tuple[Any, ...]]:
 
 
 class _Pickler(cloudpickle.Pickler):
-    dispatch_table = ChainMap({memoryview: _reduce_memoryview}, cloudpickle.Pickler.dispatch_table)
+    # One flat chain: the C pickler looks every object's type up here.
+    dispatch_table = ChainMap({memoryview: _reduce_memoryview},
+                              *cloudpickle.Pickler.dispatch_table.maps)
 
 
 def dumps(value: Any, buffer_callback: Callable[[pickle.PickleBuffer], Any]) -> bytes:
