@@ -3,6 +3,22 @@ from __future__ import annotations
 
 import os
 import time
+from typing import NoReturn
+
+import pytest
+
+
+def in_ci() -> bool:
+    """Whether the suite runs under CI (the CI variable set, as CI services do)."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def requirement_missing(reason: str) -> NoReturn:
+    """Skips a test that needs something outside the repository, with the reason shown;
+    under CI, where that thing is provided on purpose, fails it instead."""
+    if in_ci():
+        pytest.fail(f"{reason} (required when CI is set)")
+    pytest.skip(reason)
 
 
 def wait_for_file(path, timeout: float = 20.0) -> None:
@@ -46,3 +62,42 @@ def assert_consumed_lazily(stream) -> None:
     results = stream(numbers())
     assert [next(results) for _ in range(3)] == [0, 1, 4]
     assert pulled < 1_000
+
+
+STORE_MEMFD = "/memfd:fastray-object-store"
+
+
+def store_inode(pid: int) -> int:
+    """The inode of the object store's memfd that a driver (pid) holds open: it names
+    that one store, whatever other fastray programs run on the machine."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        path = f"/proc/{pid}/fd/{fd}"
+        try:
+            if os.readlink(path).startswith(STORE_MEMFD):
+                inodes.add(os.stat(path).st_ino)
+        except FileNotFoundError:  # closed since the listing (listdir's own fd, for one)
+            continue
+    assert len(inodes) == 1, f"process {pid} holds {len(inodes)} object stores"
+    return inodes.pop()
+
+
+def store_holders(inode: int) -> set[int]:
+    """The processes, other than this one, that map or hold the store with this inode."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/maps") as maps:
+                if any(STORE_MEMFD in line and int(line.split()[4]) == inode for line in maps):
+                    found.add(int(entry))
+                    continue
+            for fd in os.listdir(f"/proc/{entry}/fd"):
+                path = f"/proc/{entry}/fd/{fd}"
+                if os.readlink(path).startswith(STORE_MEMFD) and os.stat(path).st_ino == inode:
+                    found.add(int(entry))
+                    break
+        except OSError:
+            continue
+    return found

@@ -3,9 +3,11 @@ head node that this module starts on loopback (token authentication on,
 with a token of its own) and stops at the end."""
 from __future__ import annotations
 
+import importlib.util
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -36,7 +38,14 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def ray_head(tmp_path_factory):
-    """The address of a Ray head node started for these tests."""
+    """The address of a Ray head node started for these tests.
+
+    It runs in a process group of its own, and only that group is stopped after
+    the tests: `ray stop` would stop every Ray head on the machine, other programs'
+    too (the head's workers, in groups of their own, exit with its raylet)."""
+    # Looked up, not imported: ray reads the auth settings below when it is imported.
+    if importlib.util.find_spec("ray") is None:
+        pytest.skip('the Ray backend\'s tests need the ray extra: pip install -e ".[test,ray]"')
     workdir = tmp_path_factory.mktemp("ray")
     token = workdir / "auth_token"
     token.write_text(secrets.token_hex(32))
@@ -45,14 +54,22 @@ def ray_head(tmp_path_factory):
     os.environ.update(env)  # this process is a client of the cluster too
     ray_cli = shutil.which("ray", path=os.path.dirname(sys.executable)) or shutil.which("ray")
     port = free_port()
-    subprocess.run([ray_cli, "start", "--head", f"--port={port}", "--num-cpus=2",
-                    "--include-dashboard=false", "--disable-usage-stats",
-                    f"--temp-dir={workdir / 't'}"],
-                   check=True, capture_output=True, timeout=120)
+    # ray start leads a new process group; the head's processes stay in it after it exits.
+    with subprocess.Popen([ray_cli, "start", "--head", f"--port={port}", "--num-cpus=2",
+                           f"--dashboard-agent-listen-port={free_port()}",
+                           "--include-dashboard=false", "--disable-usage-stats",
+                           f"--temp-dir={workdir / 't'}"],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          start_new_session=True) as start:
+        output = start.communicate(timeout=120)[0]
     try:
+        assert start.returncode == 0, f"ray start failed:\n{output}"
         yield f"127.0.0.1:{port}"
     finally:
-        subprocess.run([ray_cli, "stop", "--force"], capture_output=True, timeout=120)
+        try:
+            os.killpg(start.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)
@@ -60,7 +77,7 @@ def ray_head(tmp_path_factory):
                 os.environ[name] = value
 
 
-@pytest.fixture(params=["local", "ray"])
+@pytest.fixture(params=["local", pytest.param("ray", marks=pytest.mark.slow)])
 def ray(request):
     """fastray, initialized on one backend or the other."""
     if request.param == "local":
@@ -194,6 +211,7 @@ def test_asking_for_a_cluster_without_ray_names_the_extra(monkeypatch):
     assert not fastray.is_initialized()
 
 
+@pytest.mark.slow
 def test_fastray_address_in_the_environment_selects_ray(monkeypatch, ray_head):
     monkeypatch.setenv("FASTRAY_ADDRESS", ray_head)
     context = fastray.init(runtime_env=RUNTIME_ENV, logging_level="ERROR", log_to_driver=False)

@@ -13,6 +13,7 @@ import fastray
 from fastray._cli import bench
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_a_quick_run_measures_every_workload_and_writes_json(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"

@@ -18,8 +18,7 @@ import pytest
 
 from fastray.exceptions import TaskError, WorkerCrashedError
 
-from helpers import assert_pool_works
-from test_store_lifecycle import processes_mapping_the_store
+from helpers import assert_pool_works, store_holders, store_inode
 
 
 def detonate(how: str) -> None:
@@ -97,5 +96,6 @@ def test_crash_case(ray, how, where, error, message):
     assert int(ray.get(ok_before)[-1]) == 299_999
     assert ray.get(finished) == 1
     assert_pool_works(ray)
+    store = store_inode(os.getpid())
     ray.shutdown()
-    assert processes_mapping_the_store() == set()
+    assert store_holders(store) == set()

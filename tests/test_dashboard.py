@@ -185,6 +185,7 @@ def test_the_environment_switch_turns_it_on(monkeypatch):
     assert fastray.init(num_cpus=1, include_dashboard=False).dashboard_url is None
 
 
+@pytest.mark.slow
 def test_the_state_stays_bounded_after_100k_tasks():
     context = fastray.init(num_cpus=2, include_dashboard=True)
     noop = fastray.remote(lambda: None)

@@ -2,7 +2,8 @@
 Selenium through Debian's chromedriver (``.ci/run`` installs both).
 
 The page must show the workers and follow the task counts while tasks run,
-without a reload.  A screenshot is saved in ``test-artifacts/`` (or in
+without a reload.  Without chromium these tests skip, except under CI, which
+installs it.  They are slow (a browser start each).  A screenshot is saved in ``test-artifacts/`` (or in
 ``$FASTRAY_TEST_ARTIFACTS``) for a person to look at.
 """
 from __future__ import annotations
@@ -19,19 +20,21 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 import fastray
 
-from helpers import fails, wait_for_file
+from helpers import fails, requirement_missing, wait_for_file
 
 ARTIFACTS = Path(os.environ.get("FASTRAY_TEST_ARTIFACTS",
                                 Path(__file__).resolve().parents[1] / "test-artifacts"))
 PAGE_WAIT_S = 30
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
 def browser():
     chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
     if chromium is None or driver is None:
-        pytest.fail("this test needs Debian's chromium and chromium-driver: "
-                    "apt-get install chromium chromium-driver (.ci/run does)")
+        requirement_missing("the browser tests need Debian's chromium and chromium-driver: "
+                            "apt-get install chromium chromium-driver (.ci/run does)")
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",

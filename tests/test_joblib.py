@@ -56,6 +56,7 @@ def test_rays_spelling(ray):
             i * i for i in range(10)]
 
 
+@pytest.mark.slow
 def test_a_scikit_learn_cross_validation_with_all_cores(backend):
     from sklearn.datasets import make_classification
     from sklearn.linear_model import LogisticRegression

@@ -12,6 +12,7 @@ import fastray
 from helpers import wait_for_file
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(60)
 def test_chain_finishes_while_the_driver_holds_the_gil(ray):
     @ray.remote

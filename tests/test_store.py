@@ -442,6 +442,7 @@ def test_the_init_context_describes_the_store():
     assert fastray.object_store_stats()["capacity"] == STORE
 
 
+@pytest.mark.slow
 def test_large_writes_are_copied_exactly_whatever_their_size(ray):
     """Writes of 64 MiB and more are split between threads: every byte of
     every part must land, whatever the size's remainder."""

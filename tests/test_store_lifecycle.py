@@ -1,6 +1,10 @@
 """However a driver ends, its object store goes with it: no worker, no
 spill file and no shared memory (the memfd, or anything in /dev/shm) is
-left behind."""
+left behind.
+
+The checks look only at what this test's driver made: its workers and
+spawner (by pid), its session dir, and its store (by the memfd's inode),
+so other programs on the machine, fastray or not, cannot disturb them."""
 from __future__ import annotations
 
 import os
@@ -15,9 +19,8 @@ import pytest
 
 import fastray
 
-from test_lifecycle import alive, wait_gone
-
-STORE_NAME = "memfd:fastray-object-store"
+from helpers import store_holders, store_inode
+from test_lifecycle import alive, wait_blocked, wait_gone
 
 DRIVER = textwrap.dedent("""
     import sys, time
@@ -46,30 +49,26 @@ DRIVER = textwrap.dedent("""
     elif mode == "exception":
         raise RuntimeError("the driver failed")
     elif mode in ("ctrl-c", "kill"):
-        ray.get(sleepy.remote())
+        ref = sleepy.remote()
+        print("waiting", flush=True)
+        ray.get(ref)
 """)
 
 ENDINGS = ["shutdown", "exit", "exception", "ctrl-c", "kill"]
 
 
-def processes_mapping_the_store() -> set[int]:
-    """Other processes that map or hold a fastray store."""
-    found = set()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            with open(f"/proc/{entry}/maps") as maps:
-                if STORE_NAME in maps.read():
-                    found.add(int(entry))
-                    continue
-            for fd in os.listdir(f"/proc/{entry}/fd"):
-                if STORE_NAME in os.readlink(f"/proc/{entry}/fd/{fd}"):
-                    found.add(int(entry))
-                    break
-        except OSError:
-            continue
-    return found
+def shm_files_held_by(pids: list[int]) -> set[str]:
+    """The /dev/shm files these processes map or have open."""
+    held = set()
+    for pid in pids:
+        with open(f"/proc/{pid}/maps") as maps:
+            held.update(line.split(maxsplit=5)[5].strip() for line in maps
+                        if " /dev/shm/" in line)
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            if target.startswith("/dev/shm/"):
+                held.add(target)
+    return held
 
 
 @pytest.mark.timeout(90)
@@ -77,8 +76,6 @@ def processes_mapping_the_store() -> set[int]:
 def test_no_store_memory_spill_file_or_process_outlives_the_driver(tmp_path, ending):
     script = tmp_path / "driver.py"
     script.write_text(DRIVER)
-    shm_before = set(os.listdir("/dev/shm"))
-    mapped_before = processes_mapping_the_store()
     env = dict(os.environ, PYTHONPATH=str(Path(fastray.__file__).parents[1]))
     with subprocess.Popen([sys.executable, str(script), ending], stdin=subprocess.PIPE,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -87,14 +84,18 @@ def test_no_store_memory_spill_file_or_process_outlives_the_driver(tmp_path, end
         assert fields and fields[0] == "ready", driver.stderr.read()
         spilled, session_dir, pids = int(fields[1]), Path(fields[2]), [int(p) for p in fields[3:]]
         assert spilled > 0 and os.listdir(session_dir / "spill")
-        assert processes_mapping_the_store() - mapped_before >= set(pids)
+        store = store_inode(driver.pid)
+        assert store_holders(store) >= {driver.pid, *pids}
+        assert shm_files_held_by([driver.pid, *pids]) == set(), "the store is not in /dev/shm"
         driver.stdin.write("go\n")
         driver.stdin.flush()
-        if ending == "ctrl-c":
-            time.sleep(0.3)
-            driver.send_signal(signal.SIGINT)
-        elif ending == "kill":
-            driver.kill()
+        if ending in ("ctrl-c", "kill"):
+            assert driver.stdout.readline().strip() == "waiting"
+            wait_blocked(driver.pid)
+            if ending == "ctrl-c":
+                driver.send_signal(signal.SIGINT)
+            else:
+                driver.kill()
         driver.wait(timeout=60)
     assert wait_gone(pids, 10) == [], "a worker or the spawner outlived the driver"
     assert all(not alive(p) for p in pids)
@@ -102,5 +103,4 @@ def test_no_store_memory_spill_file_or_process_outlives_the_driver(tmp_path, end
     while session_dir.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not session_dir.exists(), "the session dir (and its spill files) was left behind"
-    assert processes_mapping_the_store() - mapped_before == set()
-    assert set(os.listdir("/dev/shm")) - shm_before == set()
+    assert store_holders(store) == set(), "a process still holds the driver's store"

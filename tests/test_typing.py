@@ -13,6 +13,7 @@ import fastray
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(fastray.__file__)))
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_mypy_passes_on_the_package(tmp_path):
     result = subprocess.run(
