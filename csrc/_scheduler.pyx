@@ -19,17 +19,31 @@ from cpython.object cimport PyObject, Py_TYPE
 from cpython.ref cimport Py_INCREF
 from cython.operator cimport dereference as deref, preincrement as inc
 from libc.errno cimport EINTR, EIO, errno
+from libc.signal cimport SIGKILL, SIGRTMIN
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
 from libc.stdio cimport snprintf
 from libc.string cimport memcpy, strerror
-from posix.fcntl cimport F_GETFL, F_SETFL, O_NONBLOCK, fcntl
-from posix.unistd cimport close, read, write
+from libcpp.deque cimport deque
+from libcpp.string cimport string
+from libcpp.unordered_map cimport unordered_map
+from libcpp.utility cimport pair
+from libcpp.vector cimport vector
+from posix.fcntl cimport (F_GETFL, F_SETFL, O_CLOEXEC, O_CREAT, O_EXCL, O_NONBLOCK, O_RDONLY,
+                          O_WRONLY, fcntl, open as c_open)
+from posix.mman cimport MAP_FAILED, MAP_SHARED, PROT_READ, PROT_WRITE, mmap, munmap
+from posix.signal cimport kill, sigval
+from posix.stat cimport mkdir
+from posix.time cimport CLOCK_MONOTONIC, CLOCK_REALTIME, clock_gettime, timespec
+from posix.unistd cimport close, pread, pwrite, read, unlink, write
 
 import threading
 from types import MemberDescriptorType
 
-from posix_mem cimport MAP_FAILED, MAP_SHARED, PROT_READ, PROT_WRITE, mmap, munmap
-from sched_decl cimport *
+from arena cimport arena_round_up
+from fdpass cimport fr_send_with_fd
+from protocol cimport *
+from sched_state cimport *
+from system cimport *
 
 cdef extern from "Python.h":
     int PyErr_CheckSignals() except -1
@@ -1521,7 +1535,7 @@ cdef Task *owning_task(Core *c, uint64_t oid) noexcept nogil:
 
 cdef void interrupt_task(Worker *w, Task *t) noexcept nogil:
     """A signal naming t: w may not have started t yet, or be past it, and
-    acts on it only while it runs t (csrc/cancel_signal.pyx)."""
+    acts on it only while it runs t (csrc/_cancel_signal.pyx)."""
     cdef sigval target
     target.sival_ptr = <void *>t.id
     if w.pid > 0:
