@@ -95,12 +95,6 @@ PAYLOAD_CANCELLED = FR_PAYLOAD_CANCELLED
 PAYLOAD_CRASHED = FR_PAYLOAD_CRASHED
 PAYLOAD_LOST = FR_PAYLOAD_LOST
 PAYLOAD_STORE_FULL = FR_PAYLOAD_STORE_FULL
-STATS_FIELDS = (
-    "objects", "tasks", "ready", "used_cpu_milli", "total_cpu_milli", "workers", "running",
-    "blocked", "queued", "tasks_finished", "tasks_failed", "workers_started", "workers_died",
-    "retries", "retried_then_succeeded", "store_capacity", "store_reserved", "store_bytes",
-    "store_objects", "spilled_bytes", "spilled_objects", "spills", "restores", "warm_limit",
-    "allocs_waiting")
 OUTCOMES = {TASK_FINISHED: "finished", TASK_FAILED: "failed", TASK_CANCELLED: "cancelled",
             TASK_CRASHED: "crashed"}
 
@@ -116,6 +110,8 @@ cdef enum:
     KEPT_FAILURES = 20           # the latest failed tasks a live view can show
     FAILURE_PAYLOAD_MAX = 65536  # larger error payloads are not kept
     LARGEST_OBJECTS = 5          # the live view lists this many of the largest blobs
+
+cdef double SIGNAL_CHECK_SECONDS = 0.05  # how often a blocked wait() lets Ctrl-C in
 
 
 # The parts of the scheduler, one responsibility each; they are included
@@ -143,7 +139,12 @@ def untrack(ref) -> None:
 
 cdef Py_ssize_t slot_offset(cls, str name) except -1:
     """Where a ``__slots__`` attribute of cls sits in its instances, so a
-    loop over thousands of them reads it without an attribute lookup."""
+    loop over thousands of them reads it without an attribute lookup.
+    Used by Scheduler.wait_ready on ObjectRef (fastray/object_ref.py, whose
+    __slots__ say so).  Safe because the offset is read from the class's own
+    member descriptor each call (a TypeError if the name stops being a slot)
+    and only instances of exactly that class are read, never subclasses,
+    whose layout could differ; a slot never assigned reads as NULL."""
     descriptor = cls.__dict__.get(name)
     if type(descriptor) is not MemberDescriptorType:
         raise TypeError(f"{cls.__name__}.{name} is not a __slots__ attribute")
@@ -160,12 +161,16 @@ cdef class Scheduler:
     def __cinit__(self, int num_cpus, int max_workers, int spawner_fd, uint64_t origin_base,
                   int store_fd, uint64_t capacity, uint64_t warm_limit, double full_timeout,
                   bytes spill_dir, uint32_t max_events):
+        """The core, its mutexes and condition variables (timed on the monotonic
+        clock), the wake-up eventfd and the store's mapping; no thread yet."""
         cdef void *base
+        cdef int error
         self.core = new Core()
         pthread_mutex_init(&self.core.mu, NULL)
         pthread_mutex_init(&self.core.incoming_mu, NULL)
-        pthread_cond_init(&self.core.cv, NULL)
-        pthread_cond_init(&self.core.io_cv, NULL)
+        error = monotonic_cond_init(&self.core.cv) or monotonic_cond_init(&self.core.io_cv)
+        if error:
+            raise OSError(error, "could not set up the scheduler's condition variables")
         self.core.total_cpu_milli = num_cpus * 1000
         self.core.min_workers = num_cpus
         self.core.max_workers = max_workers
@@ -229,6 +234,9 @@ cdef class Scheduler:
                 w.fd = -1
 
     def __dealloc__(self):
+        """Frees what the core still owns (objects, tasks, submissions, allocs,
+        workers and their requests), unmaps the store and destroys the mutexes and
+        condition variables.  Runs after stop(), so no other thread holds them."""
         cdef Core *c = self.core
         cdef size_t i
         if c == NULL:
@@ -256,6 +264,7 @@ cdef class Scheduler:
         pthread_cond_destroy(&c.cv)
         pthread_cond_destroy(&c.io_cv)
         pthread_mutex_destroy(&c.mu)
+        pthread_mutex_destroy(&c.incoming_mu)
         del c
         self.core = NULL
 
@@ -355,8 +364,7 @@ cdef class Scheduler:
         per id.  Signals are checked every 50 ms so Ctrl-C is prompt."""
         cdef vector[uint64_t] idv
         cdef Request *r
-        cdef timespec deadline, now, slice_end
-        cdef double remaining
+        cdef double deadline, slice_end
         cdef bytes states
         cdef char *out
         cdef size_t i
@@ -366,13 +374,7 @@ cdef class Scheduler:
             idv.push_back(d)
         states = PyBytes_FromStringAndSize(NULL, idv.size())
         out = PyBytes_AS_STRING(states)
-        clock_gettime(CLOCK_REALTIME, &deadline)
-        if timeout >= 0:
-            deadline.tv_sec += <long>timeout
-            deadline.tv_nsec += <long>((timeout - <long>timeout) * 1e9)
-            if deadline.tv_nsec >= 1000000000:
-                deadline.tv_sec += 1
-                deadline.tv_nsec -= 1000000000
+        deadline = monotonic() + timeout
         with nogil:
             lock_core(self.core)
             r = open_request(self.core, -1, 0, needed,
@@ -384,25 +386,16 @@ cdef class Scheduler:
                 with nogil:
                     lock_core(self.core)
                     if not r.done and not self.core.stopping:
-                        clock_gettime(CLOCK_REALTIME, &now)
-                        slice_end = now
-                        slice_end.tv_nsec += 50000000
-                        if slice_end.tv_nsec >= 1000000000:
-                            slice_end.tv_sec += 1
-                            slice_end.tv_nsec -= 1000000000
-                        if timeout >= 0 and (deadline.tv_sec < slice_end.tv_sec or (
-                                deadline.tv_sec == slice_end.tv_sec
-                                and deadline.tv_nsec < slice_end.tv_nsec)):
+                        slice_end = monotonic() + SIGNAL_CHECK_SECONDS
+                        if timeout >= 0 and deadline < slice_end:
                             slice_end = deadline
                             expired = True
-                        pthread_cond_timedwait(&self.core.cv, &self.core.mu, &slice_end)
+                        wait_until(&self.core.cv, &self.core.mu, slice_end)
                     pthread_mutex_unlock(&self.core.mu)
                 if r.done or self.core.stopping:
                     break
                 if expired:
-                    clock_gettime(CLOCK_REALTIME, &now)
-                    if now.tv_sec > deadline.tv_sec or (now.tv_sec == deadline.tv_sec
-                                                        and now.tv_nsec >= deadline.tv_nsec):
+                    if monotonic() >= deadline:
                         break
                     expired = False
                 PyErr_CheckSignals()
@@ -423,7 +416,9 @@ cdef class Scheduler:
         now, found without blocking and all in C; else None.  Also None
         unless every ref is exactly ref_type, of this generation, with
         strictly increasing ids (so unique: refs in the order they were
-        made); the caller's general path covers the rest."""
+        made); the caller's general path covers the rest.  Reads the refs'
+        _id and _generation slots by offset (slot_offset; ObjectRef's
+        __slots__ note it), which is what makes the scan cheap."""
         cdef Py_ssize_t id_at = slot_offset(ref_type, "_id")
         cdef Py_ssize_t gen_at = slot_offset(ref_type, "_generation")
         cdef Py_ssize_t n = PyList_GET_SIZE(refs), i, j = 0, k = 0

@@ -117,6 +117,8 @@ cdef class BlobView:
     cdef Py_ssize_t strides[1]
 
     def __getbuffer__(self, Py_buffer *buffer, int flags):
+        """A read-only, one-dimensional buffer of the blob's bytes; refuses a
+        writable request, since other processes may read the same blob."""
         if flags & PyBUF_WRITABLE:
             raise BufferError("objects from the fastray store are read-only")
         buffer.buf = self.mapping.base + self.offset

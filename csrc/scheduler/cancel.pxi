@@ -26,6 +26,9 @@ cdef void interrupt_task(Worker *w, Task *t) noexcept nogil:
 
 
 cdef void cancel_task(Core *c, uint64_t tid, uint32_t flags) noexcept nogil:
+    """Cancels task tid (and, with FR_CANCEL_RECURSIVE, its children): a
+    running task is interrupted (killed with FR_CANCEL_FORCE) and fails when
+    its worker reports back; a queued, ready or waiting one fails now."""
     cdef Task *t = find_task(c, tid)
     cdef vector[uint64_t] children
     cdef size_t i

@@ -4,6 +4,10 @@
 
 
 cdef void worker_readable(Core *c, Worker *w) noexcept nogil:
+    """Reads what worker w sent and handles each complete frame; a partial
+    frame stays in w.in_ for the next call.  An EOF marks w exiting (the
+    spawner reports how it ended), unless the spawner is gone, then it is
+    gone now."""
     cdef ssize_t n
     cdef size_t pos = 0
     cdef size_t old
@@ -45,6 +49,9 @@ cdef void worker_readable(Core *c, Worker *w) noexcept nogil:
 
 
 cdef void spawner_readable(Core *c) noexcept nogil:
+    """Handles the spawner's reports: a worker's pid once started
+    (FR_SPAWNED), a worker's exit status (FR_EXITED).  When the spawner's
+    socket closes, no more exits will come: exiting workers are gone now."""
     cdef fr_header h
     cdef ssize_t n
     cdef Worker *w
@@ -78,6 +85,10 @@ cdef void spawner_readable(Core *c) noexcept nogil:
 
 
 cdef void run_loop(Core *c) noexcept nogil:
+    """The scheduler thread's body, without the GIL until stop(): polls the
+    wake-up eventfd, the spawner and every worker socket (for writing too where
+    output is pending), handles what arrived with the mutex held, then sends
+    what the handlers queued for sending."""
     cdef vector[pollfd] fds
     cdef vector[int] slots
     cdef pollfd p

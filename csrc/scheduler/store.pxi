@@ -200,6 +200,9 @@ cdef void answer_alloc(Core *c, Alloc *a) noexcept nogil:
 
 
 cdef void fail_alloc(Core *c, Alloc *a, uint64_t total) noexcept nogil:
+    """Answers an allocation that cannot be met with an error that says why
+    (larger than the store, spilling failed, or full of objects in use) and
+    what to do."""
     cdef char text[1000]
     if total > c.arena.capacity():
         snprintf(text, sizeof(text),

@@ -217,11 +217,41 @@ cdef list worker_pids_of(Core *c):
     return pids
 
 
+cdef struct Stats:
+    # What stats() returns, one field per key (Cython turns it into a dict).
+    int64_t objects
+    int64_t tasks
+    int64_t ready
+    int64_t used_cpu_milli
+    int64_t total_cpu_milli
+    int64_t workers
+    int64_t running
+    int64_t blocked
+    int64_t queued
+    int64_t tasks_finished
+    int64_t tasks_failed
+    int64_t workers_started
+    int64_t workers_died
+    int64_t retries
+    int64_t retried_then_succeeded
+    int64_t store_capacity
+    int64_t store_reserved
+    int64_t store_bytes
+    int64_t store_objects
+    int64_t spilled_bytes
+    int64_t spilled_objects
+    int64_t spills
+    int64_t restores
+    int64_t warm_limit
+    int64_t allocs_waiting
+
+
 cdef dict stats_of(Core *c):
-    """Scheduler.stats: the counters, read together under the mutex."""
+    """Scheduler.stats: the counters, read together under the mutex, each
+    named where it is read."""
     cdef size_t i
     cdef int64_t running = 0, blocked = 0, live = 0, queued = 0
-    cdef vector[int64_t] values
+    cdef Stats stats
     with nogil:
         lock_core(c)
         for i in range(c.workers.size()):
@@ -232,31 +262,31 @@ cdef dict stats_of(Core *c):
                 running += 1
                 if c.workers[i].request != NULL:
                     blocked += 1
-        # In the order of STATS_FIELDS.
-        values.push_back(<int64_t>(c.objects.size()))
-        values.push_back(<int64_t>(c.tasks.size()))
-        values.push_back(<int64_t>(c.ready.size()))
-        values.push_back(<int64_t>(c.used_cpu_milli))
-        values.push_back(<int64_t>(c.total_cpu_milli))
-        values.push_back(<int64_t>(live))
-        values.push_back(<int64_t>(running))
-        values.push_back(<int64_t>(blocked))
-        values.push_back(<int64_t>(queued))
-        values.push_back(<int64_t>(c.tasks_finished))
-        values.push_back(<int64_t>(c.tasks_failed))
-        values.push_back(<int64_t>(c.workers_started))
-        values.push_back(<int64_t>(c.workers_died))
-        values.push_back(<int64_t>(c.retries))
-        values.push_back(<int64_t>(c.retried_then_succeeded))
-        values.push_back(<int64_t>(c.arena.capacity()))
-        values.push_back(<int64_t>(c.arena.used()))
-        values.push_back(<int64_t>(c.blob_bytes - c.spilled_bytes))
-        values.push_back(<int64_t>(c.blobs - c.spilled_blobs))
-        values.push_back(<int64_t>(c.spilled_bytes))
-        values.push_back(<int64_t>(c.spilled_blobs))
-        values.push_back(<int64_t>(c.spill_count))
-        values.push_back(<int64_t>(c.restore_count))
-        values.push_back(<int64_t>(c.warm_limit))
-        values.push_back(<int64_t>(c.allocs.size()))
+        stats = Stats(
+            objects=c.objects.size(),
+            tasks=c.tasks.size(),
+            ready=c.ready.size(),
+            used_cpu_milli=c.used_cpu_milli,
+            total_cpu_milli=c.total_cpu_milli,
+            workers=live,
+            running=running,
+            blocked=blocked,
+            queued=queued,
+            tasks_finished=c.tasks_finished,
+            tasks_failed=c.tasks_failed,
+            workers_started=c.workers_started,
+            workers_died=c.workers_died,
+            retries=c.retries,
+            retried_then_succeeded=c.retried_then_succeeded,
+            store_capacity=c.arena.capacity(),
+            store_reserved=c.arena.used(),
+            store_bytes=c.blob_bytes - c.spilled_bytes,
+            store_objects=c.blobs - c.spilled_blobs,
+            spilled_bytes=c.spilled_bytes,
+            spilled_objects=c.spilled_blobs,
+            spills=c.spill_count,
+            restores=c.restore_count,
+            warm_limit=c.warm_limit,
+            allocs_waiting=c.allocs.size())
         pthread_mutex_unlock(&c.mu)
-    return dict(zip(STATS_FIELDS, values, strict=True))
+    return stats
