@@ -24,26 +24,29 @@ class BuildExtAndBytecode(build_ext):
 extensions = [
     Extension(
         "fastray._scheduler",
-        sources=["csrc/scheduler.pyx"],
+        sources=["csrc/_scheduler.pyx"],
         include_dirs=["csrc"],
         language="c++",
         extra_compile_args=["-O2", "-std=c++17"],
     ),
     Extension(
         "fastray._store",
-        sources=["csrc/store_client.pyx"],
+        sources=["csrc/_store.pyx"],
         include_dirs=["csrc"],
         language="c++",
         extra_compile_args=["-O2", "-std=c++17"],
     ),
     Extension(
         "fastray._cancel_signal",
-        sources=["csrc/cancel_signal.pyx"],
+        sources=["csrc/_cancel_signal.pyx"],
         include_dirs=["csrc"],
         language="c++",
         extra_compile_args=["-O2", "-std=c++17"],
     ),
 ]
 
-setup(ext_modules=cythonize(extensions, language_level=3, include_path=["csrc"]),
+# Each source is named after its module (csrc/_store.pyx builds fastray._store);
+# the generated C++ goes under build/, apart from the hand-written headers.
+setup(ext_modules=cythonize(extensions, language_level=3, include_path=["csrc"],
+                            build_dir="build/cython"),
       cmdclass={"build_ext": BuildExtAndBytecode})

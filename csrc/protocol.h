@@ -3,7 +3,7 @@
  * Every frame starts with a fixed 24-byte little-endian header:
  *   u32 body_len, u32 type, u64 a, u64 b
  * followed by body_len bytes.  The meaning of a and b depends on the type.
- * The worker side (fastray/worker.py) reads the same constants from the
+ * The Python side (fastray/wire.py) reads the same constants from the
  * compiled module, so this file is the single definition.
  */
 #ifndef FASTRAY_PROTOCOL_H

@@ -1,7 +1,7 @@
 /* The scheduler's bookkeeping: plain C++ structures, touched only with
  * Core::mu held (the submission queue, Core::incoming, has its own mutex)
  * and never with the GIL needed.  The logic that changes them lives in
- * scheduler.pyx. */
+ * csrc/_scheduler.pyx and its include files (csrc/scheduler/). */
 #ifndef FASTRAY_SCHED_STATE_HPP
 #define FASTRAY_SCHED_STATE_HPP
 
@@ -206,7 +206,7 @@ struct Core {
     uint64_t events_total = 0;
     std::deque<TaskFailure> failures;  /* the latest, newest last */
 
-    /* The object store (see store section of scheduler.pyx). */
+    /* The object store (see csrc/scheduler/store.pxi). */
     Arena arena;
     char *base = nullptr;            /* the driver's mapping of the store */
     int store_fd = -1;

@@ -1,4 +1,4 @@
-"""Types of the compiled cancel-signal handler (csrc/cancel_signal.pyx)."""
+"""Types of the compiled cancel-signal handler (csrc/_cancel_signal.pyx)."""
 
 SIGNAL: int
 

@@ -1,4 +1,4 @@
-"""Types of the compiled scheduler (csrc/scheduler.pyx)."""
+"""Types of the compiled scheduler (csrc/_scheduler.pyx)."""
 from typing import Any
 
 HEADER_SIZE: int

@@ -1,4 +1,4 @@
-"""Types of the compiled store client (csrc/store_client.pyx)."""
+"""Types of the compiled store client (csrc/_store.pyx)."""
 from typing import Any, Callable
 
 

@@ -48,7 +48,9 @@ class ObjectRef(metaclass=_RefType):
     # The scheduler's wait_ready reads _id and _generation straight from
     # these slots (their offsets, found by name when it is called), and
     # untrack takes refs off the garbage collector since they hold only
-    # ints: keep both as slots holding ints.
+    # ints: keep both as slots holding ints.  Scheduler.wait_ready
+    # (csrc/_scheduler.pyx) reads _id and _generation by their slots' offsets:
+    # they must stay __slots__ of this class (it checks, and declines subclasses).
     __slots__ = ("_id", "_generation", "__weakref__")
 
     def __init__(self, object_id: int, *, adopt: bool = False) -> None:

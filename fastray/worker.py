@@ -10,7 +10,7 @@ tasks never deadlock the pool.  Once the pool is at its largest, the
 scheduler may instead send the blocked worker a task that its ``get`` waits
 for (TASK_INLINE): the worker runs it right there, on top of the waiting
 task, and then goes back to waiting.  ``cancel`` arrives as a signal naming the
-task (csrc/cancel_signal.pyx), which raises KeyboardInterrupt in that task
+task (csrc/_cancel_signal.pyx), which raises KeyboardInterrupt in that task
 only: at once if it is running, as it starts if it is still on its way.
 """
 from __future__ import annotations

@@ -35,7 +35,7 @@ def test_the_sdist_carries_the_sources_and_the_suite(tmp_path):
         names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
     needed = {str(path.relative_to(source)) for top in ("csrc", "tests")
               for path in (source / top).rglob("*")
-              if path.suffix in (".pyx", ".pxd", ".h", ".hpp", ".py")}
-    assert {"csrc/scheduler.pyx", "csrc/arena.hpp", "tests/conftest.py"} <= needed
+              if path.suffix in (".pyx", ".pxi", ".pxd", ".h", ".hpp", ".py")}
+    assert {"csrc/_scheduler.pyx", "csrc/arena.hpp", "tests/conftest.py"} <= needed
     assert needed <= names, f"missing from the sdist: {sorted(needed - names)}"
     assert not [name for name in names if name.endswith(".cpp")]

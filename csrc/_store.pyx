@@ -12,18 +12,13 @@ from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_FromStringAndS
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.buffer cimport (PyBUF_FORMAT, PyBUF_ND, PyBUF_SIMPLE, PyBUF_STRIDES, PyBUF_WRITABLE,
                              PyBuffer_Release, PyObject_GetBuffer)
+from libc.errno cimport errno
 from libc.stdint cimport uint64_t
 from libcpp.map cimport map as cmap
 from cython.operator cimport dereference as deref, predecrement as dec
-from posix_mem cimport MAP_FAILED, MAP_SHARED, PROT_READ, PROT_WRITE, mmap, munmap
+from posix.mman cimport MAP_FAILED, MAP_SHARED, PROT_READ, PROT_WRITE, mmap, munmap
 
-
-cdef extern from "parallel_copy.hpp" nogil:
-    void parallel_copy(char *dst, const char *src, size_t n)
-
-
-cdef extern from "<errno.h>":
-    int errno
+from parallel_copy cimport parallel_copy
 
 
 cdef struct Span:
@@ -122,6 +117,8 @@ cdef class BlobView:
     cdef Py_ssize_t strides[1]
 
     def __getbuffer__(self, Py_buffer *buffer, int flags):
+        """A read-only, one-dimensional buffer of the blob's bytes; refuses a
+        writable request, since other processes may read the same blob."""
         if flags & PyBUF_WRITABLE:
             raise BufferError("objects from the fastray store are read-only")
         buffer.buf = self.mapping.base + self.offset

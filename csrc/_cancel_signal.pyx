@@ -14,23 +14,18 @@ has run that handler, a timer kicks the main thread out of any blocking
 call it entered meanwhile (csrc/kick_timer.h).
 """
 from libc.errno cimport errno
+from libc.signal cimport SIGINT, SIGRTMIN
 from libc.stdint cimport uint64_t
 from posix.signal cimport (SA_SIGINFO, SIG_UNBLOCK, sigaction, sigaction_t, sigaddset,
                            sigemptyset, siginfo_t)
 from posix.types cimport sigset_t
 
+from kick_timer cimport fr_kick_create, fr_kick_every
+
 
 cdef extern from "<signal.h>" nogil:
-    enum:
-        SIGINT
-        SIGRTMIN
-        SI_QUEUE
+    enum: SI_QUEUE
     int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
-
-
-cdef extern from "kick_timer.h" nogil:
-    int fr_kick_create(int signo)
-    void fr_kick_every(long period_ns)
 
 
 cdef extern from "Python.h":

@@ -1,176 +1,15 @@
-# Declarations for scheduler.pyx (cimported from it): the wire protocol, the bookkeeping
-# structures and the few POSIX calls the scheduler thread makes.
+# Declarations of sched_state.hpp: the scheduler's bookkeeping structures.
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 from libcpp cimport bool as cbool
 from libcpp.deque cimport deque
-from libcpp.utility cimport pair
 from libcpp.string cimport string
 from libcpp.unordered_map cimport unordered_map
 from libcpp.unordered_set cimport unordered_set
+from libcpp.utility cimport pair
 from libcpp.vector cimport vector
 
-
-cdef extern from "protocol.h" nogil:
-    enum: FR_HEADER_SIZE
-    ctypedef struct fr_header:
-        uint32_t body_len
-        uint32_t type
-        uint64_t a
-        uint64_t b
-    enum:
-        FR_TASK
-        FR_REPLY
-        FR_ALLOCATED
-        FR_REVOKE
-        FR_TASK_INLINE
-        FR_RESULT
-        FR_SUBMIT
-        FR_DEFINE
-        FR_PUT
-        FR_WAIT
-        FR_WAIT_CANCEL
-        FR_REFS
-        FR_CANCEL
-        FR_ALLOC
-        FR_SPAWN
-        FR_SPAWNED
-        FR_EXITED
-        FR_STATUS_OK
-        FR_STATUS_ERROR
-        FR_STATUS_RETRYABLE_ERROR
-        FR_STATUS_INTERRUPTED
-        FR_WAIT_FETCH
-        FR_WAIT_FAIL_FAST
-        FR_CANCEL_FORCE
-        FR_CANCEL_RECURSIVE
-        FR_OBJ_PENDING
-        FR_OBJ_READY
-        FR_OBJ_FAILED
-        FR_OBJ_UNKNOWN
-        FR_PAYLOAD_VALUE
-        FR_PAYLOAD_ERROR
-        FR_PAYLOAD_CANCELLED
-        FR_PAYLOAD_CRASHED
-        FR_PAYLOAD_LOST
-        FR_PAYLOAD_STORE_FULL
-
-
-cdef extern from "fdpass.h" nogil:
-    int fr_send_with_fd(int sock, const void *buf, size_t len, int fd)
-
-
-cdef extern from "<pthread.h>" nogil:
-    ctypedef struct pthread_mutex_t:
-        pass
-    ctypedef struct pthread_cond_t:
-        pass
-    int pthread_mutex_init(pthread_mutex_t *, const void *)
-    int pthread_mutex_destroy(pthread_mutex_t *)
-    int pthread_mutex_lock(pthread_mutex_t *)
-    int pthread_mutex_trylock(pthread_mutex_t *)
-    int pthread_mutex_unlock(pthread_mutex_t *)
-    int pthread_cond_init(pthread_cond_t *, const void *)
-    int pthread_cond_destroy(pthread_cond_t *)
-    int pthread_cond_broadcast(pthread_cond_t *)
-    int pthread_cond_wait(pthread_cond_t *, pthread_mutex_t *)
-
-
-cdef extern from "<time.h>" nogil:
-    cdef struct timespec:
-        long tv_sec
-        long tv_nsec
-
-
-cdef extern from "<pthread.h>" nogil:
-    int pthread_cond_timedwait(pthread_cond_t *, pthread_mutex_t *, const timespec *)
-
-
-cdef extern from "<time.h>" nogil:
-    enum: CLOCK_REALTIME
-    enum: CLOCK_MONOTONIC
-    int clock_gettime(int, timespec *)
-
-
-cdef extern from * nogil:
-    cbool __atomic_load_n(cbool *ptr, int order)
-    void __atomic_store_n(cbool *ptr, cbool value, int order)
-    cbool __atomic_exchange_n(cbool *ptr, cbool value, int order)
-    enum: __ATOMIC_ACQUIRE
-    enum: __ATOMIC_RELEASE
-    enum: __ATOMIC_ACQ_REL
-    enum: __ATOMIC_SEQ_CST
-
-
-cdef extern from "<fcntl.h>" nogil:
-    enum:
-        O_WRONLY
-        O_RDONLY
-        O_CREAT
-        O_EXCL
-        O_NOFOLLOW
-        O_CLOEXEC
-        FALLOC_FL_PUNCH_HOLE
-        FALLOC_FL_KEEP_SIZE
-    int c_open "open"(const char *path, int flags, int mode)
-    int fallocate(int fd, int mode, long offset, long length)
-
-
-cdef extern from "<unistd.h>" nogil:
-    ssize_t pwrite(int fd, const void *buf, size_t n, long offset)
-    ssize_t pread(int fd, void *buf, size_t n, long offset)
-    int unlink(const char *path)
-
-
-cdef extern from "<sys/stat.h>" nogil:
-    int mkdir(const char *path, unsigned int mode)
-
-
-cdef extern from "<poll.h>" nogil:
-    cdef struct pollfd:
-        int fd
-        short events
-        short revents
-    enum:
-        POLLIN
-        POLLOUT
-        POLLERR
-        POLLHUP
-        POLLNVAL
-    int poll(pollfd *fds, unsigned long nfds, int timeout)
-
-
-cdef extern from "<sys/eventfd.h>" nogil:
-    enum:
-        EFD_CLOEXEC
-        EFD_NONBLOCK
-    int eventfd(unsigned int initval, int flags)
-
-
-cdef extern from "<sys/socket.h>" nogil:
-    enum:
-        AF_UNIX
-        SOCK_STREAM
-        SOCK_CLOEXEC
-        SOCK_NONBLOCK
-        MSG_DONTWAIT
-        MSG_NOSIGNAL
-        SOL_SOCKET
-        SO_SNDBUF
-        SO_RCVBUF
-    int socketpair(int domain, int type, int protocol, int sv[2])
-    ssize_t send(int fd, const void *buf, size_t n, int flags)
-    ssize_t recv(int fd, void *buf, size_t n, int flags)
-    int setsockopt(int fd, int level, int name, const void *val, unsigned int len)
-
-
-cdef extern from "<signal.h>" nogil:
-    enum:
-        SIGKILL
-        SIGRTMIN
-    union sigval:
-        void *sival_ptr
-    int kill(int pid, int sig)
-    int sigqueue(int pid, int sig, const sigval value)
+from arena cimport Arena
+from system cimport pthread_cond_t, pthread_mutex_t
 
 
 cdef extern from "sched_state.hpp" nogil:
@@ -303,15 +142,6 @@ cdef extern from "sched_state.hpp" nogil:
         cbool abandoned
         string error
 
-    cdef cppclass Arena:
-        void reset(uint64_t capacity)
-        cbool allocate(uint64_t size, uint64_t *offset)
-        void release(uint64_t offset, uint64_t size)
-        uint64_t capacity()
-        uint64_t used()
-
-    uint64_t arena_round_up "Arena::round_up"(uint64_t size)
-
     cdef cppclass Function:
         string name
         string blob
@@ -373,4 +203,3 @@ cdef extern from "sched_state.hpp" nogil:
         uint64_t spilled_blobs
         uint64_t spill_count
         uint64_t restore_count
-

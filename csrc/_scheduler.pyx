@@ -1,0 +1,619 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""The scheduler: task states, dependency graph, dispatch and completions.
+
+All bookkeeping lives in C++ structures (sched_state.hpp) guarded by one
+mutex.  A dedicated thread runs ``run_loop`` without the GIL: it polls every
+worker socket, the spawner socket and a wake-up eventfd, and handles what
+arrives (a finished task marks its dependents ready and the next ready task
+is sent to the idle worker) without ever taking the GIL.  Driver threads call
+the methods of ``Scheduler``; each takes the mutex briefly, and ``wait``
+sleeps on a condition variable with the GIL released.
+
+A task is dispatched as one frame (protocol.h) that carries the payloads of
+its dependencies and, the first time a worker sees the function, the pickled
+function itself, so a worker never has to ask for anything to start a task.
+
+This file holds the ``Scheduler`` class (its lifecycle and the driver's
+calls); the no-GIL logic lives in the include files of csrc/scheduler/, one
+responsibility each (frames, clock, core, store, spill, dispatch, cancel,
+handlers, loop, views), and the C++ declarations in one .pxd per header.
+"""
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE, PyList_New, PyList_SET_ITEM
+from cpython.object cimport PyObject, Py_TYPE
+from cpython.ref cimport Py_INCREF
+from cython.operator cimport dereference as deref, preincrement as inc
+from libc.errno cimport EINTR, EIO, errno
+from libc.signal cimport SIGKILL, SIGRTMIN
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
+from libc.stdio cimport snprintf
+from libc.string cimport memcpy, strerror
+from libcpp.deque cimport deque
+from libcpp.string cimport string
+from libcpp.unordered_map cimport unordered_map
+from libcpp.utility cimport pair
+from libcpp.vector cimport vector
+from posix.fcntl cimport (F_GETFL, F_SETFL, O_CLOEXEC, O_CREAT, O_EXCL, O_NONBLOCK, O_RDONLY,
+                          O_WRONLY, fcntl, open as c_open)
+from posix.mman cimport MAP_FAILED, MAP_SHARED, PROT_READ, PROT_WRITE, mmap, munmap
+from posix.signal cimport kill, sigval
+from posix.stat cimport mkdir
+from posix.time cimport CLOCK_MONOTONIC, CLOCK_REALTIME, clock_gettime, timespec
+from posix.unistd cimport close, pread, pwrite, read, unlink, write
+
+import threading
+from types import MemberDescriptorType
+
+from arena cimport arena_round_up
+from fdpass cimport fr_send_with_fd
+from protocol cimport *
+from sched_state cimport *
+from system cimport *
+
+cdef extern from "Python.h":
+    int PyErr_CheckSignals() except -1
+    void PyObject_GC_UnTrack(void *op)
+    ctypedef struct PyMemberDef:
+        Py_ssize_t offset
+    ctypedef struct PyMemberDescrObject:  # a __slots__ attribute's descriptor
+        PyMemberDef *d_member
+
+# Constants shared with the Python worker and runtime.
+HEADER_SIZE = FR_HEADER_SIZE
+TASK = FR_TASK
+REPLY = FR_REPLY
+ALLOCATED = FR_ALLOCATED
+REVOKE = FR_REVOKE
+TASK_INLINE = FR_TASK_INLINE
+RESULT = FR_RESULT
+SUBMIT = FR_SUBMIT
+DEFINE = FR_DEFINE
+PUT = FR_PUT
+WAIT = FR_WAIT
+WAIT_CANCEL = FR_WAIT_CANCEL
+REFS = FR_REFS
+CANCEL = FR_CANCEL
+ALLOC = FR_ALLOC
+SPAWN = FR_SPAWN
+SPAWNED = FR_SPAWNED
+EXITED = FR_EXITED
+STATUS_OK = FR_STATUS_OK
+STATUS_ERROR = FR_STATUS_ERROR
+STATUS_RETRYABLE_ERROR = FR_STATUS_RETRYABLE_ERROR
+STATUS_INTERRUPTED = FR_STATUS_INTERRUPTED
+WAIT_FETCH = FR_WAIT_FETCH
+WAIT_FAIL_FAST = FR_WAIT_FAIL_FAST
+CANCEL_FORCE = FR_CANCEL_FORCE
+CANCEL_RECURSIVE = FR_CANCEL_RECURSIVE
+OBJ_PENDING = FR_OBJ_PENDING
+OBJ_READY = FR_OBJ_READY
+OBJ_FAILED = FR_OBJ_FAILED
+OBJ_UNKNOWN = FR_OBJ_UNKNOWN
+PAYLOAD_VALUE = FR_PAYLOAD_VALUE
+PAYLOAD_ERROR = FR_PAYLOAD_ERROR
+PAYLOAD_CANCELLED = FR_PAYLOAD_CANCELLED
+PAYLOAD_CRASHED = FR_PAYLOAD_CRASHED
+PAYLOAD_LOST = FR_PAYLOAD_LOST
+PAYLOAD_STORE_FULL = FR_PAYLOAD_STORE_FULL
+OUTCOMES = {TASK_FINISHED: "finished", TASK_FAILED: "failed", TASK_CANCELLED: "cancelled",
+            TASK_CRASHED: "crashed"}
+
+cdef enum:
+    RECV_CHUNK = 262144
+    LOCATION_SIZE = 24
+    MAX_INLINE_DEPTH = 64
+    SPIN_NANOSECONDS = 200000
+    QUEUE_DEPTH = 8              # tasks a busy worker may have waiting behind
+    QUICK_TASK_NS = 1000000      # only tasks known to take less are queued
+    QUICK_AFTER_RUNS = 3
+    ACQUIRE_TRIES = 64           # spins of a submit for a mutex another thread holds
+    KEPT_FAILURES = 20           # the latest failed tasks a live view can show
+    FAILURE_PAYLOAD_MAX = 65536  # larger error payloads are not kept
+    LARGEST_OBJECTS = 5          # the live view lists this many of the largest blobs
+
+cdef double SIGNAL_CHECK_SECONDS = 0.05  # how often a blocked wait() lets Ctrl-C in
+
+
+# The parts of the scheduler, one responsibility each; they are included
+# (not separate modules) so that the whole no-GIL path compiles to one C++
+# unit whose calls the compiler can inline.
+include "scheduler/frames.pxi"
+include "scheduler/clock.pxi"
+include "scheduler/core.pxi"
+include "scheduler/store.pxi"
+include "scheduler/spill.pxi"
+include "scheduler/dispatch.pxi"
+include "scheduler/cancel.pxi"
+include "scheduler/handlers.pxi"
+include "scheduler/loop.pxi"
+include "scheduler/views.pxi"
+
+def untrack(ref) -> None:
+    """Takes an ObjectRef off the cyclic garbage collector's lists.  Its slots
+    hold only ints, so it can never be part of a cycle; tracked, every batch
+    of thousands of refs (a list of task results, a value holding refs) would
+    survive into the oldest generation and trigger full collections, whose
+    cost grows with everything else the program holds."""
+    PyObject_GC_UnTrack(<PyObject *>ref)
+
+
+cdef Py_ssize_t slot_offset(cls, str name) except -1:
+    """Where a ``__slots__`` attribute of cls sits in its instances, so a
+    loop over thousands of them reads it without an attribute lookup.
+    Used by Scheduler.wait_ready on ObjectRef (fastray/object_ref.py, whose
+    __slots__ say so).  Safe because the offset is read from the class's own
+    member descriptor each call (a TypeError if the name stops being a slot)
+    and only instances of exactly that class are read, never subclasses,
+    whose layout could differ; a slot never assigned reads as NULL."""
+    descriptor = cls.__dict__.get(name)
+    if type(descriptor) is not MemberDescriptorType:
+        raise TypeError(f"{cls.__name__}.{name} is not a __slots__ attribute")
+    return (<PyMemberDescrObject *>descriptor).d_member.offset
+
+
+cdef class Scheduler:
+    """The driver's handle on the scheduler core (one per runtime)."""
+
+    cdef Core *core
+    cdef object _thread
+    cdef object _store_thread
+
+    def __cinit__(self, int num_cpus, int max_workers, int spawner_fd, uint64_t origin_base,
+                  int store_fd, uint64_t capacity, uint64_t warm_limit, double full_timeout,
+                  bytes spill_dir, uint32_t max_events):
+        """The core, its mutexes and condition variables (timed on the monotonic
+        clock), the wake-up eventfd and the store's mapping; no thread yet."""
+        cdef void *base
+        cdef int error
+        self.core = new Core()
+        pthread_mutex_init(&self.core.mu, NULL)
+        pthread_mutex_init(&self.core.incoming_mu, NULL)
+        error = monotonic_cond_init(&self.core.cv) or monotonic_cond_init(&self.core.io_cv)
+        if error:
+            raise OSError(error, "could not set up the scheduler's condition variables")
+        self.core.total_cpu_milli = num_cpus * 1000
+        self.core.min_workers = num_cpus
+        self.core.max_workers = max_workers
+        self.core.spawner_fd = spawner_fd
+        self.core.next_origin = origin_base
+        self.core.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)
+        if self.core.wake_fd < 0:
+            raise OSError(errno, "eventfd failed")
+        base = mmap(NULL, capacity, PROT_READ | PROT_WRITE, MAP_SHARED, store_fd, 0)
+        if base == MAP_FAILED:
+            raise OSError(errno, "could not map the object store")
+        self.core.base = <char *>base
+        self.core.store_fd = store_fd
+        self.core.arena.reset(capacity)
+        self.core.warm_limit = arena_round_up(warm_limit)
+        self.core.full_timeout = full_timeout
+        self.core.events.resize(max_events)
+        self.core.spill_dir.assign(PyBytes_AS_STRING(spill_dir), PyBytes_GET_SIZE(spill_dir))
+
+    def start(self) -> None:
+        """Starts the initial workers, the scheduler thread and the store thread."""
+        cdef int i
+        with nogil:
+            lock_core(self.core)
+            for i in range(self.core.min_workers):
+                spawn_worker(self.core)
+            pthread_mutex_unlock(&self.core.mu)
+        self._thread = threading.Thread(target=self._run, name="fastray-scheduler", daemon=True)
+        self._thread.start()
+        self._store_thread = threading.Thread(target=self._run_store, name="fastray-store",
+                                              daemon=True)
+        self._store_thread.start()
+
+    def _run(self):
+        with nogil:
+            run_loop(self.core)
+
+    def _run_store(self):
+        with nogil:
+            run_store(self.core)
+
+    def stop(self) -> None:
+        """Stops the thread and closes every worker socket (workers exit on EOF)."""
+        cdef size_t i
+        cdef Worker *w
+        with nogil:
+            lock_core(self.core)
+            self.core.stopping = True
+            wake(self.core)
+            pthread_cond_broadcast(&self.core.cv)
+            pthread_cond_broadcast(&self.core.io_cv)
+            pthread_mutex_unlock(&self.core.mu)
+        for thread in (self._thread, self._store_thread):
+            if thread is not None:
+                thread.join()
+        self._thread = self._store_thread = None
+        for i in range(self.core.workers.size()):
+            w = self.core.workers[i]
+            if w.fd >= 0:
+                close(w.fd)
+                w.fd = -1
+
+    def __dealloc__(self):
+        """Frees what the core still owns (objects, tasks, submissions, allocs,
+        workers and their requests), unmaps the store and destroys the mutexes and
+        condition variables.  Runs after stop(), so no other thread holds them."""
+        cdef Core *c = self.core
+        cdef size_t i
+        if c == NULL:
+            return
+        for kv in c.objects:
+            del kv.second
+        for kt in c.tasks:
+            del kt.second
+        for i in range(c.incoming.size()):
+            del c.incoming[i]
+        for i in range(c.allocs.size()):
+            del c.allocs[i]
+        if c.base != NULL:
+            munmap(c.base, c.arena.capacity())
+        for i in range(c.workers.size()):
+            if c.workers[i].request != NULL and c.workers[i].request.worker >= 0:
+                del c.workers[i].request
+            for frame in c.workers[i].suspended:
+                if frame.second != NULL:
+                    del frame.second
+            if c.workers[i].fd >= 0:
+                close(c.workers[i].fd)
+            del c.workers[i]
+        close(c.wake_fd)
+        pthread_cond_destroy(&c.cv)
+        pthread_cond_destroy(&c.io_cv)
+        pthread_mutex_destroy(&c.mu)
+        pthread_mutex_destroy(&c.incoming_mu)
+        del c
+        self.core = NULL
+
+    @property
+    def next_origin(self) -> int:
+        return self.core.next_origin
+
+    def define(self, uint64_t fn_id, bytes name, bytes blob) -> None:
+        cdef Function *fn
+        lock_core(self.core)
+        if self.core.functions.count(fn_id) == 0:
+            fn = &self.core.functions[fn_id]
+            fn.name.assign(PyBytes_AS_STRING(name), PyBytes_GET_SIZE(name))
+            fn.blob.assign(PyBytes_AS_STRING(blob), PyBytes_GET_SIZE(blob))
+        pthread_mutex_unlock(&self.core.mu)
+
+    def submit(self, uint64_t task_id, uint64_t fn_id, uint32_t num_returns,
+               uint32_t cpu_milli, int32_t max_retries, deps, contained, bytes args) -> None:
+        """Registers a task from the driver; it runs once its deps are ready."""
+        cdef Task *t = new Task()
+        t.id = task_id
+        t.fn_id = fn_id
+        t.num_returns = num_returns
+        t.cpu_milli = cpu_milli
+        t.retries_left = max_retries
+        for d in deps:
+            t.deps.push_back(d)
+        for d in contained:
+            t.contained.push_back(d)
+        t.args.assign(PyBytes_AS_STRING(args), PyBytes_GET_SIZE(args))
+        # Tasks already queued mean the mutex was busy a moment ago: queue
+        # behind them without spinning for it.
+        if (not __atomic_load_n(&self.core.has_incoming, __ATOMIC_SEQ_CST)
+                and acquire_soon(&self.core.mu)):
+            # The mutex is free: dispatch from here, at once (leaving the
+            # task to the scheduler thread would cost a sync round trip tens
+            # of microseconds).
+            if __atomic_load_n(&self.core.has_incoming, __ATOMIC_ACQUIRE):
+                take_in_submissions(self.core)
+            add_task(self.core, t, NULL)
+            schedule(self.core)
+            pthread_mutex_unlock(&self.core.mu)
+            return
+        # Busy: queued, so a burst of submits neither waits for the mutex nor
+        # sends to workers one task at a time; the scheduler thread (or the
+        # next driver call) takes it in.  One wake-up per pass of the
+        # scheduler loop is enough.
+        pthread_mutex_lock(&self.core.incoming_mu)
+        self.core.incoming.push_back(t)
+        __atomic_store_n(&self.core.has_incoming, True, __ATOMIC_SEQ_CST)
+        pthread_mutex_unlock(&self.core.incoming_mu)
+        if not __atomic_exchange_n(&self.core.wake_pending, True, __ATOMIC_SEQ_CST):
+            wake(self.core)
+
+    def put(self, uint64_t oid, bytes payload, contained) -> None:
+        """Stores a ready object with one reference, owned by the caller."""
+        cdef vector[uint64_t] contains
+        cdef Obj *o
+        cdef size_t i
+        for d in contained:
+            contains.push_back(d)
+        lock_core(self.core)
+        o = new_obj(self.core, oid, 1)
+        for i in range(contains.size()):
+            incref(self.core, contains[i], 1)
+        o.contains.swap(contains)
+        o.payload.assign(PyBytes_AS_STRING(payload), PyBytes_GET_SIZE(payload))
+        o.state = FR_OBJ_READY if <uint8_t>o.payload[0] == FR_PAYLOAD_VALUE else FR_OBJ_FAILED
+        pthread_mutex_unlock(&self.core.mu)
+
+    def incref(self, uint64_t oid) -> None:
+        lock_core(self.core)
+        incref(self.core, oid, 1)
+        pthread_mutex_unlock(&self.core.mu)
+
+    def decref(self, uint64_t oid) -> bool:
+        """Drops a reference; True if errors nobody retrieved await
+        take_unhandled()."""
+        cdef bint unhandled
+        lock_core(self.core)
+        decref(self.core, oid, 1)
+        unhandled = not self.core.unhandled.empty()
+        pthread_mutex_unlock(&self.core.mu)
+        return unhandled
+
+    def take_unhandled(self) -> list:
+        """The payloads of errors freed without anyone retrieving them."""
+        cdef vector[string] taken
+        lock_core(self.core)
+        taken.swap(self.core.unhandled)
+        pthread_mutex_unlock(&self.core.mu)
+        return [PyBytes_FromStringAndSize(p.data(), p.size()) for p in taken]
+
+    def wait(self, ids, uint32_t needed, double timeout, bint fail_fast) -> bytes:
+        """Blocks until `needed` of the objects are ready (or one failed, with
+        fail_fast), or until timeout (< 0: forever).  Returns one state byte
+        per id.  Signals are checked every 50 ms so Ctrl-C is prompt."""
+        cdef vector[uint64_t] idv
+        cdef Request *r
+        cdef double deadline, slice_end
+        cdef bytes states
+        cdef char *out
+        cdef size_t i
+        cdef Obj *o
+        cdef bint expired = False
+        for d in ids:
+            idv.push_back(d)
+        states = PyBytes_FromStringAndSize(NULL, idv.size())
+        out = PyBytes_AS_STRING(states)
+        deadline = monotonic() + timeout
+        with nogil:
+            lock_core(self.core)
+            r = open_request(self.core, -1, 0, needed,
+                             FR_WAIT_FAIL_FAST if fail_fast else 0, idv)
+            pthread_mutex_unlock(&self.core.mu)
+            spin_until_done(r, SPIN_NANOSECONDS if timeout != 0 else 0)
+        try:
+            while True:
+                with nogil:
+                    lock_core(self.core)
+                    if not r.done and not self.core.stopping:
+                        slice_end = monotonic() + SIGNAL_CHECK_SECONDS
+                        if timeout >= 0 and deadline < slice_end:
+                            slice_end = deadline
+                            expired = True
+                        wait_until(&self.core.cv, &self.core.mu, slice_end)
+                    pthread_mutex_unlock(&self.core.mu)
+                if r.done or self.core.stopping:
+                    break
+                if expired:
+                    if monotonic() >= deadline:
+                        break
+                    expired = False
+                PyErr_CheckSignals()
+        finally:
+            with nogil:
+                lock_core(self.core)
+                if not r.done:
+                    unregister_request(self.core, r)
+                for i in range(r.ids.size()):
+                    o = find_obj(self.core, r.ids[i])
+                    out[i] = <char>(FR_OBJ_UNKNOWN if o == NULL else o.state)
+                pthread_mutex_unlock(&self.core.mu)
+                del r
+        return states
+
+    def wait_ready(self, list refs, ref_type, generation, uint32_t needed):
+        """wait()'s answer (ready, not_ready) when `needed` of refs are done
+        now, found without blocking and all in C; else None.  Also None
+        unless every ref is exactly ref_type, of this generation, with
+        strictly increasing ids (so unique: refs in the order they were
+        made); the caller's general path covers the rest.  Reads the refs'
+        _id and _generation slots by offset (slot_offset; ObjectRef's
+        __slots__ note it), which is what makes the scan cheap."""
+        cdef Py_ssize_t id_at = slot_offset(ref_type, "_id")
+        cdef Py_ssize_t gen_at = slot_offset(ref_type, "_generation")
+        cdef Py_ssize_t n = PyList_GET_SIZE(refs), i, j = 0, k = 0
+        cdef PyObject *ref
+        cdef PyObject *value
+        cdef uint64_t oid, last = 0
+        cdef vector[uint64_t] idv
+        cdef vector[Py_ssize_t] found
+        cdef Obj *o
+        idv.reserve(n)
+        for i in range(n):
+            ref = PyList_GET_ITEM(refs, i)
+            if <PyObject *>Py_TYPE(<object>ref) != <PyObject *>ref_type:
+                return None
+            value = (<PyObject **>(<char *>ref + gen_at))[0]
+            if value == NULL or (value != <PyObject *>generation and <object>value != generation):
+                return None
+            value = (<PyObject **>(<char *>ref + id_at))[0]
+            if value == NULL:
+                return None
+            oid = <object>value
+            if i and oid <= last:
+                return None
+            idv.push_back(oid)
+            last = oid
+        # The GIL stays held: no other thread may change the list meanwhile.
+        lock_core(self.core)
+        for i in range(n):
+            o = find_obj(self.core, idv[i])
+            if o == NULL or o.state != FR_OBJ_PENDING:
+                found.push_back(i)
+                if found.size() == needed:
+                    break
+        pthread_mutex_unlock(&self.core.mu)
+        if found.size() != needed:
+            return None
+        ready = PyList_New(needed)
+        not_ready = PyList_New(n - needed)
+        for i in range(n):
+            ref = PyList_GET_ITEM(refs, i)
+            Py_INCREF(<object>ref)
+            if j < <Py_ssize_t>needed and found[j] == i:
+                PyList_SET_ITEM(ready, j, <object>ref)
+                j += 1
+            else:
+                PyList_SET_ITEM(not_ready, k, <object>ref)
+                k += 1
+        return ready, not_ready
+
+    def fetch(self, ids) -> list:
+        """The payloads of ready objects, each with the locations of its
+        blobs (pinned for the caller, who unpins each once), or None where
+        not ready.  Waits while blobs are read back from disk."""
+        cdef vector[uint64_t] idv
+        cdef vector[string] payloads
+        cdef vector[char] present
+        cdef Request *r = NULL
+        cdef Obj *o
+        cdef size_t i
+        cdef Core *c = self.core
+        for d in ids:
+            idv.push_back(d)
+        payloads.resize(idv.size())
+        present.resize(idv.size())
+        with nogil:
+            lock_core(c)
+            while not c.stopping and not values_in_memory(c, idv):
+                if r == NULL:
+                    r = new Request()
+                    r.ids = idv
+                if not r.failure.empty():
+                    break
+                if not r.parked:
+                    r.parked = True
+                    r.done = False
+                    c.parked_requests.push_back(r)
+                while r.parked and not c.stopping:
+                    wait_briefly(&c.cv, &c.mu, 50000000)
+            if r != NULL:
+                forget_parked_request(c, r)
+            for i in range(idv.size()):
+                o = find_obj(c, idv[i])
+                if o == NULL or o.state == FR_OBJ_PENDING:
+                    continue
+                present[i] = 1
+                o.retrieved = True
+                if not all_mappable(c, o.contains):
+                    put_payload(c, payloads[i], STORE_FULL_PAYLOAD if r == NULL or r.failure.empty()
+                                else r.failure, NULL, NULL)
+                else:
+                    put_payload(c, payloads[i], o.payload, &o.contains, NULL)
+            pthread_mutex_unlock(&c.mu)
+            del r
+        return [parse_fetched(payloads[i]) if present[i] else None for i in range(idv.size())]
+
+    def alloc(self, ids, sizes) -> tuple:
+        """Reserves store memory for new blobs, each with one reference owned
+        by the caller.  Waits (GIL released, Ctrl-C honoured) while the store
+        makes room.  Returns (offsets, None) or (None, why it failed)."""
+        cdef Alloc *a = new Alloc()
+        cdef Core *c = self.core
+        cdef bint answered
+        cdef size_t i
+        for object_id, size in zip(ids, sizes):
+            a.ids.push_back(object_id)
+            a.sizes.push_back(size)
+        a.deadline = monotonic() + c.full_timeout
+        with nogil:
+            lock_core(c)
+            answered = request_memory(c, a)
+            pthread_mutex_unlock(&c.mu)
+        try:
+            while not answered:
+                with nogil:
+                    lock_core(c)
+                    if not a.done and not c.stopping:
+                        wait_briefly(&c.cv, &c.mu, 50000000)
+                    answered = a.done or c.stopping
+                    pthread_mutex_unlock(&c.mu)
+                PyErr_CheckSignals()
+        except BaseException:
+            with nogil:
+                lock_core(c)
+                if a.done:
+                    for i in range(a.ids.size()):
+                        if not a.failed:
+                            decref(c, a.ids[i], 1)
+                    del a
+                else:
+                    a.abandoned = True
+                pthread_mutex_unlock(&c.mu)
+            raise
+        if not a.done:
+            with nogil:
+                lock_core(c)
+                a.abandoned = True
+                pthread_mutex_unlock(&c.mu)
+            return None, "the fastray runtime was shut down"
+        result = (None, a.error.decode("utf-8", "replace")) if a.failed else (
+            [a.offsets[i] for i in range(a.offsets.size())], None)
+        del a
+        return result
+
+    def unpin(self, uint64_t blob_id) -> None:
+        """A view from fetch() went away."""
+        lock_core(self.core)
+        if not self.core.stopping:
+            unpin(self.core, blob_id, 1, NULL)
+        pthread_mutex_unlock(&self.core.mu)
+
+    def cancel(self, uint64_t object_id, bint force, bint recursive) -> None:
+        """Cancels the task that returns object_id, if it has not finished."""
+        cdef Task *t
+        cdef uint32_t flags = (FR_CANCEL_FORCE if force else 0) | (
+            FR_CANCEL_RECURSIVE if recursive else 0)
+        with nogil:
+            lock_core(self.core)
+            t = owning_task(self.core, object_id)
+            if t != NULL:
+                cancel_task(self.core, t.id, flags)
+                schedule(self.core)
+            pthread_mutex_unlock(&self.core.mu)
+
+    def task_events(self, uint64_t last=0) -> list:
+        """The recorded events of ended tasks, oldest first: (task id,
+        function name, worker pid, outcome, submitted, started, ended), times
+        in ns since the epoch (started is 0 if the task never ran).  With
+        ``last`` only the newest ``last`` events: a live view polls this and
+        must not copy the whole ring each time."""
+        return task_events_of(self.core, last)
+
+    def timeline(self, int64_t since_ns, int64_t merge_gap_ns, size_t limit) -> list:
+        """The ended tasks since ``since_ns`` as segments per worker: (pid,
+        outcome, started, ended, tasks, function name or "" if several).
+        Consecutive tasks of one worker with one outcome that each last less
+        than ``merge_gap_ns`` and are less than that apart make one segment,
+        so a strip about a pixel per ``merge_gap_ns`` wide gets what it can
+        draw however many tiny tasks ran; longer tasks keep a segment each.
+        At most the newest ``limit`` segments."""
+        return timeline_of(self.core, since_ns, merge_gap_ns, limit)
+
+    def failures(self) -> list:
+        """The latest tasks that ended without a value, oldest first: (task
+        id, function name, worker pid, outcome, error payload or b"", whether
+        it was too large to keep)."""
+        return failures_of(self.core)
+
+    def snapshot(self) -> dict:
+        """What a live view of the runtime shows: each worker and what it
+        runs, tasks by state, and the largest objects in the store."""
+        return snapshot_of(self.core)
+
+    def worker_pids(self) -> list:
+        return worker_pids_of(self.core)
+
+    def stats(self) -> dict:
+        """A consistent snapshot of the counters, for resources and tests."""
+        return stats_of(self.core)

@@ -1,0 +1,48 @@
+# Declarations of protocol.h: the frame header and the frame, status, state
+# and payload-kind constants of the wire protocol.
+from libc.stdint cimport uint32_t, uint64_t
+
+
+cdef extern from "protocol.h" nogil:
+    enum: FR_HEADER_SIZE
+    ctypedef struct fr_header:
+        uint32_t body_len
+        uint32_t type
+        uint64_t a
+        uint64_t b
+    enum:
+        FR_TASK
+        FR_REPLY
+        FR_ALLOCATED
+        FR_REVOKE
+        FR_TASK_INLINE
+        FR_RESULT
+        FR_SUBMIT
+        FR_DEFINE
+        FR_PUT
+        FR_WAIT
+        FR_WAIT_CANCEL
+        FR_REFS
+        FR_CANCEL
+        FR_ALLOC
+        FR_SPAWN
+        FR_SPAWNED
+        FR_EXITED
+        FR_STATUS_OK
+        FR_STATUS_ERROR
+        FR_STATUS_RETRYABLE_ERROR
+        FR_STATUS_INTERRUPTED
+        FR_WAIT_FETCH
+        FR_WAIT_FAIL_FAST
+        FR_CANCEL_FORCE
+        FR_CANCEL_RECURSIVE
+        FR_OBJ_PENDING
+        FR_OBJ_READY
+        FR_OBJ_FAILED
+        FR_OBJ_UNKNOWN
+        FR_PAYLOAD_VALUE
+        FR_PAYLOAD_ERROR
+        FR_PAYLOAD_CANCELLED
+        FR_PAYLOAD_CRASHED
+        FR_PAYLOAD_LOST
+        FR_PAYLOAD_STORE_FULL
