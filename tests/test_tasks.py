@@ -187,8 +187,9 @@ def test_depth_three_nesting_on_one_cpu():
 def _blocking_task(ray):
     @ray.remote
     def blocker(started, interrupted):
-        open(started, "w").close()
         try:
+            # Inside the try: a cancel may arrive as soon as the file exists.
+            open(started, "w").close()
             time.sleep(30)
         except KeyboardInterrupt:
             open(interrupted, "w").close()
