@@ -21,32 +21,14 @@ class BuildExtAndBytecode(build_ext):
             compileall.compile_dir(str(PACKAGE), quiet=1)
 
 
+# Each source is named after its module: csrc/_store.pyx builds fastray._store.
 extensions = [
-    Extension(
-        "fastray._scheduler",
-        sources=["csrc/_scheduler.pyx"],
-        include_dirs=["csrc"],
-        language="c++",
-        extra_compile_args=["-O2", "-std=c++17"],
-    ),
-    Extension(
-        "fastray._store",
-        sources=["csrc/_store.pyx"],
-        include_dirs=["csrc"],
-        language="c++",
-        extra_compile_args=["-O2", "-std=c++17"],
-    ),
-    Extension(
-        "fastray._cancel_signal",
-        sources=["csrc/_cancel_signal.pyx"],
-        include_dirs=["csrc"],
-        language="c++",
-        extra_compile_args=["-O2", "-std=c++17"],
-    ),
+    Extension(f"fastray.{name}", sources=[f"csrc/{name}.pyx"], include_dirs=["csrc"],
+              language="c++", extra_compile_args=["-O2", "-std=c++17"])
+    for name in ("_scheduler", "_store", "_cancel_signal")
 ]
 
-# Each source is named after its module (csrc/_store.pyx builds fastray._store);
-# the generated C++ goes under build/, apart from the hand-written headers.
+# The generated C++ goes under build/, apart from the hand-written headers.
 setup(ext_modules=cythonize(extensions, language_level=3, include_path=["csrc"],
                             build_dir="build/cython"),
       cmdclass={"build_ext": BuildExtAndBytecode})
