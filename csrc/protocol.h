@@ -97,7 +97,10 @@ enum {
     FR_ACTOR_NAMES = 4,
 };
 
-enum { FR_ACTOR_NAMED = 1, FR_ACTOR_DETACHED = 2, FR_ACTOR_GET_IF_EXISTS = 4 };
+/* FR_ACTOR_SEQUENTIAL: it runs one call at a time, in order, so a call sent
+   behind the running one has not started. */
+enum { FR_ACTOR_NAMED = 1, FR_ACTOR_DETACHED = 2, FR_ACTOR_GET_IF_EXISTS = 4,
+       FR_ACTOR_SEQUENTIAL = 8 };
 
 enum {
     FR_ACTOR_STATUS_OK = 0,
@@ -149,6 +152,7 @@ enum {
     FR_PAYLOAD_LOST = 4,       /* utf-8 text: an input object no longer exists */
     FR_PAYLOAD_STORE_FULL = 5, /* utf-8 text: a spilled input could not be read back */
     FR_PAYLOAD_ACTOR_DIED = 6, /* utf-8 text: the actor died, and why */
+    FR_PAYLOAD_ACTOR_UNAVAILABLE = 7, /* utf-8 text: its process died; it restarts */
 };
 
 #endif

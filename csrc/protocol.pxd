@@ -34,6 +34,7 @@ cdef extern from "protocol.h" nogil:
         FR_ACTOR_NAMED
         FR_ACTOR_DETACHED
         FR_ACTOR_GET_IF_EXISTS
+        FR_ACTOR_SEQUENTIAL
         FR_ACTOR_STATUS_OK
         FR_ACTOR_STATUS_EXISTS
         FR_ACTOR_STATUS_UNKNOWN
@@ -60,3 +61,4 @@ cdef extern from "protocol.h" nogil:
         FR_PAYLOAD_LOST
         FR_PAYLOAD_STORE_FULL
         FR_PAYLOAD_ACTOR_DIED
+        FR_PAYLOAD_ACTOR_UNAVAILABLE

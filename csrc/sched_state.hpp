@@ -162,6 +162,7 @@ struct Actor {
     bool ending = false;        /* its process was told to stop, for good */
     bool no_restart = false;
     bool stalled = false;       /* its next call waits for blobs read back from disk */
+    bool sequential = false;    /* one call at a time: only sent.front() runs */
     std::string name_key;       /* namespace \0 name, or empty */
     std::string class_name;
     Task spec;                  /* its creation task, run again on a restart */

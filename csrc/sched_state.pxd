@@ -156,6 +156,7 @@ cdef extern from "sched_state.hpp" nogil:
         cbool ending
         cbool no_restart
         cbool stalled
+        cbool sequential
         string name_key
         string class_name
         Task spec

@@ -68,6 +68,8 @@ cdef extern from "<sys/socket.h>" nogil:
         SOL_SOCKET
         SO_SNDBUF
         SO_RCVBUF
+        SHUT_RDWR
+    int shutdown(int fd, int how)
     int socketpair(int domain, int type, int protocol, int sv[2])
     ssize_t send(int fd, const void *buf, size_t n, int flags)
     ssize_t recv(int fd, void *buf, size_t n, int flags)

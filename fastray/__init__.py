@@ -31,7 +31,13 @@ if TYPE_CHECKING:
     from .object_ref import ObjectRef
 
 
+# Submodules Ray programs reach as attributes (ray.util.ActorPool, ray.actor.exit_actor).
+_SUBMODULES = frozenset({"actor", "util"})
+
+
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
     module = _PUBLIC.get(name)
     if module is None:
         raise AttributeError(f"module 'fastray' has no attribute {name!r}")
@@ -41,4 +47,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_PUBLIC))
+    return sorted(set(globals()) | set(_PUBLIC) | _SUBMODULES)

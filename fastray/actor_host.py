@@ -278,6 +278,8 @@ class AsyncActorBackend(ActorBackend):
         groups = {None: settings.max_concurrency, **dict(settings.concurrency_groups)}
         self._limits = {name: asyncio.Semaphore(limit) for name, limit in groups.items()}
         self._loop.add_reader(self.connection.sock.fileno(), self._readable)
+        # Frames read before the loop started are in the connection's buffer.
+        self._loop.call_soon(self._readable)
         self._loop.run_forever()
         raise EOFError("the driver closed the connection")
 

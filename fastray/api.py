@@ -123,7 +123,8 @@ def _start_local(cpus: int, config: RuntimeConfig, temp_dir: Any, include_dashbo
         try:
             # Imported only now: the spawner boots meanwhile.
             from .runtime import LocalRuntime
-            runtime = LocalRuntime(cpus, max(4 * cpus, 8), session_dir, config, spawner)
+            runtime = LocalRuntime(cpus, max(4 * cpus, 8), session_dir, config, spawner,
+                                   namespace)
         except BaseException:
             spawner.stop()
             raise

@@ -23,7 +23,8 @@ from . import state, wire
 from .actor import ActorClass, ActorHandle
 from .actor_options import ActorOptions
 from .actor_spec import ActorSettings, MethodCall
-from .exceptions import FastrayError, GetTimeoutError, ObjectLostError
+from .exceptions import (ActorAlreadyExistsError, FastrayError, GetTimeoutError,
+                         ObjectLostError)
 from .object_ref import ObjectRef
 from .options import TaskOptions
 from ._store import Mapping
@@ -306,7 +307,8 @@ class SchedulerBackend(Backend):
         settings = ActorSettings(meta, options.concurrency(actor_class.is_async),
                                  options.concurrency_groups)
         if actor_class.class_id not in self._defined:
-            self._define(actor_class.class_id, actor_class.name.encode(), actor_class.pickled())
+            self._define(actor_class.class_id, actor_class.__name__.encode(),
+                         actor_class.pickled())
             self._defined.add(actor_class.class_id)
         handle_payload, _, _ = serialize(meta, None)
         encoded = encode_args((settings, *args), kwargs, False, self)
@@ -314,7 +316,10 @@ class SchedulerBackend(Backend):
             actor_id = self._next_ids(1)
             key = _name_key(namespace, options.name) if options.name else b""
             flags = ((wire.ACTOR_NAMED if options.name else 0)
-                     | (wire.ACTOR_DETACHED if options.detached else 0))
+                     | (wire.ACTOR_DETACHED if options.detached else 0)
+                     | (wire.ACTOR_SEQUENTIAL if settings.max_concurrency == 1
+                        and not actor_class.is_async and not options.concurrency_groups
+                        else 0))
             body = b"".join([
                 wire.ACTOR_CREATE_FIELDS.pack(actor_id, actor_class.class_id, options.cpu_milli,
                                               options.max_restarts, flags),
@@ -326,8 +331,9 @@ class SchedulerBackend(Backend):
         if status == wire.ACTOR_STATUS_EXISTS:
             if options.get_if_exists:
                 return self._handle_from(answer)
-            raise ValueError(f"an actor named {options.name!r} already exists in namespace "
-                             f"{namespace!r}; pick another name, or pass get_if_exists=True")
+            raise ActorAlreadyExistsError(
+                f"an actor named {options.name!r} already exists in namespace {namespace!r}; "
+                "pick another name, or pass get_if_exists=True")
         if status != wire.ACTOR_STATUS_OK:
             raise FastrayError(f"actor {actor_class.name} could not be created")
         return ActorHandle(actor_id, meta, adopt=True)

@@ -8,7 +8,8 @@ from __future__ import annotations
 __all__ = [
     "FastrayError", "RayError", "TaskError", "RayTaskError", "GetTimeoutError",
     "TaskCancelledError", "WorkerCrashedError", "ObjectStoreFullError", "ObjectLostError",
-    "RayActorError", "ActorDiedError", "ActorUnavailableError", "PendingCallsLimitExceeded",
+    "RayActorError", "ActorDiedError", "ActorUnavailableError", "ActorAlreadyExistsError",
+    "PendingCallsLimitExceeded",
 ]
 
 
@@ -95,6 +96,10 @@ class ActorDiedError(RayActorError):
 class ActorUnavailableError(RayActorError):
     """The actor cannot be reached for now, but may come back (Ray's name;
     the local runtime queues calls while an actor restarts instead)."""
+
+
+class ActorAlreadyExistsError(FastrayError, ValueError):
+    """A live actor already has the name in that namespace."""
 
 
 class PendingCallsLimitExceeded(FastrayError):

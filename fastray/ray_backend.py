@@ -192,6 +192,7 @@ def translate(ray: Any, error: BaseException) -> BaseException:
     for theirs, ours in ((errors.GetTimeoutError, exceptions.GetTimeoutError),
                          (errors.ActorDiedError, exceptions.ActorDiedError),
                          (errors.ActorUnavailableError, exceptions.ActorUnavailableError),
+                         (errors.ActorAlreadyExistsError, exceptions.ActorAlreadyExistsError),
                          (errors.RayActorError, exceptions.RayActorError),
                          (errors.PendingCallsLimitExceeded,
                           exceptions.PendingCallsLimitExceeded),

@@ -50,7 +50,7 @@ class LocalRuntime(SchedulerBackend):
     the workers."""
 
     def __init__(self, num_cpus: int, max_workers: int, session_dir: str,
-                 config: RuntimeConfig, spawner: Launched) -> None:
+                 config: RuntimeConfig, spawner: Launched, namespace: str) -> None:
         store = self.store_config = config.store
         self.session_dir = session_dir
         self._spawner = spawner
@@ -58,6 +58,7 @@ class LocalRuntime(SchedulerBackend):
         super().__init__(origin=0, num_cpus=num_cpus,
                          mapping=Mapping(self._store_fd, store.capacity))
         self.max_workers = max_workers
+        self.namespace = namespace
         self._scheduler = Scheduler(
             num_cpus, max_workers, spawner.control.fileno(), _next_origin,
             self._store_fd, store.capacity, store.warm_limit, store.full_timeout,

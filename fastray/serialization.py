@@ -26,7 +26,7 @@ import cloudpickle
 from . import pickler, wire
 from ._store import BlobView, Mapping
 from .object_ref import collecting_refs
-from .exceptions import (ActorDiedError, ObjectLostError, ObjectStoreFullError,
+from .exceptions import (ActorDiedError, ActorUnavailableError, ObjectLostError, ObjectStoreFullError,
                          TaskCancelledError, WorkerCrashedError)
 from .task_errors import received_error, sent_error
 
@@ -243,6 +243,8 @@ def error_of(payload: bytes | memoryview) -> BaseException:
         return ObjectStoreFullError(text)
     if kind == wire.PAYLOAD_ACTOR_DIED:
         return ActorDiedError(text)
+    if kind == wire.PAYLOAD_ACTOR_UNAVAILABLE:
+        return ActorUnavailableError(text)
     return WorkerCrashedError(text)
 
 

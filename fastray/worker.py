@@ -121,9 +121,8 @@ class Connection:
     def _wait_readable(self, deadline: float | None) -> bool:
         if deadline is None:
             return True
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return False
+        # At or past the deadline it still looks once: what is there is read.
+        remaining = max(0.0, deadline - time.monotonic())
         readable, _, _ = select.select([self.sock], [], [], remaining)
         return bool(readable)
 

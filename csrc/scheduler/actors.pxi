@@ -19,6 +19,15 @@ cdef string died_payload(Actor *a, const string &cause) noexcept nogil:
     return text_payload(FR_PAYLOAD_ACTOR_DIED, text.c_str())
 
 
+cdef string unavailable_payload(Actor *a, const string &cause) noexcept nogil:
+    """What a call in flight gets when the actor's process dies and the actor
+    restarts without retrying it (as Ray: ActorUnavailableError)."""
+    cdef string text = (string(b"The actor ") + a.class_name + string(b" is unavailable: ")
+                        + cause + string(b"; it is restarting, and this call was not retried "
+                                         b"(max_task_retries)"))
+    return text_payload(FR_PAYLOAD_ACTOR_UNAVAILABLE, text.c_str())
+
+
 cdef uint32_t actor_op(Core *c, uint32_t op, Cursor *cur, Worker *caller,
                        string &answer) noexcept nogil:
     """One FR_ACTOR_OP operation, from the driver (caller NULL) or a worker."""
@@ -116,6 +125,7 @@ cdef uint32_t create_actor(Core *c, Cursor *cur, Worker *caller, string &answer)
     a.cpu_milli = cpu_milli
     a.restarts_left = max_restarts
     a.pinned = (flags & (FR_ACTOR_NAMED | FR_ACTOR_DETACHED)) != 0
+    a.sequential = (flags & FR_ACTOR_SEQUENTIAL) != 0
     if a.pinned:
         o.refs += 1
     fn = c.functions.find(class_fn)
@@ -293,6 +303,7 @@ cdef void on_actor_result(Core *c, Worker *w, fr_header *h, Cursor *cur) noexcep
             release_task(c, t)
             a.no_restart = True
             actor_dies(c, a, payload)
+            schedule(c)
             return
     elif h.b == FR_STATUS_ACTOR_EXIT:
         a.no_restart = True
@@ -317,6 +328,8 @@ cdef void on_actor_result(Core *c, Worker *w, fr_header *h, Cursor *cur) noexcep
     a = find_actor(c, aid)
     if a != NULL:
         actor_pump(c, a)
+    # Tasks waiting for the call's results may be ready now.
+    schedule(c)
 
 
 cdef void end_actor_process(Core *c, Actor *a, bint force, bint for_good,
@@ -335,6 +348,9 @@ cdef void end_actor_process(Core *c, Actor *a, bint force, bint for_good,
     if force and w.pid > 0:
         kill(w.pid, SIGKILL)
     if w.fd >= 0:
+        # shutdown, not only close: the process sees the end at once even if
+        # a copy of this end of the socket lives on somewhere.
+        shutdown(w.fd, SHUT_RDWR)
         close(w.fd)
         w.fd = -1
         w.want_write = False
@@ -411,7 +427,7 @@ cdef void actor_process_gone(Core *c, uint64_t aid, int slot, int pid,
     a.ending_cause.clear()
     restart = (not a.no_restart and not a.ending and a.restarts_left != 0
                and a.state != A_DEAD and not c.stopping and not c.spawner_lost)
-    payload = died_payload(a, cause)
+    payload = unavailable_payload(a, cause) if restart else died_payload(a, cause)
     for i in range(sent.size()):
         t = sent[sent.size() - 1 - i]
         t.worker = -1
@@ -513,12 +529,17 @@ cdef void cancel_actor_call(Core *c, Task *t) noexcept nogil:
     skips it if it has not started, flags it (is_canceled) if it runs, or
     cancels its coroutine; its result then fails as cancelled."""
     cdef uint64_t aid = t.actor
-    cdef Actor *a
+    cdef Actor *a = find_actor(c, aid)
     t.cancelled = True
     if t.state == TASK_RUNNING:
         if t.worker >= 0:
             interrupt_task(c.workers[t.worker], t)
-        return
+        if a == NULL or not a.sequential or a.sent.empty() or a.sent.front() == t:
+            return
+        # Queued in its process behind the running call: it fails now, and
+        # the process skips it when it comes up.
+        take_sent(a, t.id)
+        t.worker = -1
     fail_task_text(c, t, FR_PAYLOAD_CANCELLED, "the actor call was cancelled before it ran")
     a = find_actor(c, aid)
     if a != NULL:

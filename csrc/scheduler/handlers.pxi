@@ -259,3 +259,4 @@ cdef void on_actor_op(Core *c, Worker *w, fr_header *h, Cursor *cur) noexcept no
     put_header(w.out, <uint32_t>answer.size(), FR_REPLY, h.a, status)
     w.out.append(answer)
     flush(c, w)
+    schedule(c)
