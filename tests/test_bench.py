@@ -1,4 +1,5 @@
-"""``python -m fastray bench`` runs end to end and writes what it prints."""
+"""``python -m fastray bench`` runs end to end and writes what it prints;
+its actor workloads give every figure."""
 from __future__ import annotations
 
 import json
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import fastray
-from fastray._cli import bench
+from fastray._cli import bench, bench_actors
 
 
 @pytest.mark.slow
@@ -46,3 +47,13 @@ def test_a_peer_whose_child_fails_leaves_a_gap_not_a_failed_run() -> None:
     assert figures == {} and progress.done == progress.total
     table = bench.table({"fastray": {"shutdown (ms)": 10.0}, Unknown.name: figures})
     assert "| shutdown (ms) | 10 | – | – |" in table
+
+
+@pytest.mark.slow
+def test_the_actor_workloads_give_every_figure_on_fastray(ray) -> None:
+    tiny = bench_actors.ActorSizes(batch=5, per_server=5, tasks=2, servers=1, created=2,
+                                   round_trips=5, rounds=1, quick=True)
+    steps: list[str] = []
+    figures = dict(bench_actors.actor_figures(ray, tiny, steps.append))
+    assert list(figures) == steps == list(bench_actors.rows(tiny))
+    assert all(isinstance(value, float) and value > 0 for value in figures.values()), figures
