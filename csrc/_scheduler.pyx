@@ -16,7 +16,7 @@ function itself, so a worker never has to ask for anything to start a task.
 This file holds the ``Scheduler`` class (its lifecycle and the driver's
 calls); the no-GIL logic lives in the include files of csrc/scheduler/, one
 responsibility each (frames, clock, core, store, spill, dispatch, cancel,
-handlers, loop, views), and the C++ declarations in one .pxd per header.
+handlers, actors, loop, views), and the C++ declarations in one .pxd per header.
 """
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE, PyList_New, PyList_SET_ITEM
@@ -65,6 +65,20 @@ REPLY = FR_REPLY
 ALLOCATED = FR_ALLOCATED
 REVOKE = FR_REVOKE
 TASK_INLINE = FR_TASK_INLINE
+TASK_ACTOR_CREATE = FR_TASK_ACTOR_CREATE
+ACTOR_OP = FR_ACTOR_OP
+ACTOR_CREATE = FR_ACTOR_CREATE
+ACTOR_KILL = FR_ACTOR_KILL
+ACTOR_LOOKUP = FR_ACTOR_LOOKUP
+ACTOR_NAMES = FR_ACTOR_NAMES
+ACTOR_NAMED = FR_ACTOR_NAMED
+ACTOR_DETACHED = FR_ACTOR_DETACHED
+ACTOR_GET_IF_EXISTS = FR_ACTOR_GET_IF_EXISTS
+ACTOR_STATUS_OK = FR_ACTOR_STATUS_OK
+ACTOR_STATUS_EXISTS = FR_ACTOR_STATUS_EXISTS
+ACTOR_STATUS_UNKNOWN = FR_ACTOR_STATUS_UNKNOWN
+STATUS_ACTOR_EXIT = FR_STATUS_ACTOR_EXIT
+PAYLOAD_ACTOR_DIED = FR_PAYLOAD_ACTOR_DIED
 RESULT = FR_RESULT
 SUBMIT = FR_SUBMIT
 DEFINE = FR_DEFINE
@@ -125,6 +139,7 @@ include "scheduler/spill.pxi"
 include "scheduler/dispatch.pxi"
 include "scheduler/cancel.pxi"
 include "scheduler/handlers.pxi"
+include "scheduler/actors.pxi"
 include "scheduler/loop.pxi"
 include "scheduler/views.pxi"
 
@@ -245,6 +260,10 @@ cdef class Scheduler:
             del kv.second
         for kt in c.tasks:
             del kt.second
+        for ka in c.actors:
+            del ka.second
+        for i in range(c.retired.size()):
+            del c.retired[i]
         for i in range(c.incoming.size()):
             del c.incoming[i]
         for i in range(c.allocs.size()):
@@ -254,6 +273,8 @@ cdef class Scheduler:
         for i in range(c.workers.size()):
             if c.workers[i].request != NULL and c.workers[i].request.worker >= 0:
                 del c.workers[i].request
+            for r in c.workers[i].requests:
+                del r
             for frame in c.workers[i].suspended:
                 if frame.second != NULL:
                     del frame.second
@@ -282,10 +303,13 @@ cdef class Scheduler:
         pthread_mutex_unlock(&self.core.mu)
 
     def submit(self, uint64_t task_id, uint64_t fn_id, uint32_t num_returns,
-               uint32_t cpu_milli, int32_t max_retries, deps, contained, bytes args) -> None:
-        """Registers a task from the driver; it runs once its deps are ready."""
+               uint32_t cpu_milli, int32_t max_retries, deps, contained, bytes args,
+               uint64_t actor=0) -> None:
+        """Registers a task from the driver (a call of actor's method if
+        actor is not 0); it runs once its deps are ready."""
         cdef Task *t = new Task()
         t.id = task_id
+        t.actor = actor
         t.fn_id = fn_id
         t.num_returns = num_returns
         t.cpu_milli = cpu_milli
@@ -569,18 +593,42 @@ cdef class Scheduler:
             unpin(self.core, blob_id, 1, NULL)
         pthread_mutex_unlock(&self.core.mu)
 
-    def cancel(self, uint64_t object_id, bint force, bint recursive) -> None:
-        """Cancels the task that returns object_id, if it has not finished."""
+    def cancel(self, uint64_t object_id, bint force, bint recursive) -> bool:
+        """Cancels the task that returns object_id, if it has not finished.
+        False, doing nothing, for force=True on an actor's call."""
         cdef Task *t
+        cdef bint refused = False
         cdef uint32_t flags = (FR_CANCEL_FORCE if force else 0) | (
             FR_CANCEL_RECURSIVE if recursive else 0)
         with nogil:
             lock_core(self.core)
             t = owning_task(self.core, object_id)
-            if t != NULL:
+            if t != NULL and t.actor != 0 and force:
+                refused = True
+            elif t != NULL:
                 cancel_task(self.core, t.id, flags)
                 schedule(self.core)
             pthread_mutex_unlock(&self.core.mu)
+        return not refused
+
+    def actor_op(self, uint32_t op, bytes body) -> tuple:
+        """One actor operation (protocol.h, FR_ACTOR_OP): (status, answer)."""
+        cdef Cursor cur
+        cdef string answer
+        cdef uint32_t status
+        cur.p = PyBytes_AS_STRING(body)
+        cur.end = cur.p + PyBytes_GET_SIZE(body)
+        cur.bad = False
+        with nogil:
+            lock_core(self.core)
+            status = actor_op(self.core, op, &cur, NULL, answer)
+            schedule(self.core)
+            pthread_mutex_unlock(&self.core.mu)
+        return status, PyBytes_FromStringAndSize(answer.data(), answer.size())
+
+    def actors(self) -> list:
+        """Every actor the runtime knows, for a live view."""
+        return actors_of(self.core)
 
     def task_events(self, uint64_t last=0) -> list:
         """The recorded events of ended tasks, oldest first: (task id,

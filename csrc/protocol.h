@@ -39,7 +39,10 @@ enum {
     FR_REVOKE = 4,
 };
 
-enum { FR_TASK_INLINE = 1 };
+/* TASK flags.  FR_TASK_ACTOR_CREATE: the task makes the process an actor's
+   host (a = the actor's id, the function is the actor's class); every task
+   it gets afterwards is a call of one of the actor's methods. */
+enum { FR_TASK_INLINE = 1, FR_TASK_ACTOR_CREATE = 2 };
 
 /* "locations": u32 n, n x (u64 blob id, u64 offset, u64 size).  Every
    location sent pins its blob for the receiver until it sends the id back
@@ -51,8 +54,8 @@ enum {
        u32 ncontained, ncontained x u64 */
     FR_RESULT = 10,
     /* a=task id, b=function id; body: u32 num_returns, u32 cpu_milli,
-       i32 max_retries, u32 ndeps, ndeps x u64, u32 ncontained,
-       ncontained x u64, args payload */
+       i32 max_retries, u64 actor id (0: a plain task), u32 ndeps,
+       ndeps x u64, u32 ncontained, ncontained x u64, args payload */
     FR_SUBMIT = 11,
     /* a=function id; body: the pickled function */
     FR_DEFINE = 12,
@@ -71,6 +74,35 @@ enum {
     /* a=request id; body: u32 n, n x (u64 blob id, u64 size): store memory
        for new blobs, answered by FR_ALLOCATED */
     FR_ALLOC = 18,
+    /* a=request id, b=FR_ACTOR_* operation; body: the operation's fields
+       (fastray/wire.py); answered by FR_REPLY with b = FR_ACTOR_STATUS_*
+       and the operation's answer as body */
+    FR_ACTOR_OP = 19,
+};
+
+/* FR_ACTOR_OP operations */
+enum {
+    /* u64 actor id, u64 class function id, u32 cpu_milli, i32 max_restarts,
+       u32 FR_ACTOR_* flags, u32 len + name key, u32 len + handle payload,
+       u32 ndeps + ids, u32 ncontained + ids, constructor args payload.
+       Answer: FR_ACTOR_STATUS_OK; or FR_ACTOR_STATUS_EXISTS with u64 id and
+       the handle payload of the actor already under that name */
+    FR_ACTOR_CREATE = 1,
+    /* u64 actor id, u32 restart (1: may restart) */
+    FR_ACTOR_KILL = 2,
+    /* u32 len + name key.  Answer: u64 id and handle payload, or
+       FR_ACTOR_STATUS_UNKNOWN */
+    FR_ACTOR_LOOKUP = 3,
+    /* no body.  Answer: u32 n, n x (u32 len + name key) */
+    FR_ACTOR_NAMES = 4,
+};
+
+enum { FR_ACTOR_NAMED = 1, FR_ACTOR_DETACHED = 2, FR_ACTOR_GET_IF_EXISTS = 4 };
+
+enum {
+    FR_ACTOR_STATUS_OK = 0,
+    FR_ACTOR_STATUS_EXISTS = 1,    /* a live actor holds the name */
+    FR_ACTOR_STATUS_UNKNOWN = 2,   /* no such (live) actor */
 };
 
 /* spawner <-> driver (SOCK_SEQPACKET, one header per message) */
@@ -86,6 +118,7 @@ enum {
     FR_STATUS_ERROR = 1,            /* application exception, not retryable */
     FR_STATUS_RETRYABLE_ERROR = 2,  /* application exception, may be retried */
     FR_STATUS_INTERRUPTED = 3,      /* KeyboardInterrupt inside the task */
+    FR_STATUS_ACTOR_EXIT = 4,       /* the actor ended itself (exit_actor) */
 };
 
 /* FR_WAIT flags */
@@ -115,6 +148,7 @@ enum {
     FR_PAYLOAD_CRASHED = 3,    /* utf-8 text: the worker died */
     FR_PAYLOAD_LOST = 4,       /* utf-8 text: an input object no longer exists */
     FR_PAYLOAD_STORE_FULL = 5, /* utf-8 text: a spilled input could not be read back */
+    FR_PAYLOAD_ACTOR_DIED = 6, /* utf-8 text: the actor died, and why */
 };
 
 #endif

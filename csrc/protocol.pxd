@@ -16,6 +16,7 @@ cdef extern from "protocol.h" nogil:
         FR_ALLOCATED
         FR_REVOKE
         FR_TASK_INLINE
+        FR_TASK_ACTOR_CREATE
         FR_RESULT
         FR_SUBMIT
         FR_DEFINE
@@ -25,6 +26,17 @@ cdef extern from "protocol.h" nogil:
         FR_REFS
         FR_CANCEL
         FR_ALLOC
+        FR_ACTOR_OP
+        FR_ACTOR_CREATE
+        FR_ACTOR_KILL
+        FR_ACTOR_LOOKUP
+        FR_ACTOR_NAMES
+        FR_ACTOR_NAMED
+        FR_ACTOR_DETACHED
+        FR_ACTOR_GET_IF_EXISTS
+        FR_ACTOR_STATUS_OK
+        FR_ACTOR_STATUS_EXISTS
+        FR_ACTOR_STATUS_UNKNOWN
         FR_SPAWN
         FR_SPAWNED
         FR_EXITED
@@ -32,6 +44,7 @@ cdef extern from "protocol.h" nogil:
         FR_STATUS_ERROR
         FR_STATUS_RETRYABLE_ERROR
         FR_STATUS_INTERRUPTED
+        FR_STATUS_ACTOR_EXIT
         FR_WAIT_FETCH
         FR_WAIT_FAIL_FAST
         FR_CANCEL_FORCE
@@ -46,3 +59,4 @@ cdef extern from "protocol.h" nogil:
         FR_PAYLOAD_CRASHED
         FR_PAYLOAD_LOST
         FR_PAYLOAD_STORE_FULL
+        FR_PAYLOAD_ACTOR_DIED

@@ -38,6 +38,9 @@ struct Obj {
     uint64_t size = 0;
     int32_t pins = 0;                /* views mapped by readers (also refs) */
     uint64_t last_use = 0;           /* for choosing what to spill */
+    /* An actor's anchor: handles refer to it, and when it goes, no handle
+     * is left and the actor ends once its calls are done. */
+    bool anchor = false;
 };
 
 /* QUEUED: sent to a busy worker, to run after its current task. */
@@ -82,6 +85,8 @@ struct Task {
     int32_t worker = -1;        /* slot running it */
     int state = TASK_WAITING;
     bool cancelled = false;
+    uint64_t actor = 0;         /* the actor whose method it calls, or creates */
+    bool creation = false;      /* runs the actor's constructor */
     std::vector<uint64_t> deps;
     std::vector<uint64_t> contained;
     std::vector<uint64_t> children;
@@ -108,7 +113,9 @@ struct Request {
 
 /* A worker is STARTING until the spawner reports its pid: only then can a
  * task given to it be cancelled, so only then does it get tasks. */
-enum { W_DEAD = 0, W_IDLE = 1, W_BUSY = 2, W_EXITING = 3, W_STARTING = 4 };
+/* ACTOR: the process hosts one actor and runs its calls only; it is not
+ * part of the task pool. */
+enum { W_DEAD = 0, W_IDLE = 1, W_BUSY = 2, W_EXITING = 3, W_STARTING = 4, W_ACTOR = 5 };
 
 struct Worker {
     int slot = 0;
@@ -128,9 +135,41 @@ struct Worker {
     std::unordered_set<uint64_t> known_fns;
     std::unordered_map<uint64_t, int32_t> held;  /* refs the process holds */
     std::unordered_map<uint64_t, int32_t> pinned;  /* blob views it maps */
+    uint64_t actor = 0;         /* the actor it hosts, if any */
+    std::vector<Request *> requests;  /* an actor's waits (several at once) */
     std::string in;
     std::string out;
     size_t out_pos = 0;         /* bytes of out already sent */
+};
+
+/* PENDING: waiting for CPUs to be placed; RESTARTING: its process died and
+ * a new one runs the constructor again. */
+enum { A_PENDING = 0, A_ALIVE = 1, A_RESTARTING = 2, A_DEAD = 3 };
+
+/* An actor: a process of its own that runs its calls in the order they
+ * were submitted (csrc/scheduler/actors.pxi). */
+struct Actor {
+    uint64_t id = 0;            /* also its anchor object's id */
+    int state = A_PENDING;
+    int32_t worker = -1;        /* slot of its process; -1 while it has none */
+    int32_t pid = 0;            /* of its latest process */
+    uint32_t cpu_milli = 0;     /* held for its whole life */
+    int32_t restarts_left = 0;  /* -1: unlimited */
+    uint32_t restarts = 0;
+    bool created = false;       /* its constructor returned, at least once */
+    bool pinned = false;        /* named or detached: the runtime holds its anchor */
+    bool anchor_gone = false;   /* no handle is left */
+    bool ending = false;        /* its process was told to stop, for good */
+    bool no_restart = false;
+    bool stalled = false;       /* its next call waits for blobs read back from disk */
+    std::string name_key;       /* namespace \0 name, or empty */
+    std::string class_name;
+    Task spec;                  /* its creation task, run again on a restart */
+    std::deque<Task *> waiting; /* submitted, not yet sent, in order */
+    std::deque<Task *> sent;    /* sent to its process, not ended */
+    std::string ending_cause;   /* utf-8, why it ends once its process does */
+    std::string death;          /* FR_PAYLOAD_ACTOR_DIED payload once dead */
+    uint64_t calls_done = 0;
 };
 
 /* A request for store memory that could not be met at once: served in
@@ -181,6 +220,10 @@ struct Core {
     std::unordered_map<uint64_t, Function> functions;
     std::deque<Task *> ready;
     std::vector<Worker *> workers;
+    std::unordered_map<uint64_t, Actor *> actors;
+    std::unordered_map<std::string, uint64_t> actor_names;
+    std::vector<Actor *> unplaced;   /* actors waiting for CPUs, in order */
+    std::vector<Actor *> retired;    /* dead and forgotten, freed by the loop */
     int64_t total_cpu_milli = 0;
     int64_t used_cpu_milli = 0;
     int min_workers = 0;

@@ -32,6 +32,7 @@ cdef extern from "sched_state.hpp" nogil:
         uint64_t size
         int32_t pins
         uint64_t last_use
+        cbool anchor
 
     enum:
         IN_MEMORY
@@ -84,6 +85,8 @@ cdef extern from "sched_state.hpp" nogil:
         int32_t worker
         int state
         cbool cancelled
+        uint64_t actor
+        cbool creation
         vector[uint64_t] deps
         vector[uint64_t] contained
         vector[uint64_t] children
@@ -110,6 +113,7 @@ cdef extern from "sched_state.hpp" nogil:
         W_BUSY
         W_EXITING
         W_STARTING
+        W_ACTOR
 
     cdef cppclass Worker:
         int slot
@@ -126,9 +130,40 @@ cdef extern from "sched_state.hpp" nogil:
         unordered_set[uint64_t] known_fns
         unordered_map[uint64_t, int32_t] held
         unordered_map[uint64_t, int32_t] pinned
+        uint64_t actor
+        vector[Request *] requests
         string in_ "in"
         string out
         size_t out_pos
+
+    enum:
+        A_PENDING
+        A_ALIVE
+        A_RESTARTING
+        A_DEAD
+
+    cdef cppclass Actor:
+        uint64_t id
+        int state
+        int32_t worker
+        int32_t pid
+        uint32_t cpu_milli
+        int32_t restarts_left
+        uint32_t restarts
+        cbool created
+        cbool pinned
+        cbool anchor_gone
+        cbool ending
+        cbool no_restart
+        cbool stalled
+        string name_key
+        string class_name
+        Task spec
+        deque[Task *] waiting
+        deque[Task *] sent
+        string ending_cause
+        string death
+        uint64_t calls_done
 
     cdef cppclass Alloc:
         int32_t worker
@@ -160,6 +195,10 @@ cdef extern from "sched_state.hpp" nogil:
         unordered_map[uint64_t, Function] functions
         deque[Task *] ready
         vector[Worker *] workers
+        unordered_map[uint64_t, Actor *] actors
+        unordered_map[string, uint64_t] actor_names
+        vector[Actor *] unplaced
+        vector[Actor *] retired
         int64_t total_cpu_milli
         int64_t used_cpu_milli
         int min_workers

@@ -1,6 +1,6 @@
 """fastray: Ray's task API, many times faster on one machine.
 
-``import fastray as ray`` runs code written for Ray's tasks unchanged.
+``import fastray as ray`` runs code written for Ray's tasks and actors unchanged.
 
 The public names are loaded on first use (PEP 562), so the worker
 processes, which need only the task machinery, start without the driver's
@@ -17,17 +17,17 @@ from .version import __version__
 _PUBLIC = {
     "ObjectRef": "object_ref",
     **{name: "api" for name in (
-        "available_resources", "cancel", "cluster_resources", "get", "get_runtime_context",
-        "init", "is_initialized", "object_store_stats", "progress", "put", "remote",
-        "shutdown", "timeline", "wait")},
+        "available_resources", "cancel", "cluster_resources", "get", "get_actor",
+        "get_runtime_context", "init", "is_initialized", "kill", "method",
+        "object_store_stats", "progress", "put", "remote", "shutdown", "timeline", "wait")},
 }
 
 __all__ = ["exceptions", "__version__", *sorted(_PUBLIC)]
 
 if TYPE_CHECKING:
-    from .api import (available_resources, cancel, cluster_resources, get,
-                      get_runtime_context, init, is_initialized, object_store_stats,
-                      progress, put, remote, shutdown, timeline, wait)
+    from .api import (available_resources, cancel, cluster_resources, get, get_actor,
+                      get_runtime_context, init, is_initialized, kill, method,
+                      object_store_stats, progress, put, remote, shutdown, timeline, wait)
     from .object_ref import ObjectRef
 
 

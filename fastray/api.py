@@ -21,6 +21,7 @@ from .version import __version__
 # Re-exported: fastray.remote loads this module, so a task submitted before
 # init starts a runtime (the hook below).
 from .remote_function import remote as remote
+from .actor import method as method
 
 if TYPE_CHECKING:
     from .backend import Backend
@@ -98,10 +99,12 @@ def init(address: str | None = None, *, num_cpus: int | None = None,
             return _already_initialized(ignore_reinit_error)
         if state.backend is not None:
             raise RuntimeError("fastray.init() cannot be called from inside a task")
-        for name in sorted(set(kwargs) - {"_system_config", "_temp_dir"}):
+        for name in sorted(set(kwargs) - {"_system_config", "_temp_dir", "namespace"}):
             logger.info("init(%s=...) has no meaning for the local runtime; ignored", name)
         _install_process_hooks()
-        runtime = _start_local(cpus, config, kwargs.get("_temp_dir"), include_dashboard, port)
+        namespace = _namespace(kwargs.get("namespace"))
+        runtime = _start_local(cpus, config, kwargs.get("_temp_dir"), include_dashboard, port,
+                               namespace)
         from .context import make_context
         state.install(runtime)
         _session_dir = runtime.session_dir
@@ -110,13 +113,13 @@ def init(address: str | None = None, *, num_cpus: int | None = None,
 
 
 def _start_local(cpus: int, config: RuntimeConfig, temp_dir: Any, include_dashboard: bool,
-                 dashboard_port: int | None) -> LocalRuntime:
+                 dashboard_port: int | None, namespace: str) -> LocalRuntime:
     """The session directory, the spawner, the runtime and its dashboard.
     If a step fails, the steps before it are undone: a failed init leaves no
     folder, no process and no descriptor behind."""
     session_dir = make_session_dir(temp_dir)
     try:
-        spawner = launch(cpus, _node_id, session_dir, config.store.capacity)
+        spawner = launch(cpus, _node_id, session_dir, config.store.capacity, namespace)
         try:
             # Imported only now: the spawner boots meanwhile.
             from .runtime import LocalRuntime
@@ -134,6 +137,15 @@ def _start_local(cpus: int, config: RuntimeConfig, temp_dir: Any, include_dashbo
         shutil.rmtree(session_dir, ignore_errors=True)
         raise
     return runtime
+
+
+def _namespace(namespace: Any) -> str:
+    """init's namespace, or (as Ray) an anonymous one of this runtime's own."""
+    if namespace is None:
+        return f"anonymous-{os.urandom(8).hex()}"
+    if not isinstance(namespace, str) or not namespace:
+        raise TypeError(f"namespace must be a non-empty string, got {namespace!r}")
+    return namespace
 
 
 def _dashboard_port(port: Any) -> int | None:
@@ -395,3 +407,17 @@ def timeline(filename: str | None = None) -> list[dict[str, Any]] | None:
     with open(filename, "w") as out:
         json.dump(trace, out)
     return None
+
+
+def kill(actor: Any, *, no_restart: bool = True) -> None:
+    """Ends an actor at once: its pending and later calls raise
+    ActorDiedError.  With no_restart=False it restarts if max_restarts allows."""
+    _get_backend_for_refs().kill_actor(actor, no_restart)
+
+
+def get_actor(name: str, namespace: str | None = None) -> Any:
+    """The handle of the live actor with this name (in this runtime's
+    namespace, or the one given); ValueError if there is none."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"get_actor() needs an actor name (a non-empty string), got {name!r}")
+    return state.require_backend().get_actor(name, namespace)

@@ -11,20 +11,27 @@ in the driver by calling the scheduler directly, in a worker by messages.
 from __future__ import annotations
 
 import abc
+import functools
 import itertools
+import os
+import pickle
+import struct
 import threading
 from typing import TYPE_CHECKING, Any, NamedTuple, Sequence, cast
 
 from . import state, wire
+from .actor import ActorClass, ActorHandle
+from .actor_options import ActorOptions
+from .actor_spec import ActorSettings, MethodCall
 from .exceptions import FastrayError, GetTimeoutError, ObjectLostError
 from .object_ref import ObjectRef
+from .options import TaskOptions
 from ._store import Mapping
 from .serialization import Fetched, deserialize, error_of, serialize
 
 if TYPE_CHECKING:
     import concurrent.futures
 
-    from .options import TaskOptions
     from .remote_function import RemoteFunction
 
 ORIGIN_SHIFT = 40
@@ -87,6 +94,25 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def shutdown(self) -> None: ...
 
+    @abc.abstractmethod
+    def create_actor(self, actor_class: ActorClass, args: tuple, kwargs: dict,
+                     options: ActorOptions) -> Any:
+        """Starts an actor; returns its handle."""
+
+    @abc.abstractmethod
+    def call_actor(self, handle: ActorHandle, method: str, fn_id: int, args: tuple,
+                   kwargs: dict, num_returns: int, max_task_retries: int,
+                   retry_exceptions: Any) -> list[ObjectRef]: ...
+
+    @abc.abstractmethod
+    def kill_actor(self, handle: Any, no_restart: bool) -> None: ...
+
+    @abc.abstractmethod
+    def get_actor(self, name: str, namespace: str | None) -> Any: ...
+
+    @abc.abstractmethod
+    def list_named_actors(self, all_namespaces: bool) -> list: ...
+
     def runtime_context(self, own: Any) -> Any:
         """What get_runtime_context() returns: fastray's own context here."""
         return own
@@ -141,6 +167,7 @@ class SchedulerBackend(Backend):
     def __init__(self, origin: int, num_cpus: int, mapping: Mapping) -> None:
         self.num_cpus = num_cpus
         self.mapping = mapping
+        self.namespace = os.environ.get("FASTRAY_NAMESPACE", "")
         self._origin = origin << ORIGIN_SHIFT
         self._counter = 0
         self._id_lock = threading.Lock()
@@ -154,7 +181,11 @@ class SchedulerBackend(Backend):
 
     @abc.abstractmethod
     def _submit(self, task_id: int, fn_id: int, options: TaskOptions,
-                args: EncodedArgs) -> None: ...
+                args: EncodedArgs, actor: int = 0) -> None: ...
+
+    @abc.abstractmethod
+    def _actor_op(self, op: int, body: bytes) -> tuple[int, bytes]:
+        """One actor operation (protocol.h, FR_ACTOR_OP): (status, answer)."""
 
     @abc.abstractmethod
     def _put(self, object_id: int, payload: bytes, contained: list[int]) -> None: ...
@@ -261,6 +292,98 @@ class SchedulerBackend(Backend):
         self._check_refs([ref])
         self._cancel(ref.id, force, recursive)
 
+    # -- actors
+
+    def create_actor(self, actor_class: ActorClass, args: tuple, kwargs: dict,
+                     options: ActorOptions) -> ActorHandle:
+        self._check_running()
+        if options.num_cpus > self.num_cpus:
+            raise ValueError(f"actor {actor_class.name} asks for num_cpus="
+                             f"{options.num_cpus:g} but the pool has {self.num_cpus} CPUs; it "
+                             "could never start")
+        namespace = options.namespace or self.namespace
+        meta = actor_class.meta(options, namespace)
+        settings = ActorSettings(meta, options.concurrency(actor_class.is_async),
+                                 options.concurrency_groups)
+        if actor_class.class_id not in self._defined:
+            self._define(actor_class.class_id, actor_class.name.encode(), actor_class.pickled())
+            self._defined.add(actor_class.class_id)
+        handle_payload, _, _ = serialize(meta, None)
+        encoded = encode_args((settings, *args), kwargs, False, self)
+        try:
+            actor_id = self._next_ids(1)
+            key = _name_key(namespace, options.name) if options.name else b""
+            flags = ((wire.ACTOR_NAMED if options.name else 0)
+                     | (wire.ACTOR_DETACHED if options.detached else 0))
+            body = b"".join([
+                wire.ACTOR_CREATE_FIELDS.pack(actor_id, actor_class.class_id, options.cpu_milli,
+                                              options.max_restarts, flags),
+                _sized(key), _sized(handle_payload), _id_list(encoded.deps),
+                _id_list(encoded.contained), encoded.payload])
+            status, answer = self._actor_op(wire.ACTOR_CREATE, body)
+        finally:
+            self.drop_created(encoded.created)
+        if status == wire.ACTOR_STATUS_EXISTS:
+            if options.get_if_exists:
+                return self._handle_from(answer)
+            raise ValueError(f"an actor named {options.name!r} already exists in namespace "
+                             f"{namespace!r}; pick another name, or pass get_if_exists=True")
+        if status != wire.ACTOR_STATUS_OK:
+            raise FastrayError(f"actor {actor_class.name} could not be created")
+        return ActorHandle(actor_id, meta, adopt=True)
+
+    def call_actor(self, handle: ActorHandle, method: str, fn_id: int, args: tuple,
+                   kwargs: dict, num_returns: int, max_task_retries: int,
+                   retry_exceptions: Any) -> list[ObjectRef]:
+        self._check_running()
+        if fn_id not in self._defined:
+            self._define(fn_id, f"{handle.meta.class_name}.{method}".encode(),
+                         _pickled_call(method))
+            self._defined.add(fn_id)
+        encoded = encode_args(args, kwargs, retry_exceptions, self)
+        try:
+            task_id = self._next_ids(max(num_returns, 1))
+            self._submit(task_id, fn_id, _call_options(num_returns, max_task_retries),
+                         encoded, handle.actor_id)
+        finally:
+            self.drop_created(encoded.created)
+        return [ObjectRef(task_id + i, adopt=True) for i in range(num_returns)]
+
+    def kill_actor(self, handle: Any, no_restart: bool) -> None:
+        if not isinstance(handle, ActorHandle):
+            raise TypeError(f"kill() takes an actor handle, got {type(handle).__name__}")
+        self._check_running()
+        self._actor_op(wire.ACTOR_KILL, struct.pack("<QI", handle.actor_id, not no_restart))
+
+    def get_actor(self, name: str, namespace: str | None) -> ActorHandle:
+        self._check_running()
+        where = namespace if namespace is not None else self.namespace
+        status, answer = self._actor_op(wire.ACTOR_LOOKUP, _sized(_name_key(where, name)))
+        if status != wire.ACTOR_STATUS_OK:
+            raise ValueError(f"Failed to look up actor with name {name!r} in namespace "
+                             f"{where!r}: no live actor has that name there")
+        return self._handle_from(answer)
+
+    def list_named_actors(self, all_namespaces: bool) -> list:
+        self._check_running()
+        _, answer = self._actor_op(wire.ACTOR_NAMES, b"")
+        (count,) = struct.unpack_from("<I", answer)
+        offset, found = 4, []
+        for _ in range(count):
+            (size,) = struct.unpack_from("<I", answer, offset)
+            namespace, _, name = answer[offset + 4:offset + 4 + size].decode().partition("\0")
+            offset += 4 + size
+            if all_namespaces:
+                found.append({"name": name, "namespace": namespace})
+            elif namespace == self.namespace:
+                found.append(name)
+        return found
+
+    def _handle_from(self, answer: bytes) -> ActorHandle:
+        """A new handle from an answer holding an actor's id and handle payload."""
+        (actor_id,) = struct.unpack_from("<Q", answer)
+        return ActorHandle(actor_id, deserialize((memoryview(answer)[8:], [])))
+
     def _check_running(self) -> None:
         if self._stopped:
             raise FastrayError("the fastray runtime was shut down")
@@ -278,3 +401,25 @@ class SchedulerBackend(Backend):
             stale = next(r for r in refs if r._generation != generation)
             raise ObjectLostError(f"{stale!r} belongs to a fastray runtime that was shut down")
         return ids
+
+
+def _name_key(namespace: str, name: str) -> bytes:
+    return f"{namespace}\0{name}".encode()
+
+
+def _sized(data: bytes) -> bytes:
+    return struct.pack("<I", len(data)) + data
+
+
+def _id_list(ids: list[int]) -> bytes:
+    return struct.pack(f"<I{len(ids)}Q", len(ids), *ids)
+
+
+def _pickled_call(method: str) -> bytes:
+    return pickle.dumps(MethodCall(method), protocol=5)
+
+
+@functools.lru_cache(maxsize=64)
+def _call_options(num_returns: int, max_task_retries: int) -> TaskOptions:
+    """An actor call's options as a task's: it holds no CPU of its own."""
+    return TaskOptions(num_returns, 0.0, max_task_retries)

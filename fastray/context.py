@@ -128,8 +128,35 @@ class RuntimeContext:
     def get_job_id(self) -> str:
         return "01000000"
 
-    def get_actor_id(self) -> None:
-        return None
+    def get_actor_id(self) -> str | None:
+        """The actor this runs in, in hex; None outside an actor."""
+        actor_id = getattr(state.backend, "actor_id", None)
+        return None if actor_id is None else f"{actor_id:016x}"
+
+    def get_actor_name(self) -> str | None:
+        """The actor's name ("" for an unnamed one); None outside an actor."""
+        settings = getattr(state.backend, "settings", None)
+        return None if settings is None else settings.meta.name
+
+    @property
+    def current_actor(self) -> Any:
+        """A handle to the actor this runs in."""
+        backend = state.backend
+        if getattr(backend, "actor_id", None) is None:
+            raise RuntimeError("current_actor is only available inside an actor's methods")
+        return backend.current_actor()  # type: ignore[union-attr]
+
+    def is_canceled(self) -> bool:
+        """Whether cancel() was called for the running task or actor call."""
+        is_canceled = getattr(state.backend, "is_canceled", None)
+        return bool(is_canceled()) if is_canceled is not None else False
+
+    @property
+    def namespace(self) -> str:
+        return getattr(state.backend, "namespace", "") or "default"
+
+    def get_namespace(self) -> str:
+        return self.namespace
 
     @property
     def pid(self) -> int:
@@ -137,7 +164,7 @@ class RuntimeContext:
 
     def get(self) -> dict[str, Any]:
         info: dict[str, Any] = {"job_id": self.get_job_id(), "node_id": self._node_id,
-                                "namespace": "default"}
+                                "namespace": self.namespace}
         task_id = self.get_task_id()
         if task_id is not None:
             info["task_id"] = task_id

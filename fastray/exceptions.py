@@ -8,6 +8,7 @@ from __future__ import annotations
 __all__ = [
     "FastrayError", "RayError", "TaskError", "RayTaskError", "GetTimeoutError",
     "TaskCancelledError", "WorkerCrashedError", "ObjectStoreFullError", "ObjectLostError",
+    "RayActorError", "ActorDiedError", "ActorUnavailableError", "PendingCallsLimitExceeded",
 ]
 
 
@@ -80,6 +81,24 @@ class ObjectStoreFullError(FastrayError):
 
 class ObjectLostError(FastrayError):
     """The object is gone: freed, or from a runtime that was shut down."""
+
+
+class RayActorError(FastrayError):
+    """An actor could not run a call: it died, or cannot be reached now."""
+
+
+class ActorDiedError(RayActorError):
+    """The actor is dead (its constructor raised, its process ended, it was
+    killed or exited, or it went out of scope); the message says which."""
+
+
+class ActorUnavailableError(RayActorError):
+    """The actor cannot be reached for now, but may come back (Ray's name;
+    the local runtime queues calls while an actor restarts instead)."""
+
+
+class PendingCallsLimitExceeded(FastrayError):
+    """An actor handle has max_pending_calls calls in flight already."""
 
 
 RayError = FastrayError

@@ -28,6 +28,14 @@ class collecting_refs:
         _collector.ids = self._outer
 
 
+def note_contained(object_id: int) -> None:
+    """Records an id a value being pickled inside collecting_refs holds
+    (an actor handle's), as ObjectRef.__reduce__ does for refs."""
+    ids = getattr(_collector, "ids", None)
+    if ids is not None:
+        ids.append(object_id)
+
+
 class _RefType(type):
     """On the Ray backend refs are Ray's own ObjectRefs: isinstance against
     ObjectRef accepts those too (checked by name, without importing Ray)."""

@@ -18,6 +18,8 @@ from . import exceptions
 from .backend import Backend
 
 if TYPE_CHECKING:
+    from .actor import ActorClass, ActorHandle
+    from .actor_options import ActorOptions
     from .options import TaskOptions
     from .remote_function import RemoteFunction
 
@@ -132,6 +134,33 @@ class RayBackend(Backend):
         if self._owns_connection:
             self.ray.shutdown()
 
+    # -- actors: Ray's own classes and handles, so calls go straight to Ray
+
+    def create_actor(self, actor_class: ActorClass, args: tuple, kwargs: dict,
+                     options: ActorOptions) -> Any:
+        remote = self._functions.get(actor_class.class_id)
+        if remote is None:
+            remote = self._functions[actor_class.class_id] = self.ray.remote(actor_class.cls)
+        with translated_errors(self.ray):
+            return remote.options(**options.given).remote(*args, **kwargs)
+
+    def call_actor(self, handle: ActorHandle, method: str, fn_id: int, args: tuple,
+                   kwargs: dict, num_returns: int, max_task_retries: int,
+                   retry_exceptions: Any) -> list[Any]:
+        raise TypeError(f"{handle!r} belongs to fastray's local runtime, not to the Ray "
+                        "cluster this process is connected to")
+
+    def kill_actor(self, handle: Any, no_restart: bool) -> None:
+        with translated_errors(self.ray):
+            self.ray.kill(handle, no_restart=no_restart)
+
+    def get_actor(self, name: str, namespace: str | None) -> Any:
+        with translated_errors(self.ray):
+            return self.ray.get_actor(name, namespace=namespace)
+
+    def list_named_actors(self, all_namespaces: bool) -> list:
+        return self.ray.util.list_named_actors(all_namespaces=all_namespaces)
+
 
 class translated_errors:
     """Re-raises Ray's errors as fastray's (with the same text), so code
@@ -161,6 +190,11 @@ def translate(ray: Any, error: BaseException) -> BaseException:
             cause if isinstance(cause, BaseException) else None,
             getattr(error, "pid", None)).as_instanceof_cause()
     for theirs, ours in ((errors.GetTimeoutError, exceptions.GetTimeoutError),
+                         (errors.ActorDiedError, exceptions.ActorDiedError),
+                         (errors.ActorUnavailableError, exceptions.ActorUnavailableError),
+                         (errors.RayActorError, exceptions.RayActorError),
+                         (errors.PendingCallsLimitExceeded,
+                          exceptions.PendingCallsLimitExceeded),
                          (errors.TaskCancelledError, exceptions.TaskCancelledError),
                          (errors.WorkerCrashedError, exceptions.WorkerCrashedError),
                          (errors.ObjectStoreFullError, exceptions.ObjectStoreFullError),

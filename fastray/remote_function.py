@@ -9,6 +9,8 @@ from typing import Any, Callable, Generic, TypeVar
 import cloudpickle
 
 from . import state
+from .actor import ActorClass
+from .actor_options import ActorOptions
 from .options import TaskOptions
 
 R = TypeVar("R")
@@ -112,21 +114,21 @@ class _BoundOptions(Generic[R]):
 
 
 def remote(*args: Any, **options: Any) -> Any:
-    """``@remote`` or ``@remote(num_returns=2, ...)``: make a function a task."""
+    """``@remote`` or ``@remote(num_returns=2, ...)``: make a function a
+    task, or a class an actor (options then are actor options)."""
     if len(args) == 1 and not options and callable(args[0]):
-        return _make_remote(args[0], TaskOptions())
+        return _make_remote(args[0], options)
     if args:
-        raise TypeError("remote() takes a function, or keyword options only "
+        raise TypeError("remote() takes a function or a class, or keyword options only "
                         f"(@remote(num_cpus=2)); got {args!r}")
-    task_options = TaskOptions().updated(**options)
-    return lambda function: _make_remote(function, task_options)
+    return lambda target: _make_remote(target, options)
 
 
-def _make_remote(target: Any, options: TaskOptions) -> RemoteFunction:
+def _make_remote(target: Any, options: dict[str, Any]) -> RemoteFunction | ActorClass:
     if inspect.isclass(target):
-        raise NotImplementedError(f"@remote on a class ({target.__name__}) would make an actor; "
-                                  "fastray does not support actors yet")
+        return ActorClass(target, ActorOptions().updated(**options))
     if not callable(target):
-        raise TypeError(f"@remote must decorate a function, got {type(target).__name__}")
-    return RemoteFunction(target, options)
+        raise TypeError(f"@remote must decorate a function or a class, got "
+                        f"{type(target).__name__}")
+    return RemoteFunction(target, TaskOptions().updated(**options))
 

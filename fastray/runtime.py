@@ -119,9 +119,20 @@ class LocalRuntime(SchedulerBackend):
     def _define(self, fn_id: int, name: bytes, blob: bytes) -> None:
         self._scheduler.define(fn_id, name, blob)
 
-    def _submit(self, task_id: int, fn_id: int, options: TaskOptions, args: EncodedArgs) -> None:
+    def _submit(self, task_id: int, fn_id: int, options: TaskOptions, args: EncodedArgs,
+                actor: int = 0) -> None:
         self._scheduler.submit(task_id, fn_id, options.num_returns, options.cpu_milli,
-                               options.max_retries, args.deps, args.contained, args.payload)
+                               options.max_retries, args.deps, args.contained, args.payload,
+                               actor)
+
+    def _actor_op(self, op: int, body: bytes) -> tuple[int, bytes]:
+        return self._scheduler.actor_op(op, body)
+
+    def actors(self) -> list[dict[str, Any]]:
+        """Every actor: class, name, pid, state, pending calls, restarts,
+        death cause (the scheduler's ``actors``)."""
+        self._check_running()
+        return self._scheduler.actors()
 
     def _put(self, object_id: int, payload: bytes, contained: list[int]) -> None:
         self._scheduler.put(object_id, payload, contained)
@@ -161,7 +172,10 @@ class LocalRuntime(SchedulerBackend):
         self._scheduler.unpin(blob_id)
 
     def _cancel(self, object_id: int, force: bool, recursive: bool) -> None:
-        self._scheduler.cancel(object_id, force, recursive)
+        if not self._scheduler.cancel(object_id, force, recursive):
+            raise ValueError("force=True is not supported for actor calls (as in Ray): an "
+                             "actor's process runs its other calls too; use kill() to end "
+                             "the actor")
 
     def incref(self, object_id: int) -> None:
         self._scheduler.incref(object_id)

@@ -26,8 +26,8 @@ import cloudpickle
 from . import pickler, wire
 from ._store import BlobView, Mapping
 from .object_ref import collecting_refs
-from .exceptions import (ObjectLostError, ObjectStoreFullError, TaskCancelledError,
-                         WorkerCrashedError)
+from .exceptions import (ActorDiedError, ObjectLostError, ObjectStoreFullError,
+                         TaskCancelledError, WorkerCrashedError)
 from .task_errors import received_error, sent_error
 
 # Ray inlines task arguments and results up to 100 KiB; above that they go
@@ -241,9 +241,16 @@ def error_of(payload: bytes | memoryview) -> BaseException:
         return ObjectLostError(text)
     if kind == wire.PAYLOAD_STORE_FULL:
         return ObjectStoreFullError(text)
+    if kind == wire.PAYLOAD_ACTOR_DIED:
+        return ActorDiedError(text)
     return WorkerCrashedError(text)
 
 
 def serialize_error(exc: BaseException, function_name: str) -> bytes:
     """The payload of an exception raised by a task, with its traceback."""
     return _dumps(sent_error(exc, function_name), wire.PAYLOAD_ERROR, None)[0]
+
+
+def text_payload(kind: int, text: str) -> bytes:
+    """A payload of one of the kinds that carry a message only."""
+    return bytes([kind]) + text.encode("utf-8", "replace")

@@ -72,7 +72,8 @@ BOOTSTRAP = ("import sys; sys.path.insert(0, sys.argv.pop()); "
              "from fastray.spawner_main import main; main()")
 
 
-def launch(num_cpus: int, node_id: str, session_dir: str, store_size: int) -> Launched:
+def launch(num_cpus: int, node_id: str, session_dir: str, store_size: int,
+           namespace: str) -> Launched:
     """Starts the spawner (and creates the store it hands to workers).  The
     driver calls this first in init, so the spawner's interpreter boots while
     the driver imports the rest of the runtime."""
@@ -86,7 +87,8 @@ def launch(num_cpus: int, node_id: str, session_dir: str, store_size: int) -> La
         start = _start_message({"sys_path": list(sys.path), "cwd": os.getcwd(),
                                 "session_dir": session_dir, "store_fd": store_fd,
                                 "store_size": store_size})
-        pid = _spawn([theirs.fileno(), start], store_fd, worker_environment(num_cpus, node_id))
+        pid = _spawn([theirs.fileno(), start], store_fd,
+                     worker_environment(num_cpus, node_id, namespace))
     except BaseException:
         ours.close()
         os.close(store_fd)
@@ -123,11 +125,12 @@ def _spawn(arguments: list[int], store_fd: int, env: dict[str, str]) -> int:
         env, file_actions=actions, setsid=True)
 
 
-def worker_environment(num_cpus: int, node_id: str) -> dict[str, str]:
+def worker_environment(num_cpus: int, node_id: str, namespace: str) -> dict[str, str]:
     """The spawner's, and so every task's, environment: the driver's, plus
     fastray's own variables and the thread counts the driver did not set
     (README lists them)."""
-    env = dict(os.environ, FASTRAY_NUM_CPUS=str(num_cpus), FASTRAY_NODE_ID=node_id)
+    env = dict(os.environ, FASTRAY_NUM_CPUS=str(num_cpus), FASTRAY_NODE_ID=node_id,
+               FASTRAY_NAMESPACE=namespace)
     for name in THREAD_VARIABLES:
         env.setdefault(name, "1")
     return env

@@ -24,6 +24,7 @@ def _serve(control: socket.socket, store: tuple[int, int]) -> None:
     # Imported only now, once main has put the driver's sys.path in place:
     # the worker's imports (cloudpickle, the user's modules) resolve as in
     # the driver.
+    from .actor_host import host_actor
     from .worker import run_worker
 
     children: dict[int, int] = {}
@@ -60,7 +61,7 @@ def _serve(control: socket.socket, store: tuple[int, int]) -> None:
                 os.close(wake_r)
                 os.close(wake_w)
                 control.close()
-                run_worker(fds[0], slot, origin, store)  # never returns
+                run_worker(fds[0], slot, origin, store, host_actor)  # never returns
             os.close(fds[0])
             children[pid] = slot
             _report(control, HEADER.pack(0, wire.SPAWNED, slot, pid))

@@ -8,7 +8,10 @@ tests/test_wire.py).  Python code reads the wire format only from here.
 """
 import struct
 
-from ._scheduler import (ALLOC, ALLOCATED, CANCEL, CANCEL_FORCE, CANCEL_RECURSIVE, DEFINE,
+from ._scheduler import (ACTOR_CREATE, ACTOR_DETACHED, ACTOR_GET_IF_EXISTS, ACTOR_KILL,
+                         ACTOR_LOOKUP, ACTOR_NAMED, ACTOR_NAMES, ACTOR_OP, ACTOR_STATUS_EXISTS,
+                         ACTOR_STATUS_OK, ACTOR_STATUS_UNKNOWN, PAYLOAD_ACTOR_DIED,
+                         STATUS_ACTOR_EXIT, TASK_ACTOR_CREATE, ALLOC, ALLOCATED, CANCEL, CANCEL_FORCE, CANCEL_RECURSIVE, DEFINE,
                          EXITED, HEADER_SIZE, OBJ_FAILED, OBJ_PENDING, OBJ_READY, OBJ_UNKNOWN,
                          PAYLOAD_CANCELLED, PAYLOAD_CRASHED, PAYLOAD_ERROR, PAYLOAD_LOST,
                          PAYLOAD_STORE_FULL, PAYLOAD_VALUE, PUT, REFS, REPLY, RESULT, REVOKE,
@@ -17,6 +20,10 @@ from ._scheduler import (ALLOC, ALLOCATED, CANCEL, CANCEL_FORCE, CANCEL_RECURSIV
                          WAIT_FAIL_FAST, WAIT_FETCH)
 
 __all__ = [
+    "ACTOR_CREATE", "ACTOR_DETACHED", "ACTOR_GET_IF_EXISTS", "ACTOR_KILL", "ACTOR_LOOKUP",
+    "ACTOR_NAMED", "ACTOR_NAMES", "ACTOR_OP", "ACTOR_STATUS_EXISTS", "ACTOR_STATUS_OK",
+    "ACTOR_STATUS_UNKNOWN", "PAYLOAD_ACTOR_DIED", "STATUS_ACTOR_EXIT", "TASK_ACTOR_CREATE",
+    "ACTOR_CREATE_FIELDS",
     "ALLOC", "ALLOCATED", "CANCEL", "CANCEL_FORCE", "CANCEL_RECURSIVE", "DEFINE", "EXITED",
     "HEADER", "HEADER_SIZE", "LOCATION", "OBJ_FAILED", "OBJ_PENDING", "OBJ_READY",
     "OBJ_UNKNOWN", "PAYLOAD_CANCELLED", "PAYLOAD_CRASHED", "PAYLOAD_ERROR", "PAYLOAD_LOST",
@@ -30,7 +37,10 @@ __all__ = [
 HEADER = struct.Struct("<IIQQ")
 # Where a blob's bytes are: blob id, offset in the store, size.
 LOCATION = struct.Struct("<QQQ")
-# The fixed start of a SUBMIT body: num_returns, cpu_milli, max_retries.
-SUBMIT_FIELDS = struct.Struct("<IIi")
+# The fixed start of a SUBMIT body: num_returns, cpu_milli, max_retries, actor id.
+SUBMIT_FIELDS = struct.Struct("<IIiQ")
+# The fixed start of an ACTOR_CREATE body: actor id, class function id,
+# cpu_milli, max_restarts, flags.
+ACTOR_CREATE_FIELDS = struct.Struct("<QQIiI")
 # The fixed start of a TASK body: flags, num_returns, ndeps.
 TASK_FIELDS = struct.Struct("<III")

@@ -31,7 +31,7 @@ import cloudpickle
 
 from . import _cancel_signal, state, wire
 from ._store import Mapping
-from .backend import EncodedArgs, SchedulerBackend, decode_args
+from .backend import ORIGIN_SHIFT, EncodedArgs, SchedulerBackend, decode_args
 from .exceptions import ObjectStoreFullError
 from .serialization import Fetched, deserialize, serialize, serialize_error
 from .wire import HEADER, LOCATION, SUBMIT_FIELDS, TASK_FIELDS
@@ -134,7 +134,7 @@ class WorkerBackend(SchedulerBackend):
     def __init__(self, connection: Connection, origin: int, slot: int, mapping: Mapping) -> None:
         super().__init__(origin, int(os.environ.get("FASTRAY_NUM_CPUS", "1")), mapping)
         self.slot = slot
-        self._conn = connection
+        self.connection = self._conn = connection
         self._local_refs: dict[int, int] = {}
         self._increfs: list[int] = []
         self._decrefs: list[int] = []
@@ -190,12 +190,21 @@ class WorkerBackend(SchedulerBackend):
     def _define(self, fn_id: int, name: bytes, blob: bytes) -> None:
         self._send(wire.DEFINE, fn_id, 0, U32.pack(len(name)) + name + blob)
 
-    def _submit(self, task_id: int, fn_id: int, options: TaskOptions, args: EncodedArgs) -> None:
+    def _submit(self, task_id: int, fn_id: int, options: TaskOptions, args: EncodedArgs,
+                actor: int = 0) -> None:
         body = b"".join([
-            SUBMIT_FIELDS.pack(options.num_returns, options.cpu_milli, options.max_retries),
+            SUBMIT_FIELDS.pack(options.num_returns, options.cpu_milli, options.max_retries,
+                               actor),
             _ids(args.deps), _ids(args.contained), args.payload])
         self._local_refs_adopt(task_id, options.num_returns)
         self._send(wire.SUBMIT, task_id, fn_id, body)
+
+    def _actor_op(self, op: int, body: bytes) -> tuple[int, bytes]:
+        request = self._next_request()
+        self._send(wire.ACTOR_OP, request, op, body)
+        reply = self._reply(wire.REPLY, request, None)
+        assert reply is not None  # without a deadline the reply always comes
+        return reply[0], bytes(reply[1])
 
     def _put(self, object_id: int, payload: bytes, contained: list[int]) -> None:
         self._local_refs_adopt(object_id, 1)
@@ -375,23 +384,38 @@ class WorkerBackend(SchedulerBackend):
         _cancel_signal.handled()
         self.interrupt_if_cancelled()
 
+    def is_canceled(self) -> bool:
+        """Whether cancel() was called for the running task (Ray's flag)."""
+        task_id = self.task_id
+        return task_id is not None and _cancel_signal.requested(task_id)
+
     def interrupt_if_cancelled(self) -> None:
         """Raises KeyboardInterrupt in the running task if it was cancelled."""
         if self.task_id is not None and _cancel_signal.requested(self.task_id):
             self._interrupted = True
             raise KeyboardInterrupt
 
+    @property
+    def origin_base(self) -> int:
+        """The origin this backend was made with (ids it makes carry it)."""
+        return self._origin >> ORIGIN_SHIFT
+
+    def learn_function(self, fn_id: int, body: memoryview) -> int:
+        """Loads the function a TASK body carries, if it carries one and it
+        is new; returns where the body goes on after it."""
+        (blob_size,) = U64.unpack_from(body, TASK_FIELDS.size)
+        start = TASK_FIELDS.size + 8
+        if blob_size and fn_id not in self._functions:
+            function = cloudpickle.loads(body[start:start + blob_size])
+            self._functions[fn_id] = (function, getattr(function, "__qualname__", "task"))
+        return start + blob_size
+
     def _unpack_task(self, fn_id: int, body: memoryview
                       ) -> tuple[int, list[Fetched], Fetched]:
         """A TASK body's return count, dependencies and arguments; the first
         frame for a function also carries the function, kept from now on."""
         _, num_returns, num_deps = TASK_FIELDS.unpack_from(body)
-        (blob_size,) = U64.unpack_from(body, TASK_FIELDS.size)
-        offset = TASK_FIELDS.size + 8
-        if blob_size:
-            function = cloudpickle.loads(body[offset:offset + blob_size])
-            self._functions[fn_id] = (function, getattr(function, "__qualname__", "task"))
-            offset += blob_size
+        offset = self.learn_function(fn_id, body)
         dep_payloads = []
         for _ in range(num_deps):
             fetched, offset = self._read_payload(body, offset)
@@ -399,10 +423,14 @@ class WorkerBackend(SchedulerBackend):
         args_views, offset = self._read_locations(body, offset)
         return num_returns, dep_payloads, (body[offset:], args_views)
 
+    def callable_of(self, fn_id: int) -> tuple[Callable[..., Any], str]:
+        """What a task of function fn_id calls, and its name."""
+        return self._functions[fn_id]
+
     def run_task(self, task_id: int, fn_id: int, body: memoryview) -> None:
         num_returns, dep_payloads, args = self._unpack_task(fn_id, body)
         del body
-        function, name = self._functions[fn_id]
+        function, name = self.callable_of(fn_id)
         below = self.task_id, self.task_name, self._interrupted
         self.task_name, self._interrupted = name, False
         created: list[int] = []
@@ -410,16 +438,20 @@ class WorkerBackend(SchedulerBackend):
             status, results = self._execute(task_id, function, num_returns, dep_payloads, args,
                                             created)
             del dep_payloads, args
-            parts = [U32.pack(len(results))]
-            for payload, contained in results:
-                parts += [U64.pack(len(payload)), payload, _ids(contained)]
-            self._send(wire.RESULT, task_id, status, b"".join(parts), later=bool(self.pending))
-            del results, parts
+            self.send_result(task_id, status, results)
+            del results
         finally:
             self.drop_created(created)
             self.task_id, self.task_name, self._interrupted = below
         sys.stdout.flush()
         sys.stderr.flush()
+
+    def send_result(self, task_id: int, status: int,
+                    results: list[tuple[bytes, list[int]]]) -> None:
+        parts = [U32.pack(len(results))]
+        for payload, contained in results:
+            parts += [U64.pack(len(payload)), payload, _ids(contained)]
+        self._send(wire.RESULT, task_id, status, b"".join(parts), later=bool(self.pending))
 
     def _execute(self, task_id: int, function: Callable[..., Any], num_returns: int,
                  dep_payloads: list[Fetched], args_payload: Fetched, created: list[int]
@@ -433,19 +465,11 @@ class WorkerBackend(SchedulerBackend):
                 # From here a cancel raises: one that came before is acted on now.
                 self.task_id = task_id
                 self.interrupt_if_cancelled()
-                deps = [deserialize(p) for p in dep_payloads]
-                args, kwargs, retry_exceptions = decode_args(args_payload, deps)
-                del deps, dep_payloads, args_payload
+                args, kwargs, retry_exceptions = arguments(dep_payloads, args_payload)
+                del dep_payloads, args_payload
                 value = function(*args, **kwargs)
                 del args, kwargs
-                outputs = _split_returns(value, num_returns, name)
-                del value
-                results = []
-                for output in outputs:
-                    payload, contained, blobs = serialize(output, self)
-                    created += blobs
-                    results.append((payload, contained))
-                return wire.STATUS_OK, results
+                return wire.STATUS_OK, self.results_of(value, num_returns, name, created)
             finally:
                 self.task_id = None
         except KeyboardInterrupt as exc:
@@ -454,11 +478,38 @@ class WorkerBackend(SchedulerBackend):
             error = exc
         except BaseException as exc:
             error = exc
+        return self.failure_of(error, retry_exceptions, name, num_returns)
+
+    def results_of(self, value: Any, num_returns: int, name: str, created: list[int]
+                   ) -> list[tuple[bytes, list[int]]]:
+        """A returned value as result payloads; blobs made are added to created."""
+        outputs = _split_returns(value, num_returns, name)
+        del value
+        results = []
+        for output in outputs:
+            payload, contained, blobs = serialize(output, self)
+            created += blobs
+            results.append((payload, contained))
+        return results
+
+    def failure_of(self, error: BaseException, retry_exceptions: Any, name: str,
+                   num_returns: int) -> tuple[int, list[tuple[bytes, list[int]]]]:
+        """The status and result payloads of a task that raised error."""
         retryable = _retryable(error, retry_exceptions)
         status = wire.STATUS_RETRYABLE_ERROR if retryable else wire.STATUS_ERROR
         payload = serialize_error(error, name)
         del error
         return status, [(payload, [])] * num_returns
+
+    def output_name(self) -> str:
+        """What the lines this process prints are marked with."""
+        return self.task_name or "worker"
+
+
+def arguments(dep_payloads: list[Fetched], args_payload: Fetched) -> tuple[list, dict, Any]:
+    """A task's arguments, with its dependencies' values filled in."""
+    deps = [deserialize(p) for p in dep_payloads]
+    return decode_args(args_payload, deps)
 
 
 def _split_returns(value: Any, num_returns: int, name: str) -> list[Any]:
@@ -487,9 +538,8 @@ def _retryable(error: BaseException, retry_exceptions: Any) -> bool:
 class _PrefixedOutput(io.TextIOBase):
     """stdout/stderr of a worker: each line is marked with the task and pid."""
 
-    def __init__(self, stream: TextIO, backend: WorkerBackend) -> None:
+    def __init__(self, stream: TextIO) -> None:
         self._stream = stream
-        self._backend = backend
         self._partial = ""
 
     def writable(self) -> bool:
@@ -499,7 +549,9 @@ class _PrefixedOutput(io.TextIOBase):
         self._partial += text
         if "\n" in self._partial:
             *lines, self._partial = self._partial.split("\n")
-            prefix = f"({self._backend.task_name or 'worker'} pid={os.getpid()}) "
+            backend = state.backend
+            name = backend.output_name() if isinstance(backend, WorkerBackend) else "worker"
+            prefix = f"({name} pid={os.getpid()}) "
             self._stream.write("".join(f"{prefix}{line}\n" for line in lines))
             self._stream.flush()
         return len(text)
@@ -513,8 +565,13 @@ class _PrefixedOutput(io.TextIOBase):
         return self._stream.fileno()
 
 
-def run_worker(fd: int, slot: int, origin: int, store: tuple[int, int]) -> None:
-    """The worker's main loop; exits the process when the driver goes away."""
+HostActor = Callable[[WorkerBackend, int, int, memoryview], None]
+
+
+def run_worker(fd: int, slot: int, origin: int, store: tuple[int, int],
+               host_actor: HostActor) -> None:
+    """The worker's main loop; exits the process when the driver goes away.
+    A task that creates an actor hands the process over to host_actor."""
     try:
         ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     except (OSError, AttributeError):
@@ -525,26 +582,13 @@ def run_worker(fd: int, slot: int, origin: int, store: tuple[int, int]) -> None:
     os.close(store_fd)
     backend = WorkerBackend(connection, origin, slot, mapping)
     state.install(backend)
-    sys.stdout = _PrefixedOutput(sys.stdout, backend)
-    sys.stderr = _PrefixedOutput(sys.stderr, backend)
+    sys.stdout = _PrefixedOutput(sys.stdout)
+    sys.stderr = _PrefixedOutput(sys.stderr)
     signal.signal(signal.SIGINT, backend.on_sigint)
     _cancel_signal.install()
     code = 0
     try:
-        while True:
-            if not backend.pending or backend.outbox_due():
-                backend.send_outbox()
-            if backend.pending:
-                kind, (a, b, body) = wire.TASK, backend.pending.popleft()
-            else:
-                frame = connection.receive()
-                assert frame is not None  # without a deadline a frame always comes
-                kind, a, b, body = frame
-            if kind == wire.TASK:
-                backend.run_task(a, b, body)
-                del body
-            elif kind == wire.REVOKE:
-                backend.revoke(body)
+        serve(backend, host_actor)
     except (EOFError, ConnectionError):
         pass
     except BaseException:
@@ -555,3 +599,26 @@ def run_worker(fd: int, slot: int, origin: int, store: tuple[int, int]) -> None:
             sys.stderr.flush()
         finally:
             os._exit(code)
+
+
+def serve(backend: WorkerBackend, host_actor: HostActor | None) -> None:
+    """Runs the tasks the scheduler sends, in order, until the connection
+    ends (EOFError)."""
+    connection = backend.connection
+    while True:
+        if not backend.pending or backend.outbox_due():
+            backend.send_outbox()
+        if backend.pending:
+            kind, (a, b, body) = wire.TASK, backend.pending.popleft()
+        else:
+            frame = connection.receive()
+            assert frame is not None  # without a deadline a frame always comes
+            kind, a, b, body = frame
+        if kind == wire.TASK and host_actor is not None and (
+                U32.unpack_from(body)[0] & wire.TASK_ACTOR_CREATE):
+            host_actor(backend, a, b, body)
+        elif kind == wire.TASK:
+            backend.run_task(a, b, body)
+            del body
+        elif kind == wire.REVOKE:
+            backend.revoke(body)

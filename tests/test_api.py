@@ -242,19 +242,6 @@ def test_remote_of_a_non_function_is_a_type_error():
 
 
 @pytest.mark.timeout(60)
-def test_remote_on_a_class_is_not_implemented():
-    with pytest.raises(NotImplementedError):
-        @fastray.remote
-        class Counter:
-            pass
-
-    with pytest.raises(NotImplementedError):
-        @fastray.remote(num_cpus=1)
-        class Other:
-            pass
-
-
-@pytest.mark.timeout(60)
 def test_unknown_option_is_a_value_error(ray):
     with pytest.raises(ValueError, match="not_an_option"):
         @ray.remote(not_an_option=1)

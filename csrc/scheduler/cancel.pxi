@@ -36,6 +36,9 @@ cdef void cancel_task(Core *c, uint64_t tid, uint32_t flags) noexcept nogil:
     cdef char text[160]
     if t == NULL or t.cancelled:
         return
+    if t.actor != 0:
+        cancel_actor_call(c, t)
+        return
     t.cancelled = True
     if flags & FR_CANCEL_RECURSIVE:
         children = t.children
@@ -120,9 +123,14 @@ cdef void worker_gone(Core *c, Worker *w, uint32_t status) noexcept nogil:
     cdef unordered_map[uint64_t, int32_t].iterator it
     cdef vector[pair[TaskPtr, RequestPtr]] frames
     cdef size_t i
+    cdef uint64_t actor = w.actor
     if w.fd >= 0:
         close(w.fd)
         w.fd = -1
+    w.actor = 0
+    for i in range(w.requests.size()):
+        drop_request(c, w.requests[i])
+    w.requests.clear()
     if w.request != NULL:
         drop_request(c, w.request)
         w.request = NULL
@@ -163,6 +171,8 @@ cdef void worker_gone(Core *c, Worker *w, uint32_t status) noexcept nogil:
     w.in_.clear()
     w.out.clear()
     w.out_pos = 0
-    if live_workers(c) < c.min_workers:
+    if actor != 0:
+        actor_process_gone(c, actor, w.slot, w.pid, status)
+    elif live_workers(c) < c.min_workers:
         spawn_worker(c)
     schedule(c)

@@ -73,8 +73,11 @@ cdef void maybe_free(Core *c, Obj *o) noexcept nogil:
     """Frees an object nobody refers to any more, then what it contained."""
     cdef vector[uint64_t] contained
     cdef size_t i
+    cdef uint64_t anchor = 0
     if o.refs > 0 or o.state == FR_OBJ_PENDING:
         return
+    if o.anchor:
+        anchor = o.id
     if o.blob:
         drop_blob(c, o)
     elif (o.state == FR_OBJ_FAILED and not o.retrieved
@@ -86,6 +89,8 @@ cdef void maybe_free(Core *c, Obj *o) noexcept nogil:
     del o
     for i in range(contained.size()):
         decref(c, contained[i], 1)
+    if anchor != 0:
+        actor_anchor_gone(c, anchor)
 
 
 cdef void decref(Core *c, uint64_t oid, int32_t n) noexcept nogil:
@@ -194,6 +199,11 @@ cdef bint answer_request(Core *c, Request *r) noexcept nogil:
         w.request = NULL
         if w.task != NULL:
             c.used_cpu_milli += w.task.cpu_milli
+    elif w.actor != 0:
+        for i in range(w.requests.size()):
+            if w.requests[i] == r:
+                w.requests.erase(w.requests.begin() + i)
+                break
     else:
         # A suspended task's get: it resumes (and takes its CPU again) when
         # the task running above it on the worker's stack finishes.
@@ -310,6 +320,8 @@ cdef void release_task(Core *c, Task *t) noexcept nogil:
     record_event(c, t)
     if t.outcome != TASK_FINISHED:
         record_failure(c, t)
+    if t.actor != 0 and (t.state == TASK_WAITING or t.state == TASK_READY):
+        actor_call_released(c, t)
     for i in range(t.deps.size()):
         decref(c, t.deps[i], 1)
     for i in range(t.contained.size()):
@@ -348,6 +360,8 @@ cdef void dependencies_done(Core *c, Task *t) noexcept nogil:
     cdef size_t i
     cdef Obj *o
     cdef string error
+    cdef Actor *a
+    cdef uint64_t aid = t.actor
     for i in range(t.deps.size()):
         o = find_obj(c, t.deps[i])
         if o.state == FR_OBJ_FAILED:
@@ -356,7 +370,15 @@ cdef void dependencies_done(Core *c, Task *t) noexcept nogil:
             o.retrieved = True
             error = o.payload
             fail_task(c, t, error)
+            if aid != 0:
+                # The actor's next call may have waited behind this one.
+                a = find_actor(c, aid)
+                if a != NULL:
+                    actor_pump(c, a)
             return
+    if aid != 0:
+        actor_call_ready(c, t)
+        return
     t.state = TASK_READY
     c.ready.push_back(t)
 
@@ -400,6 +422,8 @@ cdef void add_task(Core *c, Task *t, Worker *owner) noexcept nogil:
                  "(freed, or from a runtime that was shut down)", <unsigned long long>t.id)
         t.state = TASK_READY
         fail_task_text(c, t, FR_PAYLOAD_LOST, text)
+        return
+    if t.actor != 0 and not t.creation and not actor_accepts(c, t):
         return
     if t.missing == 0:
         dependencies_done(c, t)

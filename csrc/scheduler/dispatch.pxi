@@ -72,6 +72,8 @@ cdef Worker *spawn_worker(Core *c) noexcept nogil:
     w.queued.clear()
     w.known_fns.clear()
     w.held.clear()
+    w.actor = 0
+    w.requests.clear()
     w.in_.clear()
     w.out.clear()
     w.out_pos = 0
@@ -246,6 +248,8 @@ cdef void schedule(Core *c) noexcept nogil:
     the next task, up to max_workers."""
     cdef Task *t
     cdef Worker *w
+    if not c.unplaced.empty():
+        place_waiting_actors(c)
     if c.spawner_lost and live_workers(c) == 0:
         while not c.ready.empty():
             t = c.ready.front()

@@ -46,6 +46,8 @@ cdef void handle_frame(Core *c, Worker *w, fr_header *h, Cursor *cur) noexcept n
         on_alloc(c, w, h, cur)
     elif h.type == FR_CANCEL:
         on_cancel(c, h)
+    elif h.type == FR_ACTOR_OP:
+        on_actor_op(c, w, h, cur)
 
 
 cdef void on_result(Core *c, Worker *w, fr_header *h, Cursor *cur) noexcept nogil:
@@ -53,6 +55,9 @@ cdef void on_result(Core *c, Worker *w, fr_header *h, Cursor *cur) noexcept nogi
     takes its next queued or suspended task; the task is retried, failed
     as cancelled, or its return values are stored and it is released."""
     cdef Task *t = w.task
+    if w.actor != 0:
+        on_actor_result(c, w, h, cur)
+        return
     if t == NULL or t.id != h.a:
         return
     w.task = NULL
@@ -112,13 +117,14 @@ cdef void on_submit(Core *c, Worker *w, fr_header *h, Cursor *cur) noexcept nogi
     t.num_returns = get_u32(cur)
     t.cpu_milli = get_u32(cur)
     t.retries_left = <int32_t>get_u32(cur)
+    t.actor = get_u64(cur)
     get_ids(cur, t.deps)
     get_ids(cur, t.contained)
     if cur.bad:
         del t
         return
     t.args.assign(cur.p, cur.end - cur.p)
-    if w.task != NULL:
+    if w.task != NULL and t.actor == 0:
         t.parent = w.task.id
     add_task(c, t, w)
     schedule(c)
@@ -160,7 +166,16 @@ cdef void on_wait(Core *c, Worker *w, fr_header *h, Cursor *cur) noexcept nogil:
     cdef vector[uint64_t] ids
     cdef Request *r
     get_ids(cur, ids)
-    if cur.bad or w.request != NULL:
+    if cur.bad:
+        return
+    if w.actor != 0:
+        # An actor's threads or coroutines may each wait; it holds no CPU to lend.
+        r = open_request(c, w.slot, h.a, <uint32_t>h.b, flags, ids)
+        w.requests.push_back(r)
+        if r.done and answer_request(c, r):
+            del r
+        return
+    if w.request != NULL:
         return
     # Blocked, w must not sit on queued tasks: another worker (or w
     # itself, on top of the wait) may be what they are waiting for.
@@ -179,6 +194,10 @@ cdef void on_wait_cancel(Core *c, Worker *w, fr_header *h) noexcept nogil:
     """FR_WAIT_CANCEL: w stops waiting (a = request id) and is answered with
     the states as they are."""
     cdef Request *r = w.request
+    cdef size_t i
+    for i in range(w.requests.size()):
+        if w.requests[i].req_id == h.a:
+            r = w.requests[i]
     if r != NULL and r.req_id == h.a and not r.parked:
         if answer_request(c, r):
             del r
@@ -230,3 +249,13 @@ cdef void on_cancel(Core *c, fr_header *h) noexcept nogil:
     if t != NULL:
         cancel_task(c, t.id, <uint32_t>h.b)
     schedule(c)
+
+
+cdef void on_actor_op(Core *c, Worker *w, fr_header *h, Cursor *cur) noexcept nogil:
+    """FR_ACTOR_OP: create, kill or look up an actor (a = request id,
+    b = operation), answered by FR_REPLY (b = status)."""
+    cdef string answer
+    cdef uint32_t status = actor_op(c, <uint32_t>h.b, cur, w, answer)
+    put_header(w.out, <uint32_t>answer.size(), FR_REPLY, h.a, status)
+    w.out.append(answer)
+    flush(c, w)

@@ -80,6 +80,8 @@ cdef void spawner_readable(Core *c) noexcept nogil:
             if w.state == W_STARTING:
                 w.state = W_IDLE
                 schedule(c)
+            elif w.actor != 0:
+                actor_spawned(c, w)
         elif h.type == FR_EXITED and w.pid == <int>(h.b >> 32) and w.state != W_DEAD:
             worker_gone(c, w, <uint32_t>h.b)
 
@@ -147,4 +149,5 @@ cdef void run_loop(Core *c) noexcept nogil:
             c.to_flush[i].flush_queued = False
             flush(c, c.to_flush[i])
         c.to_flush.clear()
+        free_retired_actors(c)
         pthread_mutex_unlock(&c.mu)

@@ -276,6 +276,7 @@ cdef void unpark(Core *c) noexcept nogil:
         elif answer_request(c, r):
             del r
     pthread_cond_broadcast(&c.cv)
+    pump_stalled_actors(c)
     schedule(c)
 
 

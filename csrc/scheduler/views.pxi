@@ -188,7 +188,7 @@ cdef dict snapshot_of(Core *c):
         pthread_mutex_unlock(&c.mu)
     names = names_by_id(fn_names)
     states = {W_DEAD: "dead", W_IDLE: "idle", W_BUSY: "busy", W_EXITING: "exiting",
-              W_STARTING: "starting"}
+              W_STARTING: "starting", W_ACTOR: "actor"}
     workers = [{"pid": v.pid, "queued": v.queued,
                 "state": "blocked" if v.blocked else states[v.state],
                 "task": None if not v.has_task else {
@@ -290,3 +290,54 @@ cdef dict stats_of(Core *c):
             allocs_waiting=c.allocs.size())
         pthread_mutex_unlock(&c.mu)
     return stats
+
+
+cdef struct ActorView:
+    uint64_t id
+    int state
+    int32_t pid
+    size_t pending
+    uint32_t restarts
+    uint64_t calls_done
+    uint32_t cpu_milli
+
+
+cdef list actors_of(Core *c):
+    """Scheduler.actors: each actor's class, name, pid, state, pending
+    calls, restarts and, once dead, why."""
+    cdef vector[ActorView] views
+    cdef vector[string] names
+    cdef vector[string] deaths
+    cdef ActorView view
+    cdef Actor *a
+    cdef size_t i
+    with nogil:
+        lock_core(c)
+        for kv in c.actors:
+            a = kv.second
+            view.id = a.id
+            view.state = a.state
+            view.pid = a.pid
+            if a.worker >= 0 and c.workers[a.worker].pid > 0:
+                view.pid = c.workers[a.worker].pid
+            view.pending = a.waiting.size() + a.sent.size()
+            view.restarts = a.restarts
+            view.calls_done = a.calls_done
+            view.cpu_milli = a.cpu_milli
+            views.push_back(view)
+            names.push_back(a.class_name + string(b"\0", 1) + a.name_key)
+            deaths.push_back(a.death.substr(1) if a.death.size() > 0 else string())
+        pthread_mutex_unlock(&c.mu)
+    states = {A_PENDING: "pending", A_ALIVE: "alive", A_RESTARTING: "restarting",
+              A_DEAD: "dead"}
+    actors = []
+    for i in range(views.size()):
+        class_name, _, key = names[i].decode("utf-8", "replace").partition("\0")
+        namespace, _, name = key.partition("\0")
+        actors.append({
+            "id": f"{views[i].id:016x}", "class_name": class_name, "name": name,
+            "namespace": namespace, "pid": views[i].pid, "state": states[views[i].state],
+            "pending_calls": views[i].pending, "restarts": views[i].restarts,
+            "calls_done": views[i].calls_done, "num_cpus": views[i].cpu_milli / 1000,
+            "death_cause": deaths[i].decode("utf-8", "replace") or None})
+    return actors

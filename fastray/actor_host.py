@@ -1,0 +1,375 @@
+"""The process side of an actor: its process is a worker that got the
+actor's creation task.  It builds the instance and from then on runs only
+that actor's method calls, in one of three ways:
+
+- a default actor runs one call at a time, in order, in the main thread
+  (the task worker's own loop, so a call costs what a task costs);
+- a threaded actor (``max_concurrency`` > 1, or concurrency groups) runs
+  calls on thread pools, one per group, while the main thread reads the
+  socket and hands each reply to the thread that waits for it;
+- an async actor (any ``async def`` method) runs every call as a coroutine
+  on one event loop in the main thread, which reads the socket too; a
+  semaphore per group bounds how many run at once.
+
+Cancel of a running call does not interrupt a sync method (Ray's rule):
+``get_runtime_context().is_canceled()`` turns True in it, and its result is
+dropped as cancelled.  A coroutine gets ``asyncio.CancelledError``.
+"""
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextvars
+import inspect
+import os
+import signal
+import struct
+import sys
+import threading
+import time
+import traceback
+from typing import Any, Callable
+
+from . import _cancel_signal, state, wire
+from .actor import ActorHandle
+from .actor_spec import (READY_METHOD, TERMINATE_METHOD, ActorBlueprint, ActorExit,
+                         ActorSettings, MethodCall)
+from .serialization import deserialize, error_of, text_payload
+from .worker import Connection, WorkerBackend, arguments, serve
+
+_task_id: contextvars.ContextVar[int | None] = contextvars.ContextVar("task_id", default=None)
+_task_name: contextvars.ContextVar[str] = contextvars.ContextVar("task_name", default="")
+_interrupted: contextvars.ContextVar[bool] = contextvars.ContextVar("interrupted",
+                                                                  default=False)
+
+
+def host_actor(worker: WorkerBackend, task_id: int, fn_id: int, body: memoryview) -> None:
+    """Turns this worker into the host of the actor that task_id creates;
+    returns only by raising EOFError when the runtime closes the socket."""
+    num_returns, deps, args_payload = worker._unpack_task(fn_id, body)
+    del body
+    blueprint: ActorBlueprint = worker.callable_of(fn_id)[0]
+    host = ActorBackend(worker.connection, worker.origin_base, worker.slot, worker.mapping)
+    state.install(host)
+    host.actor_id = task_id
+    host.class_name = blueprint.cls.__name__
+    try:
+        args, kwargs, _ = arguments(deps, args_payload)
+        settings: ActorSettings = args.pop(0)
+    except BaseException as exc:
+        host.send_result(task_id, wire.STATUS_ERROR, [(_constructor_failed(exc), [])])
+        serve(host, None)
+        return
+    del deps, args_payload
+    if blueprint.is_async:
+        host = AsyncActorBackend.taking_over(host)
+    elif settings.max_concurrency > 1 or settings.concurrency_groups:
+        host = ThreadedActorBackend.taking_over(host)
+    host.settings = settings
+    signal.signal(signal.SIGINT, host.on_sigint)
+    host.construct(task_id, blueprint.cls, args, kwargs)
+    host.serve()
+
+
+def _constructor_failed(error: BaseException) -> bytes:
+    text = "".join(traceback.format_exception(error)).rstrip()
+    return text_payload(wire.PAYLOAD_ACTOR_DIED,
+                        f"The actor died because its constructor raised:\n{text}")
+
+
+class ActorBackend(WorkerBackend):
+    """A worker hosting an actor that runs one call at a time, in order."""
+
+    actor_id: int | None = None
+    class_name = ""
+    settings: ActorSettings | None = None
+
+    def __init__(self, connection: Connection, origin: int, slot: int, mapping: Any) -> None:
+        super().__init__(connection, origin, slot, mapping)
+        self.instance: Any = None
+        self.exiting = False
+        self._bound: dict[int, tuple[Callable[..., Any], str]] = {}
+
+    @classmethod
+    def taking_over(cls, host: ActorBackend) -> ActorBackend:
+        """The same actor hosted another way: a fresh backend of this kind."""
+        other = cls(host.connection, host.origin_base, host.slot, host.mapping)
+        other.actor_id, other.class_name = host.actor_id, host.class_name
+        state.install(other)
+        return other
+
+    # The running call, per thread and per coroutine.
+    task_id = property(lambda self: _task_id.get(), lambda self, v: _task_id.set(v))
+    task_name = property(lambda self: _task_name.get(), lambda self, v: _task_name.set(v))
+    _interrupted = property(lambda self: _interrupted.get(),
+                            lambda self, v: _interrupted.set(v))
+
+    def construct(self, task_id: int, cls: type, args: list, kwargs: dict) -> None:
+        """Runs __init__; a constructor that raises kills the actor for good."""
+        self.task_id, self.task_name = task_id, f"{cls.__qualname__}.__init__"
+        try:
+            self.instance = cls(*args, **kwargs)
+        except BaseException as exc:
+            self.send_result(task_id, wire.STATUS_ERROR, [(_constructor_failed(exc), [])])
+            return
+        finally:
+            self.task_id, self.task_name = None, ""
+        self.send_result(task_id, wire.STATUS_OK, [])
+
+    def serve(self) -> None:
+        serve(self, None)
+
+    def callable_of(self, fn_id: int) -> tuple[Callable[..., Any], str]:
+        """A call's bound method (the function the scheduler sent names it)."""
+        bound = self._bound.get(fn_id)
+        if bound is None:
+            call: MethodCall = self._functions[fn_id][0]
+            name = f"{self.class_name}.{call.name}"
+            if call.name == READY_METHOD:
+                bound = (_ready, name)
+            elif call.name == TERMINATE_METHOD:
+                bound = (_terminate, name)
+            elif self.instance is None:
+                bound = (_not_constructed, name)
+            else:
+                bound = (getattr(self.instance, call.name), name)
+            self._bound[fn_id] = bound
+        return bound
+
+    def failure_of(self, error: BaseException, retry_exceptions: Any, name: str,
+                   num_returns: int) -> tuple[int, list[tuple[bytes, list[int]]]]:
+        if isinstance(error, ActorExit):
+            self.exiting = True
+            return wire.STATUS_ACTOR_EXIT, []
+        return super().failure_of(error, retry_exceptions, name, num_returns)
+
+    def send_result(self, task_id: int, status: int,
+                    results: list[tuple[bytes, list[int]]]) -> None:
+        super().send_result(task_id, status, results)
+        if status == wire.STATUS_ACTOR_EXIT:
+            self.send_outbox()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(0)
+
+    def on_sigint(self, signum: int, frame: Any) -> None:
+        """cancel() of a call: one not started yet is skipped when it comes
+        up; one running is only flagged (is_canceled), as Ray does."""
+        _cancel_signal.handled()
+
+    def group_of(self, fn_id: int) -> str | None:
+        """The concurrency group of the method fn_id calls."""
+        call = self._functions[fn_id][0]
+        method = self.settings.meta.methods.get(call.name) if self.settings else None
+        return method.concurrency_group if method is not None else None
+
+    def output_name(self) -> str:
+        return self.class_name
+
+    def current_actor(self) -> ActorHandle:
+        assert self.actor_id is not None and self.settings is not None
+        return ActorHandle(self.actor_id, self.settings.meta, counted=False)
+
+
+def _ready() -> bool:
+    return True
+
+
+def _terminate() -> None:
+    raise ActorExit()
+
+
+def _not_constructed() -> None:
+    raise RuntimeError("the actor's constructor did not finish")
+
+
+class ThreadedActorBackend(ActorBackend):
+    """Calls run on thread pools (one per concurrency group); the main
+    thread reads the socket and routes replies to the waiting threads."""
+
+    def __init__(self, connection: Connection, origin: int, slot: int, mapping: Any) -> None:
+        super().__init__(connection, origin, slot, mapping)
+        self._lock = threading.RLock()
+        self._replies: dict[tuple[int, int], tuple[int, memoryview]] = {}
+        self._replied = threading.Condition(self._lock)
+        self._pools: dict[str | None, concurrent.futures.ThreadPoolExecutor] = {}
+
+    def serve(self) -> None:
+        settings = self.settings
+        assert settings is not None
+        groups = {None: settings.max_concurrency, **dict(settings.concurrency_groups)}
+        self._pools = {name: concurrent.futures.ThreadPoolExecutor(limit, f"actor-{name}")
+                       for name, limit in groups.items()}
+        while not self.exiting:
+            frame = self.connection.receive()
+            assert frame is not None
+            kind, a, b, body = frame
+            if kind == wire.TASK:
+                self.learn_function(b, body)
+                self._pools[self._group_of(b)].submit(self.run_task, a, b, body)
+            elif kind != wire.REVOKE:
+                with self._replied:
+                    self._replies[(kind, a)] = (b, body)
+                    self._replied.notify_all()
+
+    def _group_of(self, fn_id: int) -> str | None:
+        group = self.group_of(fn_id)
+        return group if group in self._pools else None
+
+    def _send(self, kind: int, a: int, b: int, body: bytes = b"", later: bool = False) -> None:
+        with self._lock:
+            super()._send(kind, a, b, body, later)
+
+    def send_outbox(self) -> None:
+        with self._lock:
+            super().send_outbox()
+
+    def incref(self, object_id: int) -> None:
+        with self._lock:
+            super().incref(object_id)
+
+    def decref(self, object_id: int) -> None:
+        with self._lock:
+            super().decref(object_id)
+
+    def release_view(self, blob_id: int) -> None:
+        with self._lock:
+            super().release_view(blob_id)
+
+    def _local_refs_adopt(self, first_id: int, count: int) -> None:
+        with self._lock:
+            super()._local_refs_adopt(first_id, count)
+
+    def _next_request(self) -> int:
+        with self._lock:
+            return super()._next_request()
+
+    def _reply(self, kind: int, request: int, deadline: float | None
+               ) -> tuple[int, memoryview] | None:
+        """Waits for the main thread to hand over the reply."""
+        key = (kind, request)
+        with self._replied:
+            while key not in self._replies:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return None
+                self._replied.wait(remaining)
+            return self._replies.pop(key)
+
+
+class AsyncActorBackend(ActorBackend):
+    """Every call is a coroutine on one event loop in the main thread, which
+    also reads the socket; a sync method runs on the loop."""
+
+    def __init__(self, connection: Connection, origin: int, slot: int, mapping: Any) -> None:
+        super().__init__(connection, origin, slot, mapping)
+        self._loop = asyncio.new_event_loop()
+        self._running: dict[int, asyncio.Task] = {}
+        self._awaited: dict[int, tuple[concurrent.futures.Future, int]] = {}
+        self._limits: dict[str | None, asyncio.Semaphore] = {}
+
+    def construct(self, task_id: int, cls: type, args: list, kwargs: dict) -> None:
+        asyncio.set_event_loop(self._loop)
+        super().construct(task_id, cls, args, kwargs)
+
+    def serve(self) -> None:
+        settings = self.settings
+        assert settings is not None
+        groups = {None: settings.max_concurrency, **dict(settings.concurrency_groups)}
+        self._limits = {name: asyncio.Semaphore(limit) for name, limit in groups.items()}
+        self._loop.add_reader(self.connection.sock.fileno(), self._readable)
+        self._loop.run_forever()
+        raise EOFError("the driver closed the connection")
+
+    def _readable(self) -> None:
+        try:
+            while True:
+                frame = self.connection.receive(time.monotonic())
+                if frame is None:
+                    break
+                self._dispatch(*frame)
+        except (EOFError, ConnectionError):
+            self._loop.stop()
+        self.send_outbox()
+
+    def _dispatch(self, kind: int, a: int, b: int, body: memoryview) -> None:
+        if kind == wire.TASK:
+            self._running[a] = self._loop.create_task(self._run_call(a, b, body))
+        elif kind == wire.REPLY and a in self._awaited:
+            future, _ = self._awaited.pop(a)
+            self._settle(future, body)
+        elif kind != wire.REVOKE:
+            self._early_replies[(kind, a)] = (b, body)
+
+    async def _run_call(self, task_id: int, fn_id: int, body: memoryview) -> None:
+        num_returns, deps, args_payload = self._unpack_task(fn_id, body)
+        del body
+        function, name = self.callable_of(fn_id)
+        group = self.group_of(fn_id)
+        created: list[int] = []
+        retry_exceptions: Any = False
+        async with self._limits.get(group, self._limits[None]):
+            self.task_id, self.task_name = task_id, name
+            try:
+                if _cancel_signal.requested(task_id):
+                    raise asyncio.CancelledError
+                args, kwargs, retry_exceptions = arguments(deps, args_payload)
+                del deps, args_payload
+                value = function(*args, **kwargs)
+                if inspect.isawaitable(value):
+                    value = await value
+                status, results = wire.STATUS_OK, self.results_of(value, num_returns, name,
+                                                                  created)
+            except asyncio.CancelledError:
+                status, results = wire.STATUS_INTERRUPTED, []
+            except BaseException as exc:
+                status, results = self.failure_of(exc, retry_exceptions, name, num_returns)
+            finally:
+                self._running.pop(task_id, None)
+            try:
+                self.send_result(task_id, status, results)
+            finally:
+                self.drop_created(created)
+
+    def on_sigint(self, signum: int, frame: Any) -> None:
+        _cancel_signal.handled()
+        for task_id, running in list(self._running.items()):
+            if _cancel_signal.requested(task_id):
+                self._loop.call_soon_threadsafe(running.cancel)
+
+    def future(self, ref: Any) -> concurrent.futures.Future[Any]:
+        """``await ref`` in a coroutine: settled when the reply comes, while
+        the loop runs other calls."""
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        request = self._next_request()
+        self._awaited[request] = (future, ref.id)
+        self._send(wire.WAIT, request, 1, struct.pack("<IIQ", wire.WAIT_FETCH, 1, ref.id))
+        return future
+
+    def _settle(self, future: concurrent.futures.Future, body: memoryview) -> None:
+        states, payloads = self._parse_reply(body, 1, True)
+        try:
+            if states[0] == wire.OBJ_FAILED and payloads is not None and payloads[0]:
+                future.set_exception(error_of(payloads[0][0]))
+            elif payloads is not None and payloads[0] is not None:
+                future.set_result(deserialize(payloads[0]))
+            else:
+                future.set_exception(RuntimeError("the object no longer exists"))
+        except Exception as exc:
+            future.set_exception(exc)
+
+    def _reply(self, kind: int, request: int, deadline: float | None
+               ) -> tuple[int, memoryview] | None:
+        """A blocking get on the loop's thread: reads the socket itself;
+        calls that arrive meanwhile start once the loop runs again."""
+        early = self._early_replies.pop((kind, request), None)
+        if early is not None:
+            return early
+        while True:
+            frame = self.connection.receive(deadline)
+            if frame is None:
+                return None
+            got, a, b, body = frame
+            if got == kind and a == request:
+                return b, body
+            self._loop.call_soon(self._dispatch, got, a, b, body)

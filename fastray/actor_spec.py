@@ -1,0 +1,98 @@
+"""What travels between processes to make and call an actor: the class's
+blueprint (sent once to the actor's process), the marker of one method
+(sent once per method), and the description every handle carries.
+
+Plain data, low in the package, so the driver's API, the worker and the
+scheduler backends all read the same definitions without importing each
+other.
+"""
+from __future__ import annotations
+
+import hashlib
+import inspect
+from dataclasses import dataclass
+from typing import Any
+
+# Methods every actor has, run by the runtime itself.
+READY_METHOD = "__ray_ready__"
+TERMINATE_METHOD = "__ray_terminate__"
+BUILTIN_METHODS = (READY_METHOD, TERMINATE_METHOD)
+
+
+class ActorExit(BaseException):
+    """Raised by exit_actor(): ends the actor once the call returns.  A
+    BaseException, so the user's ``except Exception`` does not swallow it."""
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """A method's options (from ``@fastray.method``), and its call id."""
+
+    fn_id: int
+    num_returns: int = 1
+    concurrency_group: str | None = None
+    max_task_retries: int | None = None
+    retry_exceptions: Any = False
+
+
+@dataclass(frozen=True)
+class ActorMeta:
+    """What a handle needs to call the actor, the same in every process."""
+
+    class_name: str
+    methods: dict[str, MethodSpec]
+    max_task_retries: int
+    max_pending_calls: int
+    name: str
+    namespace: str
+
+
+@dataclass(frozen=True)
+class ActorSettings:
+    """The per-actor part of the constructor call: how the process runs it."""
+
+    meta: ActorMeta
+    max_concurrency: int
+    concurrency_groups: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True)
+class ActorBlueprint:
+    """The creation task's function: the user's class."""
+
+    cls: type
+    is_async: bool
+
+
+@dataclass(frozen=True)
+class MethodCall:
+    """A method call task's function: which method to run on the instance."""
+
+    name: str
+
+
+def method_fn_id(class_id: int, name: str) -> int:
+    """A method's function id: the same in every process for one class."""
+    digest = hashlib.blake2b(f"{class_id}:{name}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") >> 1
+
+
+def is_async_class(cls: type) -> bool:
+    """Ray's rule: any ``async def`` method makes an async actor."""
+    return any(inspect.iscoroutinefunction(member) or inspect.isasyncgenfunction(member)
+               for _, member in inspect.getmembers(cls, inspect.isfunction))
+
+
+def method_specs(cls: type, class_id: int) -> dict[str, MethodSpec]:
+    """The public methods of cls (and the built-in ones), with their options."""
+    specs = {name: MethodSpec(method_fn_id(class_id, name)) for name in BUILTIN_METHODS}
+    for name, member in inspect.getmembers(cls, callable):
+        if name.startswith("__") and name.endswith("__"):
+            continue
+        specs[name] = MethodSpec(
+            fn_id=method_fn_id(class_id, name),
+            num_returns=getattr(member, "__ray_num_returns__", 1),
+            concurrency_group=getattr(member, "__ray_concurrency_group__", None),
+            max_task_retries=getattr(member, "__ray_max_task_retries__", None),
+            retry_exceptions=getattr(member, "__ray_retry_exceptions__", False))
+    return specs
