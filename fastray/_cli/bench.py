@@ -21,6 +21,7 @@ import json
 import multiprocessing
 import os
 import platform
+import select
 import statistics
 import subprocess
 import sys
@@ -423,19 +424,38 @@ def steps(kind: str, quick: bool) -> int:
     return len(MICROBENCHMARK_ROWS)
 
 
+FIGURE_TIMEOUT_S = 300.0
+
+
 def measure_in_child(kind: str, executor: Executor, quick: bool,
                      progress: Progress) -> dict[str, float]:
     """One executor's figures, measured in a fresh interpreter: no executor
     runs in a heap another has filled, and one that crashes (Ray has been
-    seen to segfault in its shutdown) loses only the figures it had left."""
-    done = subprocess.run(
+    seen to segfault in its shutdown) or takes over FIGURE_TIMEOUT_S for a
+    figure (is stuck) loses only the figures it had left."""
+    child = subprocess.Popen(
         [sys.executable, "-m", "fastray._cli.bench", kind, executor.name, str(int(quick)),
-         str(progress.done), str(progress.total)], stdout=subprocess.PIPE, text=True)
+         str(progress.done), str(progress.total)], stdout=subprocess.PIPE, bufsize=0)
+    assert child.stdout is not None     # unbuffered, so select() sees every line not yet read
+    figures, stuck = {}, False
+    while select.select([child.stdout], [], [], FIGURE_TIMEOUT_S)[0]:
+        line = child.stdout.readline().decode()
+        if not line:
+            break
+        if line.startswith(FIGURE):
+            row, value = json.loads(line[len(FIGURE):])
+            figures[row] = value
+    else:
+        stuck = True
+        child.kill()
+    status = child.wait()
+    child.stdout.close()
     progress.done += steps(kind, quick)
-    figures = dict(json.loads(line[len(FIGURE):]) for line in done.stdout.splitlines()
-                   if line.startswith(FIGURE))
-    if done.returncode != 0:
-        print(f"\n({executor.name} exited with status {done.returncode} after "
+    if stuck:
+        print(f"\n({executor.name} gave no figure in {FIGURE_TIMEOUT_S:.0f} s and was stopped "
+              f"after {len(figures)} figures)", file=sys.stderr)
+    elif status != 0:
+        print(f"\n({executor.name} exited with status {status} after "
               f"{len(figures)} figures)", file=sys.stderr)
     return figures
 
