@@ -1,4 +1,5 @@
-"""``python -m fastray bench`` runs end to end and writes what it prints."""
+"""``python -m fastray bench`` runs end to end and writes what it prints;
+its actor workloads give every figure."""
 from __future__ import annotations
 
 import json
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import fastray
-from fastray._cli import bench
+from fastray._cli import bench, bench_actors
 
 
 @pytest.mark.slow
@@ -19,11 +20,12 @@ def test_a_quick_run_measures_every_workload_and_writes_json(tmp_path: Path) -> 
     out = tmp_path / "bench.json"
     done = subprocess.run(
         [sys.executable, "-m", "fastray", "bench", "--quick", "--only", "fastray",
-         "multiprocessing.Pool", "--json", str(out)],
+         "multiprocessing.Pool", "--tables", "peers", "ray_microbenchmark", "--json", str(out)],
         capture_output=True, text=True, timeout=280,
         env=dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(fastray.__file__))))
     assert done.returncode == 0, done.stderr
     report = json.loads(out.read_text())
+    assert "actors" not in report                    # not among the --tables asked for
     peers = report["peers"]
     assert set(peers) == {"fastray", "multiprocessing.Pool"}
     rows = {w.row for w in bench.peer_workloads(quick=True)} | {
@@ -46,3 +48,17 @@ def test_a_peer_whose_child_fails_leaves_a_gap_not_a_failed_run() -> None:
     assert figures == {} and progress.done == progress.total
     table = bench.table({"fastray": {"shutdown (ms)": 10.0}, Unknown.name: figures})
     assert "| shutdown (ms) | 10 | – | – |" in table
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(30)
+@pytest.mark.xfail(strict=True, raises=pytest.fail.Exception,
+                   reason="a call to an async actor's coroutine method never returns yet "
+                   "(the async-actor rows), so the test times out; remove this mark when it does")
+def test_the_actor_workloads_give_every_figure_on_fastray(ray) -> None:
+    tiny = bench_actors.ActorSizes(batch=5, per_server=5, tasks=2, servers=1, created=2,
+                                   round_trips=5, rounds=1, quick=True)
+    steps: list[str] = []
+    figures = dict(bench_actors.actor_figures(ray, tiny, steps.append))
+    assert list(figures) == steps == list(bench_actors.rows(tiny))
+    assert all(isinstance(value, float) and value > 0 for value in figures.values()), figures

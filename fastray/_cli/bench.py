@@ -8,18 +8,20 @@ Two tables:
   ``bench`` extra), through one small adapter each, so every figure is taken
   the same way for all of them;
 - *Ray's microbenchmark*: the workloads of ``ray microbenchmark`` that need
-  only tasks and objects, on fastray and (when installed) Ray.
+  only tasks and objects, on fastray and (when installed) Ray;
+- *actors*: its actor workloads, and what creating and holding actors
+  costs (fastray/_cli/bench_actors.py), on the same two.
 
 ``benches/`` runs the same adapters and workloads under pytest-benchmark.
 """
 from __future__ import annotations
 
 import concurrent.futures
-import gc
 import json
 import multiprocessing
 import os
 import platform
+import select
 import statistics
 import subprocess
 import sys
@@ -27,6 +29,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
+from . import bench_actors
+from .bench_measure import median_time, memory_of_tree, rate
 from .bench_tasks import checksum, make_array, noop
 
 MB = 1_000_000
@@ -187,33 +191,6 @@ def installed(names: list[str] | None = None) -> list[Executor]:
     return chosen
 
 
-# ---------------------------------------------------------------- timing
-
-
-def median_time(action: Callable[[], Any], rounds: int) -> float:
-    times = []
-    for _ in range(rounds):
-        gc.collect()
-        started = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
-
-
-def rate(action: Callable[[], Any], per_call: float, quick: bool) -> float:
-    """Ray's timeit: per_call units per second, the median of 5 trials of
-    calls repeated for at least half a second (a tenth if quick)."""
-    action()
-    trials = []
-    for _ in range(5):
-        calls, started = 0, time.perf_counter()
-        while (elapsed := time.perf_counter() - started) < (0.1 if quick else 0.5):
-            action()
-            calls += 1
-        trials.append(calls * per_call / elapsed)
-    return statistics.median(trials)
-
-
 # ---------------------------------------------------------------- workloads
 
 
@@ -221,7 +198,8 @@ def rate(action: Callable[[], Any], per_call: float, quick: bool) -> float:
 # import, OpenBLAS's threads spin, which on 2 cores slows whatever starts then.
 STARTUP_SCRIPT = """
 import json, os, sys, time
-from fastray._cli.bench import executor_named, memory_of_tree
+from fastray._cli.bench import executor_named
+from fastray._cli.bench_measure import memory_of_tree
 from fastray._cli.bench_tasks import checksum, noop
 executor = executor_named(sys.argv[1])
 executor.load()
@@ -239,36 +217,6 @@ print(json.dumps([startup, rss, pss, processes]))
 
 def executor_named(name: str) -> Executor:
     return next(kind() for kind in EXECUTORS if kind.name == name)
-
-
-def memory_of_tree(root: int) -> tuple[float, float, int]:
-    """RSS and PSS (MB) of a process and all its descendants, and how many."""
-    parents = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as stat:
-                    parents[int(entry)] = int(stat.read().rsplit(")", 1)[1].split()[1])
-            except OSError:
-                continue
-    tree, frontier = {root}, [root]
-    while frontier:
-        parent = frontier.pop()
-        children = [pid for pid, ppid in parents.items() if ppid == parent]
-        tree.update(children)
-        frontier.extend(children)
-    rss = pss = 0
-    for pid in tree:
-        try:
-            with open(f"/proc/{pid}/smaps_rollup") as rollup:
-                for line in rollup:
-                    if line.startswith("Rss:"):
-                        rss += int(line.split()[1])
-                    elif line.startswith("Pss:"):
-                        pss += int(line.split()[1])
-        except OSError:
-            continue
-    return rss / 1000, pss / 1000, len(tree)
 
 
 def fresh_start(executor: Executor, rounds: int) -> dict[str, float]:
@@ -450,29 +398,64 @@ def microbenchmark_figures(executor: Executor, quick: bool, progress: Progress) 
     executor.stop()
 
 
+def actor_figures(executor: Executor, quick: bool, progress: Progress) -> Figures:
+    assert isinstance(executor, Fastray)
+    executor.load()
+    executor.start()
+    yield from bench_actors.actor_figures(
+        executor.ray, bench_actors.ActorSizes.for_run(quick, CPUS),
+        lambda row: progress.step(f"{executor.name}: {row}"))
+    executor.stop()
+
+
 MEASURES: dict[str, Callable[[Executor, bool, Progress], Figures]] = {
-    "peers": peer_figures, "ray_microbenchmark": microbenchmark_figures}
+    "peers": peer_figures, "ray_microbenchmark": microbenchmark_figures,
+    "actors": actor_figures}
+TABLES = tuple(MEASURES)
 FIGURE = "figure: "
 
 
 def steps(kind: str, quick: bool) -> int:
     """How many progress steps one executor's measuring takes."""
-    return len(peer_workloads(quick)) + 2 if kind == "peers" else len(MICROBENCHMARK_ROWS)
+    if kind == "peers":
+        return len(peer_workloads(quick)) + 2
+    if kind == "actors":
+        return len(bench_actors.rows(bench_actors.ActorSizes.for_run(quick, CPUS)))
+    return len(MICROBENCHMARK_ROWS)
+
+
+FIGURE_TIMEOUT_S = 300.0
 
 
 def measure_in_child(kind: str, executor: Executor, quick: bool,
                      progress: Progress) -> dict[str, float]:
     """One executor's figures, measured in a fresh interpreter: no executor
     runs in a heap another has filled, and one that crashes (Ray has been
-    seen to segfault in its shutdown) loses only the figures it had left."""
-    done = subprocess.run(
+    seen to segfault in its shutdown) or takes over FIGURE_TIMEOUT_S for a
+    figure (is stuck) loses only the figures it had left."""
+    child = subprocess.Popen(
         [sys.executable, "-m", "fastray._cli.bench", kind, executor.name, str(int(quick)),
-         str(progress.done), str(progress.total)], stdout=subprocess.PIPE, text=True)
+         str(progress.done), str(progress.total)], stdout=subprocess.PIPE, bufsize=0)
+    assert child.stdout is not None     # unbuffered, so select() sees every line not yet read
+    figures, stuck = {}, False
+    while select.select([child.stdout], [], [], FIGURE_TIMEOUT_S)[0]:
+        line = child.stdout.readline().decode()
+        if not line:
+            break
+        if line.startswith(FIGURE):
+            row, value = json.loads(line[len(FIGURE):])
+            figures[row] = value
+    else:
+        stuck = True
+        child.kill()
+    status = child.wait()
+    child.stdout.close()
     progress.done += steps(kind, quick)
-    figures = dict(json.loads(line[len(FIGURE):]) for line in done.stdout.splitlines()
-                   if line.startswith(FIGURE))
-    if done.returncode != 0:
-        print(f"\n({executor.name} exited with status {done.returncode} after "
+    if stuck:
+        print(f"\n({executor.name} gave no figure in {FIGURE_TIMEOUT_S:.0f} s and was stopped "
+              f"after {len(figures)} figures)", file=sys.stderr)
+    elif status != 0:
+        print(f"\n({executor.name} exited with status {status} after "
               f"{len(figures)} figures)", file=sys.stderr)
     return figures
 
@@ -485,16 +468,17 @@ def _child(kind: str, name: str, quick: str, done: str, total: str) -> None:
 
 def table(results: dict[str, dict[str, float]]) -> str:
     """A markdown table: a row per workload, a column per executor, then
-    fastray's advantage over each (higher is better)."""
+    fastray's advantage over each (higher is better); "–" where a figure is
+    missing (its executor failed before measuring it)."""
     names = list(results)
-    rows = list(results[names[0]])
+    rows = list(dict.fromkeys(row for figures in results.values() for row in figures))
     header = ["workload", *names, *(f"vs {n}" for n in names[1:])]
     lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
     for row in rows:
-        ours = results[names[0]][row]
+        ours = results[names[0]].get(row)
         higher_is_better = "/s)" in row
         cells = [_number(results[n].get(row)) for n in names]
-        ratios = ["–" if results[n].get(row) in (None, 0) else
+        ratios = ["–" if ours in (None, 0) or results[n].get(row) in (None, 0) else
                   f"{(ours / results[n][row]) if higher_is_better else results[n][row] / ours:.1f}×"
                   for n in names[1:]]
         lines.append(f"| {row} | " + " | ".join(cells + ratios) + " |")
@@ -516,33 +500,37 @@ def machine() -> dict[str, Any]:
             "python": platform.python_version(), "system": platform.platform()}
 
 
-def main(quick: bool = False, json_path: str | None = None,
-         only: list[str] | None = None) -> dict[str, Any]:
+HEADINGS = {"ray_microbenchmark": "`ray microbenchmark`'s task and object workloads:",
+            "actors": "`ray microbenchmark`'s actor workloads, and what an actor costs:"}
+
+
+def main(quick: bool = False, json_path: str | None = None, only: list[str] | None = None,
+         tables: tuple[str, ...] = TABLES) -> dict[str, Any]:
     executors = installed(None if only is None else ["fastray", *only])
     missing = [kind.name for kind in EXECUTORS if kind.name not in {e.name for e in executors}]
     if missing:
         print(f"(not installed, left out: {', '.join(missing)}; pip install 'fastray[bench]')")
-    runs = [("peers", e) for e in executors] + [
-        ("ray_microbenchmark", e) for e in executors if isinstance(e, Fastray)]
+    runs = [(kind, e) for kind in TABLES if kind in tables for e in executors
+            if kind == "peers" or isinstance(e, Fastray)]
     progress = Progress(sum(steps(kind, quick) for kind, _ in runs))
     report: dict[str, Any] = {"machine": machine(), "quick": quick,
-                              "peers": {}, "ray_microbenchmark": {}}
+                              **{kind: {} for kind in TABLES if kind in tables}}
     for kind, executor in runs:
         report[kind][executor.name] = measure_in_child(kind, executor, quick, progress)
     progress.close()
-    host, peers, microbenchmark = report["machine"], report["peers"], report["ray_microbenchmark"]
+    host = report["machine"]
     print(f"\n{CPUS} CPUs used of {host['cpus']} ({host['cpu']}, {host['memory_gib']} GiB, "
           f"Python {host['python']}); medians; the ratios are fastray's advantage "
-          "(higher is better)\n")
-    print(table(peers))
-    print("\n`ray microbenchmark`'s task and object workloads:\n")
-    print(table(microbenchmark))
+          "(higher is better)")
+    for kind in TABLES:
+        if kind in tables:
+            print(f"\n{HEADINGS[kind]}\n" if kind in HEADINGS else "")
+            print(table(report[kind]))
     if json_path:
         with open(json_path, "w") as out:
             json.dump(report, out, indent=2)
         print(f"\nwrote {json_path}")
     return report
-
 
 if __name__ == "__main__":
     _child(*sys.argv[1:])

@@ -8,6 +8,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from .bench import TABLES as BENCH_TABLES
 from .tour import run_tour
 
 
@@ -18,7 +19,7 @@ def _tour(args: argparse.Namespace) -> int:
 
 def _bench(args: argparse.Namespace) -> int:
     from .bench import main as run_bench
-    run_bench(quick=args.quick, json_path=args.json, only=args.only)
+    run_bench(quick=args.quick, json_path=args.json, only=args.only, tables=tuple(args.tables))
     return 0
 
 
@@ -46,13 +47,17 @@ def _parser() -> argparse.ArgumentParser:
         help="measure fastray next to Ray and the process pools",
         description="Run the same workloads on fastray, ProcessPoolExecutor, "
         "multiprocessing.Pool and, when installed, Ray, loky and dask, then Ray's own "
-        "microbenchmark on fastray and Ray; print medians and ratios.",
+        "microbenchmark (its task and object workloads, then its actor workloads and what "
+        "an actor costs) on fastray and Ray; print medians and ratios.",
     )
     bench.add_argument("--quick", action="store_true",
                        help="smaller workloads and fewer rounds (a smoke run)")
     bench.add_argument("--json", metavar="FILE", help="also write the figures to FILE")
     bench.add_argument("--only", nargs="+", metavar="NAME",
                        help='compare fastray with only these executors (e.g. Ray "loky")')
+    bench.add_argument("--tables", nargs="+", choices=BENCH_TABLES, default=list(BENCH_TABLES),
+                       metavar="TABLE",
+                       help=f"measure only these tables (of {', '.join(BENCH_TABLES)})")
     bench.set_defaults(handler=_bench)
     dashboard = commands.add_parser(
         "dashboard",
