@@ -51,10 +51,7 @@ def test_a_peer_whose_child_fails_leaves_a_gap_not_a_failed_run() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(30)
-@pytest.mark.xfail(strict=True, raises=pytest.fail.Exception,
-                   reason="a call to an async actor's coroutine method never returns yet "
-                   "(the async-actor rows), so the test times out; remove this mark when it does")
+@pytest.mark.timeout(120)
 def test_the_actor_workloads_give_every_figure_on_fastray(ray) -> None:
     tiny = bench_actors.ActorSizes(batch=5, per_server=5, tasks=2, servers=1, created=2,
                                    round_trips=5, rounds=1, quick=True)
