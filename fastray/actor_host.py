@@ -28,7 +28,7 @@ import sys
 import threading
 import time
 import traceback
-from typing import Any, Callable
+from typing import Any, Callable, Generic, TypeVar, cast
 
 from . import _cancel_signal, state, wire
 from .actor import ActorHandle
@@ -37,10 +37,28 @@ from .actor_spec import (READY_METHOD, TERMINATE_METHOD, ActorBlueprint, ActorEx
 from .serialization import deserialize, error_of, text_payload
 from .worker import Connection, WorkerBackend, arguments, serve
 
-_task_id: contextvars.ContextVar[int | None] = contextvars.ContextVar("task_id", default=None)
-_task_name: contextvars.ContextVar[str] = contextvars.ContextVar("task_name", default="")
-_interrupted: contextvars.ContextVar[bool] = contextvars.ContextVar("interrupted",
+_call_task_id: contextvars.ContextVar[int | None] = contextvars.ContextVar("task_id",
+                                                                    default=None)
+_call_task_name: contextvars.ContextVar[str] = contextvars.ContextVar("task_name", default="")
+_call_interrupted: contextvars.ContextVar[bool] = contextvars.ContextVar("interrupted",
                                                                   default=False)
+
+
+T = TypeVar("T")
+
+
+class _PerCall(Generic[T]):
+    """An attribute whose value belongs to the running call: each thread
+    and each coroutine sees its own."""
+
+    def __init__(self, variable: contextvars.ContextVar[T]) -> None:
+        self._variable = variable
+
+    def __get__(self, instance: object, owner: type) -> T:
+        return self._variable.get()
+
+    def __set__(self, instance: object, value: T) -> None:
+        self._variable.set(value)
 
 
 def host_actor(worker: WorkerBackend, task_id: int, fn_id: int, body: memoryview) -> None:
@@ -48,7 +66,7 @@ def host_actor(worker: WorkerBackend, task_id: int, fn_id: int, body: memoryview
     returns only by raising EOFError when the runtime closes the socket."""
     num_returns, deps, args_payload = worker._unpack_task(fn_id, body)
     del body
-    blueprint: ActorBlueprint = worker.callable_of(fn_id)[0]
+    blueprint = cast(ActorBlueprint, worker.callable_of(fn_id)[0])
     host = ActorBackend(worker.connection, worker.origin_base, worker.slot, worker.mapping)
     state.install(host)
     host.actor_id = task_id
@@ -99,10 +117,9 @@ class ActorBackend(WorkerBackend):
         return other
 
     # The running call, per thread and per coroutine.
-    task_id = property(lambda self: _task_id.get(), lambda self, v: _task_id.set(v))
-    task_name = property(lambda self: _task_name.get(), lambda self, v: _task_name.set(v))
-    _interrupted = property(lambda self: _interrupted.get(),
-                            lambda self, v: _interrupted.set(v))
+    task_id = _PerCall(_call_task_id)  # type: ignore[assignment]
+    task_name = _PerCall(_call_task_name)  # type: ignore[assignment]
+    _interrupted = _PerCall(_call_interrupted)  # type: ignore[assignment]
 
     def construct(self, task_id: int, cls: type, args: list, kwargs: dict) -> None:
         """Runs __init__; a constructor that raises kills the actor for good."""
@@ -123,7 +140,7 @@ class ActorBackend(WorkerBackend):
         """A call's bound method (the function the scheduler sent names it)."""
         bound = self._bound.get(fn_id)
         if bound is None:
-            call: MethodCall = self._functions[fn_id][0]
+            call = cast(MethodCall, self._functions[fn_id][0])
             name = f"{self.class_name}.{call.name}"
             if call.name == READY_METHOD:
                 bound = (_ready, name)
@@ -159,7 +176,7 @@ class ActorBackend(WorkerBackend):
 
     def group_of(self, fn_id: int) -> str | None:
         """The concurrency group of the method fn_id calls."""
-        call = self._functions[fn_id][0]
+        call = cast(MethodCall, self._functions[fn_id][0])
         method = self.settings.meta.methods.get(call.name) if self.settings else None
         return method.concurrency_group if method is not None else None
 
@@ -197,7 +214,8 @@ class ThreadedActorBackend(ActorBackend):
     def serve(self) -> None:
         settings = self.settings
         assert settings is not None
-        groups = {None: settings.max_concurrency, **dict(settings.concurrency_groups)}
+        groups: dict[str | None, int] = {None: settings.max_concurrency,
+                                         **dict(settings.concurrency_groups)}
         self._pools = {name: concurrent.futures.ThreadPoolExecutor(limit, f"actor-{name}")
                        for name, limit in groups.items()}
         while not self.exiting:
@@ -275,7 +293,8 @@ class AsyncActorBackend(ActorBackend):
     def serve(self) -> None:
         settings = self.settings
         assert settings is not None
-        groups = {None: settings.max_concurrency, **dict(settings.concurrency_groups)}
+        groups: dict[str | None, int] = {None: settings.max_concurrency,
+                                         **dict(settings.concurrency_groups)}
         self._limits = {name: asyncio.Semaphore(limit) for name, limit in groups.items()}
         self._loop.add_reader(self.connection.sock.fileno(), self._readable)
         # Frames read before the loop started are in the connection's buffer.

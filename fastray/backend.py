@@ -374,7 +374,7 @@ class SchedulerBackend(Backend):
         self._check_running()
         _, answer = self._actor_op(wire.ACTOR_NAMES, b"")
         (count,) = struct.unpack_from("<I", answer)
-        offset, found = 4, []
+        offset, found = 4, cast("list[Any]", [])
         for _ in range(count):
             (size,) = struct.unpack_from("<I", answer, offset)
             namespace, _, name = answer[offset + 4:offset + 4 + size].decode().partition("\0")

@@ -48,7 +48,7 @@ def process_gone(pid: int, timeout: float = 30) -> bool:
             with open(f"/proc/{pid}/stat") as stat:
                 if stat.read().rsplit(")", 1)[1].split()[0] == "Z":
                     return True
-        except FileNotFoundError:
+        except OSError:  # gone while being read
             return True
         time.sleep(0.01)
     return False
@@ -609,3 +609,12 @@ def test_actors_do_not_count_against_max_workers(ray):
         return x
 
     assert ray.get([task.remote(i) for i in range(50)], timeout=60) == list(range(50))
+
+
+def test_the_readme_actor_example_runs():
+    with open(os.path.join(os.path.dirname(__file__), "..", "README.md")) as file:
+        readme = file.read()
+    section = readme[readme.index("## Actors"):]
+    code = section[section.index("```python") + len("```python"):section.index("```\n", 10)]
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)
