@@ -47,6 +47,7 @@ PR_SET_PDEATHSIG = 1
 OUTBOX_FRAMES = 12            # about four results with their reference frames
 OUTBOX_SECONDS = 0.0005
 SPIN_SECONDS = 50e-6
+RECV_CHUNK = 262144
 
 
 def _ids(ids: list[int]) -> bytes:
@@ -76,36 +77,54 @@ class Connection:
         """The next frame, or None at the deadline.  Safe to interrupt by a
         signal: a partly read frame is kept and completed by the next call."""
         while True:
-            if self._header is None and len(self._buffer) >= HEADER.size:
-                self._header = HEADER.unpack_from(self._buffer)
-                del self._buffer[:HEADER.size]
-                self._body = bytearray(self._header[0])
-                self._filled = 0
-            if self._header is not None and self._body is not None:
-                body = self._body
-                take = min(len(self._buffer), len(body) - self._filled)
-                if take:
-                    body[self._filled:self._filled + take] = self._buffer[:take]
-                    del self._buffer[:take]
-                    self._filled += take
-                if self._filled == len(body):
-                    _, kind, a, b = self._header
-                    self._header = self._body = None
-                    return kind, a, b, memoryview(body).toreadonly()
-                if not self._wait_readable(deadline):
-                    return None
-                view = memoryview(body)[self._filled:]
-                n = self.sock.recv_into(view)
+            frame = self.buffered()
+            if frame is not None:
+                return frame
+            if not self._wait_readable(deadline):
+                return None
+            if self._body is not None:
+                # The rest of a body goes straight into it, however large.
+                n = self.sock.recv_into(memoryview(self._body)[self._filled:])
                 if n == 0:
                     raise EOFError("the driver closed the connection")
                 self._filled += n
                 continue
-            if not self._wait_readable(deadline):
-                return None
             chunk = self._recv_soon()
             if not chunk:
                 raise EOFError("the driver closed the connection")
             self._buffer += chunk
+
+    def buffered(self) -> tuple[int, int, int, memoryview] | None:
+        """The next frame if read_available has read all of it; no I/O."""
+        if self._header is None:
+            if len(self._buffer) < HEADER.size:
+                return None
+            self._header = HEADER.unpack_from(self._buffer)
+            del self._buffer[:HEADER.size]
+            self._body = bytearray(self._header[0])
+            self._filled = 0
+        body = self._body
+        assert body is not None
+        take = min(len(self._buffer), len(body) - self._filled)
+        if take:
+            body[self._filled:self._filled + take] = self._buffer[:take]
+            del self._buffer[:take]
+            self._filled += take
+        if self._filled < len(body):
+            return None
+        _, kind, a, b = self._header
+        self._header = self._body = None
+        return kind, a, b, memoryview(body).toreadonly()
+
+    def read_available(self) -> None:
+        """Reads what has arrived, without waiting (for an event loop's reader)."""
+        try:
+            chunk = self.sock.recv(RECV_CHUNK, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return
+        if not chunk:
+            raise EOFError("the driver closed the connection")
+        self._buffer += chunk
 
     def _recv_soon(self) -> bytes:
         """Polls briefly before sleeping in recv: the next frame of a busy
