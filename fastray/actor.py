@@ -5,14 +5,13 @@ from __future__ import annotations
 import random
 from typing import Any, Callable, TypeVar
 
-import cloudpickle
-
 from . import state
 from .actor_options import ActorOptions, check_method_options
 from .actor_spec import (ActorBlueprint, ActorExit, ActorMeta, MethodSpec, is_async_class,
                          method_specs)
 from .exceptions import FastrayError, PendingCallsLimitExceeded
 from .object_ref import ObjectRef, note_contained
+from .pickler import dumps_code
 
 __all__ = ["ActorClass", "ActorHandle", "ActorMethod", "exit_actor", "method"]
 
@@ -46,13 +45,9 @@ class ActorClass:
     def pickled(self) -> bytes:
         """The blueprint sent to the actor's process, pickled once."""
         if self._pickled is None:
-            try:
-                self._pickled = cloudpickle.dumps(ActorBlueprint(self._cls, self.is_async))
-            except Exception as exc:
-                raise TypeError(f"actor class {self.name} cannot be pickled to send it to its "
-                                f"process: {exc}. It must not use (as a global or a class "
-                                "attribute) a lock, socket, open file or other process-bound "
-                                "object; create it in __init__ instead") from exc
+            self._pickled = dumps_code(ActorBlueprint(self._cls, self.is_async),
+                                       f"actor class {self.name}",
+                                       "a global or a class attribute")
         return self._pickled
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:

@@ -459,21 +459,10 @@ class AsyncActorBackend(ActorBackend):
         except Exception as exc:
             future.set_exception(exc)
 
-    def _reply(self, kind: int, request: int, deadline: float | None
-               ) -> tuple[int, memoryview] | None:
-        """A blocking get on the loop's thread: reads the socket itself;
+    def file_frame(self, kind: int, a: int, b: int, body: memoryview) -> None:
+        """A blocking get on the loop's thread reads the socket itself:
         calls that arrive meanwhile start once the loop runs again."""
-        early = self._early_replies.pop((kind, request), None)
-        if early is not None:
-            return early
-        while True:
-            frame = self.connection.receive(deadline)
-            if frame is None:
-                return None
-            got, a, b, body = frame
-            if got == kind and a == request:
-                return b, body
-            self._loop.call_soon(self._dispatch, got, a, b, body)
+        self._loop.call_soon(self._dispatch, kind, a, b, body)
 
 
 class _SpinningSelector(selectors.EpollSelector):

@@ -107,3 +107,16 @@ def dumps(value: Any, buffer_callback: Callable[[pickle.PickleBuffer], Any]) -> 
     stream = _Stream(buffer_callback)
     _Pickler(stream, protocol=5, buffer_callback=buffer_callback).dump(value)
     return b"".join(stream.chunks)   # a single chunk is returned as it is
+
+
+def dumps_code(value: Any, what: str, where: str) -> bytes:
+    """A function or class as sent to the processes that run it; a
+    TypeError that says what to change when it cannot be pickled."""
+    try:
+        return cloudpickle.dumps(value)
+    except Exception as exc:
+        raise TypeError(
+            f"{what} cannot be pickled to send it to a worker: {exc}. It must not use (as "
+            f"{where}) a lock, socket, open file or other process-bound object; create that "
+            "inside it instead") from exc
+

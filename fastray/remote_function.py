@@ -6,12 +6,11 @@ import inspect
 import random
 from typing import Any, Callable, Generic, TypeVar
 
-import cloudpickle
-
 from . import state
 from .actor import ActorClass
 from .actor_options import ActorOptions
 from .options import TaskOptions
+from .pickler import dumps_code
 
 R = TypeVar("R")
 
@@ -42,14 +41,8 @@ class RemoteFunction(Generic[R]):
     def pickled(self) -> bytes:
         """The function as sent to workers, pickled once."""
         if self._pickled is None:
-            try:
-                self._pickled = cloudpickle.dumps(self._function)
-            except Exception as exc:
-                raise TypeError(
-                    f"remote function {self.name} cannot be pickled to send it to a worker: "
-                    f"{exc}. A task's function must not use (as a global or a closure "
-                    "variable) a lock, socket, open file or other process-bound object; "
-                    "create it inside the task instead") from exc
+            self._pickled = dumps_code(self._function, f"remote function {self.name}",
+                                       "a global or a closure variable")
         return self._pickled
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:

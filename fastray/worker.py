@@ -267,21 +267,26 @@ class WorkerBackend(SchedulerBackend):
             if frame is None:
                 return None
             got, a, b, body = frame
+            del frame
             if got == kind and a == request:
                 return b, body
-            if got == wire.TASK and U32.unpack_from(body)[0] & wire.TASK_INLINE:
-                del frame
-                self.run_task(a, b, body)
-                del body
-                self.send_outbox()
-                # The waiting task may have been cancelled while that one ran.
-                self.interrupt_if_cancelled()
-            elif got == wire.TASK:
-                self.pending.append((a, b, body))
-            elif got == wire.REVOKE:
-                self.revoke(body)
-            else:
-                self._early_replies[(got, a)] = (b, body)
+            self.file_frame(got, a, b, body)
+            del body
+
+    def file_frame(self, kind: int, a: int, b: int, body: memoryview) -> None:
+        """What a wait does with a frame that is not its answer."""
+        if kind == wire.TASK and U32.unpack_from(body)[0] & wire.TASK_INLINE:
+            self.run_task(a, b, body)
+            del body
+            self.send_outbox()
+            # The waiting task may have been cancelled while that one ran.
+            self.interrupt_if_cancelled()
+        elif kind == wire.TASK:
+            self.pending.append((a, b, body))
+        elif kind == wire.REVOKE:
+            self.revoke(body)
+        else:
+            self._early_replies[(kind, a)] = (b, body)
 
     def revoke(self, body: memoryview) -> None:
         """Drops queued tasks the scheduler took back (a task already started
