@@ -19,9 +19,7 @@ SIZES = bench_actors.ActorSizes.for_run(quick=False, cpus=bench.CPUS)
 
 @pytest.fixture(scope="module", params=APIS)
 def actors(request):
-    executor = bench.executor_named(request.param)
-    executor.load()
-    executor.start()
+    executor = bench.started(request.param)
     assert isinstance(executor, bench.Fastray)
     made = bench_actors.Actors(executor.ray)
     made.retire(bench_actors.create_and_call(made, 1))    # the first actor's imports

@@ -32,9 +32,7 @@ APIS = [executor.name for executor in bench.installed(["fastray", "Ray"])]
 
 @pytest.fixture(scope="module", params=APIS)
 def workloads(request):
-    executor = bench.executor_named(request.param)
-    executor.load()
-    executor.start()
+    executor = bench.started(request.param)
     assert isinstance(executor, bench.Fastray)
     yield executor.ray, {row: (call, per_call, check) for (row, call, per_call), check
                          in zip(bench.microbenchmark_workloads(executor.ray, quick=False),

@@ -219,6 +219,14 @@ def executor_named(name: str) -> Executor:
     return next(kind() for kind in EXECUTORS if kind.name == name)
 
 
+def started(name: str) -> Executor:
+    """The executor of that name, imported and running."""
+    executor = executor_named(name)
+    executor.load()
+    executor.start()
+    return executor
+
+
 def fresh_start(executor: Executor, rounds: int) -> dict[str, float]:
     """Start-up and memory, each round in a fresh interpreter (medians)."""
     rows = []
