@@ -83,7 +83,7 @@ enum {
 /* FR_ACTOR_OP operations */
 enum {
     /* u64 actor id, u64 class function id, u32 cpu_milli, i32 max_restarts,
-       u32 FR_ACTOR_* flags, u32 len + name key, u32 len + handle payload,
+       u32 FR_ACTOR_* flags, u32 most calls sent ahead, u32 len + name key, u32 len + handle payload,
        u32 ndeps + ids, u32 ncontained + ids, constructor args payload.
        Answer: FR_ACTOR_STATUS_OK; or FR_ACTOR_STATUS_EXISTS with u64 id and
        the handle payload of the actor already under that name */

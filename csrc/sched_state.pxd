@@ -157,6 +157,7 @@ cdef extern from "sched_state.hpp" nogil:
         cbool no_restart
         cbool stalled
         cbool sequential
+        uint32_t sent_ahead
         string name_key
         string class_name
         Task spec

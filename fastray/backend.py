@@ -131,6 +131,8 @@ def encode_args(args: tuple, kwargs: dict, retry_exceptions: Any,
     """Top-level ObjectRefs become dependencies (resolved before the task
     runs); refs nested in containers travel as refs.  Large arguments are
     copied into the store here, once, like Ray's automatic put."""
+    if not args and not kwargs and retry_exceptions is False:
+        return _NO_ARGS
     deps: list[int] = []
     slots: list[tuple[int | str, int]] = []
     plain_args = list(args)
@@ -148,6 +150,11 @@ def encode_args(args: tuple, kwargs: dict, retry_exceptions: Any,
     payload, contained, created = serialize(
         (plain_args, plain_kwargs, slots, retry_exceptions), store)
     return EncodedArgs(deps, contained, payload, created)
+
+
+# The arguments of a call without any, encoded once: a common case (a
+# method that reads the actor's state) that is then free.
+_NO_ARGS = EncodedArgs([], [], serialize(([], {}, [], False), None)[0], [])
 
 
 def decode_args(fetched: Fetched, dep_values: list[Any]) -> tuple[list, dict, Any]:
@@ -322,7 +329,8 @@ class SchedulerBackend(Backend):
                         else 0))
             body = b"".join([
                 wire.ACTOR_CREATE_FIELDS.pack(actor_id, actor_class.class_id, options.cpu_milli,
-                                              options.max_restarts, flags),
+                                              options.max_restarts, flags,
+                                              _sent_ahead(settings)),
                 _sized(key), _sized(handle_payload), _id_list(encoded.deps),
                 _id_list(encoded.contained), encoded.payload])
             status, answer = self._actor_op(wire.ACTOR_CREATE, body)
@@ -429,3 +437,14 @@ def _pickled_call(method: str) -> bytes:
 def _call_options(num_returns: int, max_task_retries: int) -> TaskOptions:
     """An actor call's options as a task's: it holds no CPU of its own."""
     return TaskOptions(num_returns, 0.0, max_task_retries)
+
+
+# Calls sent to an actor's process beyond those it can run at once: enough
+# that it never waits for the next, few enough that a burst of calls goes to
+# it in a few large sends rather than one per call.
+CALLS_SENT_AHEAD = 8
+
+
+def _sent_ahead(settings: ActorSettings) -> int:
+    running = settings.max_concurrency + sum(limit for _, limit in settings.concurrency_groups)
+    return running + CALLS_SENT_AHEAD

@@ -42,7 +42,7 @@ LOCATION = struct.Struct("<QQQ")
 # The fixed start of a SUBMIT body: num_returns, cpu_milli, max_retries, actor id.
 SUBMIT_FIELDS = struct.Struct("<IIiQ")
 # The fixed start of an ACTOR_CREATE body: actor id, class function id,
-# cpu_milli, max_restarts, flags.
-ACTOR_CREATE_FIELDS = struct.Struct("<QQIiI")
+# cpu_milli, max_restarts, flags, most calls sent ahead.
+ACTOR_CREATE_FIELDS = struct.Struct("<QQIiII")
 # The fixed start of a TASK body: flags, num_returns, ndeps.
 TASK_FIELDS = struct.Struct("<III")

@@ -91,6 +91,7 @@ cdef uint32_t create_actor(Core *c, Cursor *cur, Worker *caller, string &answer)
     cdef uint32_t cpu_milli = get_u32(cur)
     cdef int32_t max_restarts = <int32_t>get_u32(cur)
     cdef uint32_t flags = get_u32(cur)
+    cdef uint32_t sent_ahead = get_u32(cur)
     cdef string key
     cdef string payload
     cdef Actor *a
@@ -126,6 +127,7 @@ cdef uint32_t create_actor(Core *c, Cursor *cur, Worker *caller, string &answer)
     a.restarts_left = max_restarts
     a.pinned = (flags & (FR_ACTOR_NAMED | FR_ACTOR_DETACHED)) != 0
     a.sequential = (flags & FR_ACTOR_SEQUENTIAL) != 0
+    a.sent_ahead = sent_ahead if sent_ahead > 0 else 1
     if a.pinned:
         o.refs += 1
     fn = c.functions.find(class_fn)
@@ -221,8 +223,9 @@ cdef void actor_call_released(Core *c, Task *t) noexcept nogil:
 
 cdef void actor_pump(Core *c, Actor *a) noexcept nogil:
     """Sends the actor's calls whose inputs are there, in order, up to the
-    first that still waits; ends an actor nobody can call any more once its
-    calls are done."""
+    first that still waits and at most sent_ahead at a time (the rest go as
+    results come back, many to a send); ends an actor nobody can call any
+    more once its calls are done."""
     cdef Worker *w
     cdef Task *t
     cdef bint ready
@@ -232,7 +235,7 @@ cdef void actor_pump(Core *c, Actor *a) noexcept nogil:
     if w.state != W_ACTOR or w.fd < 0:
         return
     a.stalled = False
-    while not a.waiting.empty():
+    while not a.waiting.empty() and a.sent.size() < a.sent_ahead:
         t = a.waiting.front()
         if t.state != TASK_READY:
             break
