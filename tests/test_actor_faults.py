@@ -1,13 +1,14 @@
 """Actors that fail: what each way of dying, at each point of an actor's
 life, turns into for its caller, with and without restarts and retries;
 that nothing outlives the runtime when live actors are shut down or their
-driver is killed.
+driver is killed; and a shortened soak of random actor kills.
 
 The cases test_actors.py already covers (a constructor that raises with
 restarts, a method that exits with and without restarts and retries) are
 not repeated here."""
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import cloudpickle
 import pytest
 
 import fastray
@@ -230,3 +232,35 @@ def test_live_actors_leave_nothing_behind(tmp_path, ending):
         time.sleep(0.05)
     assert not session_dir.exists(), "the session folder was left behind"
     assert store_holders(store) == set(), "a process still holds the driver's store"
+
+
+@pytest.fixture
+def actor_soak():
+    """benches/actor_soak.py as a module; its actor classes are pickled by
+    value, as they are when it runs as a script (the workers cannot import
+    it)."""
+    path = Path(__file__).resolve().parents[1] / "benches" / "actor_soak.py"
+    spec = importlib.util.spec_from_file_location("actor_soak", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    try:
+        spec.loader.exec_module(module)
+        cloudpickle.register_pickle_by_value(module)
+        yield module
+        cloudpickle.unregister_pickle_by_value(module)
+    finally:
+        del sys.modules[spec.name]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_actor_soak_loses_nothing_and_leaks_nothing(actor_soak):
+    """benches/actor_soak.py, shortened: 20 actors, kills every ~50 ms."""
+    report = actor_soak.soak(calls=30_000, num_actors=20, kill_every=0.05)
+    summary = "\n".join(report.lines())
+    assert report.kills.signalled + report.kills.killed > 0, summary
+    assert report.restarts > 0 and report.retries > 0, summary
+    assert report.outcomes["wrong"] == report.outcomes["lost"] == 0, summary
+    assert report.outcomes["right"] + report.outcomes["own error"] == 30_000, summary
+    assert report.ok(count_new_shm=False), summary
