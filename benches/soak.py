@@ -29,7 +29,7 @@ from fastray.exceptions import WorkerCrashedError
 TESTS = Path(__file__).resolve().parents[1] / "tests"
 sys.path.insert(0, str(TESTS))
 from conftest import descendants  # noqa: E402
-from test_store_lifecycle import processes_mapping_the_store  # noqa: E402
+from helpers import store_holders, store_inode  # noqa: E402
 
 BATCH = 2_000
 
@@ -95,6 +95,7 @@ def main() -> int:
     started = time.monotonic()
     context = fastray.init(num_cpus=2, object_store_memory=512 * 2**20)
     session_dir = Path(context.address_info["session_dir"])
+    store = store_inode(os.getpid())
     stop, kills = threading.Event(), []
     killer = threading.Thread(target=kill_workers, args=(context, options.kill_every, stop,
                                                          kills))
@@ -121,7 +122,7 @@ def main() -> int:
     stats = context._runtime.stats()
     fastray.shutdown()
     leaked_processes = descendants(os.getpid())
-    leaked_mappings = processes_mapping_the_store()
+    leaked_mappings = store_holders(store)
     leaked_shm = set(os.listdir("/dev/shm")) - shm_before
     print(f"tasks {options.tasks} in {time.monotonic() - started:.1f} s; kills {len(kills)}; "
           f"retries {stats['retries']}; retried then succeeded "

@@ -61,11 +61,18 @@ def shm_files_held_by(pids: list[int]) -> set[str]:
     """The /dev/shm files these processes map or have open."""
     held = set()
     for pid in pids:
-        with open(f"/proc/{pid}/maps") as maps:
-            held.update(line.split(maxsplit=5)[5].strip() for line in maps
-                        if " /dev/shm/" in line)
-        for fd in os.listdir(f"/proc/{pid}/fd"):
-            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        try:
+            with open(f"/proc/{pid}/maps") as maps:
+                held.update(line.split(maxsplit=5)[5].strip() for line in maps
+                            if " /dev/shm/" in line)
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except FileNotFoundError:  # the process has ended
+            continue
+        for fd in fds:
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except FileNotFoundError:  # closed since the listing (listdir's own fd, for one)
+                continue
             if target.startswith("/dev/shm/"):
                 held.add(target)
     return held

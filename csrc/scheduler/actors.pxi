@@ -417,12 +417,15 @@ cdef void actor_process_gone(Core *c, uint64_t aid, int slot, int pid,
     cdef string payload
     cdef Task *t
     cdef bint restart
+    cdef bint constructing
     cdef size_t i
     if a == NULL or a.worker != slot:
         return
     a.worker = -1
     a.pid = pid
     sent.swap(a.sent)
+    # Calls sent behind a constructor that did not finish never started.
+    constructing = not sent.empty() and sent.front().creation
     if not a.ending_cause.empty():
         cause = a.ending_cause
     else:
@@ -437,10 +440,11 @@ cdef void actor_process_gone(Core *c, uint64_t aid, int slot, int pid,
         if t.creation:
             t.outcome = TASK_CRASHED
             release_task(c, t)
-        elif restart and t.retries_left != 0 and not t.cancelled:
-            if t.retries_left > 0:
-                t.retries_left -= 1
-            c.retries += 1
+        elif restart and (t.retries_left != 0 or constructing) and not t.cancelled:
+            if not constructing:
+                if t.retries_left > 0:
+                    t.retries_left -= 1
+                c.retries += 1
             t.state = TASK_READY
             a.waiting.push_front(t)
         else:
