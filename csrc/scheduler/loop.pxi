@@ -7,25 +7,25 @@ cdef void worker_readable(Core *c, Worker *w) noexcept nogil:
     """Reads what worker w sent and handles each complete frame; a partial
     frame stays in w.in_ for the next call.  An EOF marks w exiting (the
     spawner reports how it ended), unless the spawner is gone, then it is
-    gone now."""
+    gone now.  An actor's process is read to the end first: its last frames
+    may say how it ended (exit_actor) or finish its constructor."""
     cdef ssize_t n
     cdef size_t pos = 0
     cdef size_t old
     cdef fr_header h
     cdef Cursor cur
     cdef int fd = w.fd
+    cdef bint ended = False
     while True:
         old = w.in_.size()
         w.in_.resize(old + RECV_CHUNK)
         n = recv(fd, &w.in_[old], RECV_CHUNK, MSG_DONTWAIT)
         w.in_.resize(old + (n if n > 0 else 0))
         if n == 0:
-            # The process is gone; the spawner reports how it ended.
-            close(w.fd)
-            w.fd = -1
-            w.state = W_EXITING
-            if c.spawner_lost:
-                worker_gone(c, w, 0)
+            ended = True
+            if w.actor == 0:
+                # The process is gone; the spawner reports how it ended.
+                process_ended(c, w)
             break
         if n < 0:
             if errno == EINTR:
@@ -46,6 +46,18 @@ cdef void worker_readable(Core *c, Worker *w) noexcept nogil:
             return
     if pos > 0:
         w.in_.erase(0, pos)
+    if ended and w.fd == fd:
+        process_ended(c, w)
+
+
+cdef void process_ended(Core *c, Worker *w) noexcept nogil:
+    """w's socket reached its end: the spawner reports how the process
+    ended, unless the spawner is gone, then w is gone now."""
+    close(w.fd)
+    w.fd = -1
+    w.state = W_EXITING
+    if c.spawner_lost:
+        worker_gone(c, w, 0)
 
 
 cdef void spawner_readable(Core *c) noexcept nogil:
@@ -83,7 +95,11 @@ cdef void spawner_readable(Core *c) noexcept nogil:
             elif w.actor != 0:
                 actor_spawned(c, w)
         elif h.type == FR_EXITED and w.pid == <int>(h.b >> 32) and w.state != W_DEAD:
-            worker_gone(c, w, <uint32_t>h.b)
+            if w.actor != 0 and w.fd >= 0:
+                # What it sent before it exited comes first.
+                worker_readable(c, w)
+            if w.state != W_DEAD:
+                worker_gone(c, w, <uint32_t>h.b)
 
 
 cdef void run_loop(Core *c) noexcept nogil:
