@@ -629,21 +629,26 @@ cdef class Scheduler:
         return status, PyBytes_FromStringAndSize(answer.data(), answer.size())
 
     def actors(self) -> list:
-        """Every actor the runtime knows, for a live view."""
+        """Every actor the runtime knows, for a live view: id, class_name,
+        name, namespace, pid, state, pending_calls, restarts, calls_done,
+        num_cpus, death_cause, and call (the oldest call in progress:
+        {"function", "started_ns"}, or None)."""
         return actors_of(self.core)
 
     def task_events(self, uint64_t last=0) -> list:
         """The recorded events of ended tasks, oldest first: (task id,
-        function name, worker pid, outcome, submitted, started, ended), times
-        in ns since the epoch (started is 0 if the task never ran).  With
+        function name, worker pid, outcome, submitted, started, ended, actor
+        id or 0 for a plain task), times in ns since the epoch (started is 0
+        if the task never ran).  With
         ``last`` only the newest ``last`` events: a live view polls this and
         must not copy the whole ring each time."""
         return task_events_of(self.core, last)
 
     def timeline(self, int64_t since_ns, int64_t merge_gap_ns, size_t limit) -> list:
         """The ended tasks since ``since_ns`` as segments per worker: (pid,
-        outcome, started, ended, tasks, function name or "" if several).
-        Consecutive tasks of one worker with one outcome that each last less
+        outcome, started, ended, tasks, the first task's function name,
+        whether other functions ran in it too, actor id or 0 for plain tasks).
+        Consecutive tasks of one worker, actor and outcome that each last less
         than ``merge_gap_ns`` and are less than that apart make one segment,
         so a strip about a pixel per ``merge_gap_ns`` wide gets what it can
         draw however many tiny tasks ran; longer tasks keep a segment each.

@@ -67,6 +67,7 @@ struct TaskEvent {
     int64_t submitted_ns;
     int64_t started_ns;
     int64_t ended_ns;
+    uint64_t actor;             /* the actor whose method (or constructor) it ran; 0 if none */
 };
 
 struct Task {

@@ -68,6 +68,7 @@ cdef extern from "sched_state.hpp" nogil:
         int64_t submitted_ns
         int64_t started_ns
         int64_t ended_ns
+        uint64_t actor
 
     cdef cppclass Task:
         uint64_t id

@@ -17,6 +17,7 @@ from .config import RuntimeConfig, runtime_config
 from .progress_bar import should_show, wait_with_bar
 from .session import make_session_dir
 from .spawner import launch
+from .trace import chrome_trace
 from .version import __version__
 # Re-exported: fastray.remote loads this module, so a task submitted before
 # init starts a runtime (the hook below).
@@ -392,16 +393,10 @@ def object_store_stats() -> dict[str, int]:
 
 def timeline(filename: str | None = None) -> list[dict[str, Any]] | None:
     """The recent tasks as Chrome trace events (load the file in Perfetto or
-    chrome://tracing): one bar per task on its worker's row.  Returns the
-    events, or writes them to filename as JSON and returns None, as Ray does."""
-    events = _get_backend_for_refs().task_events()
-    trace = [{
-        "name": name.split("<locals>.")[-1], "cat": "task", "ph": "X", "pid": "fastray",
-        "tid": f"worker {pid}",
-        "ts": (started or ended) / 1000, "dur": (ended - (started or ended)) / 1000,
-        "args": {"task_id": f"{task_id:016x}", "state": outcome,
-                 "queued_us": ((started or ended) - submitted) / 1000},
-    } for task_id, name, pid, outcome, submitted, started, ended in events]
+    chrome://tracing): one bar per task on its worker's row, and per actor
+    call on its actor's row ("actor CLASS PID").  Returns the events, or
+    writes them to filename as JSON and returns None, as Ray does."""
+    trace = chrome_trace(_get_backend_for_refs().task_events())
     if filename is None:
         return trace
     import json

@@ -90,7 +90,8 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def task_events(self) -> list[tuple]:
         """Ended tasks, oldest first: (task id, function name, worker pid,
-        outcome, submitted, started, ended), times in ns since the epoch."""
+        outcome, submitted, started, ended, actor id or 0), times in ns since
+        the epoch."""
 
     @abc.abstractmethod
     def shutdown(self) -> None: ...

@@ -17,11 +17,18 @@ numeric scripts opens no port unless asked).  ``GET /?token=T`` is the page
                error is "Type: message" or null),
      "errors": [{"id", "function", "state", "pid", "error"}]  (the latest 20 tasks that
                failed, crashed or were cancelled, newest first),
-     "timeline": [{"function", "pid", "start", "end", "state", "tasks"}]  (last 10 s:
-                 a segment per task, except that each worker's consecutive
+     "actors": [{"id", "class_name", "name", "namespace", "pid", "state",
+                 "pending_calls", "restarts", "calls_done", "num_cpus", "death_cause",
+                 "row", "call": {"function", "running_s"} | null}]  (live ones first, then
+               the dead; at most 200; state is pending, alive, restarting or dead),
+     "actor_states": {"pending", "alive", "restarting", "dead"}  (how many, of all),
+     "timeline": [{"function", "pid", "row", "start", "end", "state", "tasks"}]  (last
+                 10 s: a segment per task, except that each row's consecutive
                  sub-5-ms tasks of one outcome are merged; at most the newest
-                 2,000, plus the running tasks; times in seconds ago;
-                 function "" where several ran),
+                 2,000, plus the running tasks and actor calls; times in seconds
+                 ago; function "" where several ran),
+     "timeline_rows": ["worker PID", ..., "actor CLASS PID", ...]  (the strip's
+                 rows, in order: each worker's, then each actor's),
      "store": {"capacity", "bytes", "objects", "spilled_bytes", "spilled_objects",
                "largest": [{"id", "bytes", "spilled"}]}}
 
@@ -45,6 +52,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from .serialization import error_of
+from .trace import row_of, short_name
 
 logger = logging.getLogger("fastray")
 
@@ -57,6 +65,8 @@ TIMELINE_SECONDS = 10
 TIMELINE_MERGE_GAP_NS = 5_000_000   # under a pixel of the page's 10 s strip
 TIMELINE_SEGMENTS = 2000            # bounds each response, however many tasks ran
 CONNECTION_TIMEOUT_S = 10.0         # a silent client is dropped after this long
+ACTORS_SHOWN = 200                  # bounds each response, however many actors live
+ACTOR_STATES = ("alive", "restarting", "pending", "dead")   # the order they are listed in
 PAGE = Path(__file__).with_name("dashboard.html")
 
 
@@ -106,32 +116,57 @@ class Dashboard:
                 usage if usage is not None else (0.0, _rss(worker["pid"])))
             task = worker["task"]
             if task is not None:
-                task["function"] = _short(task["function"])
+                task["function"] = short_name(task["function"])
                 task["running_s"] = max(0.0, now - task["started_ns"] / 1e9)
         errors = self._errors()
         events = self.runtime.task_events(RECENT_TASKS)
         segments = self.runtime.timeline(int((now - TIMELINE_SECONDS) * 1e9),
                                          TIMELINE_MERGE_GAP_NS, TIMELINE_SEGMENTS)
         store = self.runtime.store_stats()
-        running = [{"function": w["task"]["function"], "pid": w["pid"], "state": "running",
-                    "start": w["task"]["running_s"], "end": 0.0, "tasks": 1}
-                   for w in snapshot["workers"] if w["task"] is not None]
+        actors = self._actors(now)
+        timeline = [{"function": "" if several else short_name(name), "pid": pid,
+                     "row": row_of(name, pid, actor), "state": outcome,
+                     "start": now - start / 1e9, "end": now - end / 1e9, "tasks": tasks}
+                    for pid, outcome, start, end, tasks, name, several, actor in segments]
+        timeline += [{"function": w["task"]["function"], "pid": w["pid"],
+                      "row": row_of("", w["pid"], 0), "state": "running",
+                      "start": w["task"]["running_s"], "end": 0.0, "tasks": 1}
+                     for w in snapshot["workers"] if w["task"] is not None]
+        timeline += [{"function": a["call"]["function"], "pid": a["pid"], "row": a["row"],
+                      "state": "running", "start": a["call"]["running_s"], "end": 0.0,
+                      "tasks": 1}
+                     for a in actors if a["call"] is not None and a["pid"] > 0]
         return {
             "time": now, "workers": snapshot["workers"], "tasks": snapshot["tasks"],
             "throughput": _rates(list(self._history), now),
-            "recent": [{"id": f"{task_id:016x}", "function": _short(name), "state": outcome,
+            "recent": [{"id": f"{task_id:016x}", "function": short_name(name), "state": outcome,
                         "pid": pid, "duration_ms": (end - (start or end)) / 1e6,
                         "error": self._error_texts.get(task_id)}
-                       for task_id, name, pid, outcome, _, start, end in events][::-1],
+                       for task_id, name, pid, outcome, _, start, end, _ in events][::-1],
             "errors": errors,
-            "timeline": [{"function": _short(name), "pid": pid, "state": outcome,
-                          "start": now - start / 1e9, "end": now - end / 1e9, "tasks": tasks}
-                         for pid, outcome, start, end, tasks, name in segments] + running,
+            "actors": actors[:ACTORS_SHOWN],
+            "actor_states": {name: sum(a["state"] == name for a in actors)
+                             for name in ACTOR_STATES},
+            "timeline": timeline,
+            "timeline_rows": _timeline_rows(snapshot["workers"], actors, timeline),
             "store": {"capacity": store["capacity"], "bytes": store["bytes"],
                       "objects": store["objects"], "spilled_bytes": store["spilled_bytes"],
                       "spilled_objects": store["spilled_objects"],
                       "largest": snapshot["largest_objects"]},
         }
+
+    def _actors(self, now: float) -> list[dict[str, Any]]:
+        """Every actor, live ones first, each with its timeline row and how
+        long its oldest call in progress has run."""
+        actors = self.runtime.actors()
+        for actor in actors:
+            actor["row"] = row_of(actor["class_name"], actor["pid"], 1)
+            call = actor["call"]
+            if call is not None:
+                actor["call"] = {"function": short_name(call["function"]),
+                                 "running_s": max(0.0, now - call["started_ns"] / 1e9)}
+        return sorted(actors, key=lambda a: (ACTOR_STATES.index(a["state"]),
+                                             a["class_name"], a["pid"]))
 
     def _errors(self) -> list[dict[str, Any]]:
         """The latest failed, crashed and cancelled tasks, newest first, each
@@ -140,7 +175,7 @@ class Dashboard:
         self._error_texts = {task_id: self._error_texts.get(task_id)
                              or _error_text(payload, too_large)
                              for task_id, _, _, _, payload, too_large in failures}
-        return [{"id": f"{task_id:016x}", "function": _short(name), "state": outcome,
+        return [{"id": f"{task_id:016x}", "function": short_name(name), "state": outcome,
                  "pid": pid, "error": self._error_texts[task_id]}
                 for task_id, name, pid, outcome, _, _ in failures][::-1]
 
@@ -201,8 +236,18 @@ def _rss(pid: int) -> int:
     return 0 if fields is None else int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def _short(name: str) -> str:
-    return name.split("<locals>.")[-1]
+def _timeline_rows(workers: list[dict[str, Any]], actors: list[dict[str, Any]],
+                   timeline: list[dict[str, Any]]) -> list[str]:
+    """The strip's rows: a row per live worker and actor process, and per
+    process that ran something shown though it is gone; workers first,
+    each group by pid."""
+    rows = {row_of("", w["pid"], 0): (False, w["pid"])
+            for w in workers if w["pid"] > 0 and w["state"] != "actor"}
+    rows.update({a["row"]: (True, a["pid"]) for a in actors
+                 if a["pid"] > 0 and a["state"] in ("alive", "restarting")})
+    rows.update({entry["row"]: (entry["row"].startswith("actor "), entry["pid"])
+                 for entry in timeline if entry["pid"] > 0})
+    return sorted(rows, key=rows.__getitem__)
 
 
 def _rates(history: list[tuple[float, int]], now: float) -> list[list[float]]:

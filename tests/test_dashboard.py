@@ -18,7 +18,7 @@ import fastray
 from fastray import dashboard
 from fastray.dashboard import DEFAULT_PORT
 
-from helpers import fails
+from helpers import fails, wait_for_file
 
 
 def fetch(url: str) -> tuple[int, bytes]:
@@ -242,3 +242,79 @@ def test_the_demo_prints_its_url_and_stops_by_itself():
     assert result.returncode == 0, result.stderr
     assert "fastray dashboard: http://127.0.0.1:" in result.stdout
     assert "token=" in result.stdout and "Unhandled error" not in result.stderr
+
+
+def poll_state(context, until, what: str) -> dict:
+    """The dashboard's state once ``until(state)`` holds (30 s at most)."""
+    deadline = time.monotonic() + 30
+    while not until(state := json.loads(fetch(state_url(context))[1])):
+        assert time.monotonic() < deadline, f"{what} never showed"
+        time.sleep(0.05)
+    return state
+
+
+def test_the_state_lists_actors_and_their_calls_on_their_rows(tmp_path):
+    context = fastray.init(num_cpus=2, include_dashboard=True)
+
+    @fastray.remote(max_restarts=1)
+    class Gate:
+        def pid(self):
+            return os.getpid()
+
+        def hold(self, marker, release):
+            from helpers import wait_for_file
+            open(marker, "w").close()
+            wait_for_file(release)
+
+        def other(self):
+            return 1
+
+    @fastray.remote
+    class Broken:
+        def __init__(self):
+            raise ValueError("bad init")
+
+        def ping(self):
+            return 1
+
+    broken = Broken.remote()   # a dead actor is listed while a handle is left
+    with pytest.raises(fastray.exceptions.ActorDiedError):
+        fastray.get(broken.ping.remote(), timeout=60)
+    gate = Gate.options(name="gate").remote()
+    first = fastray.get(gate.pid.remote())
+    fastray.kill(gate, no_restart=False)
+    pid = fastray.get(gate.pid.remote(), timeout=60)
+    assert pid != first
+    fastray.get([gate.other.remote() if i % 2 else gate.pid.remote() for i in range(200)])
+    marker, release = tmp_path / "started", tmp_path / "release"
+    held = gate.hold.remote(str(marker), str(release))
+    queued = [gate.other.remote() for _ in range(2)]
+    wait_for_file(marker)
+    try:
+        state = poll_state(context, lambda s: any(a["call"] for a in s["actors"]),
+                           "the held call")
+    finally:
+        release.touch()
+    assert fastray.get([held] + queued) == [None, 1, 1]
+    actors = {actor["class_name"]: actor for actor in state["actors"]}
+    assert set(actors) == {"Gate", "Broken"}
+    assert state["actor_states"] == {"alive": 1, "restarting": 0, "pending": 0, "dead": 1}
+    assert [a["class_name"] for a in state["actors"]] == ["Gate", "Broken"]  # live first
+    live, dead = actors["Gate"], actors["Broken"]
+    assert (live["name"], live["pid"], live["state"]) == ("gate", pid, "alive")
+    assert live["restarts"] == 1
+    assert live["pending_calls"] == 3 and live["call"]["function"] == "Gate.hold"
+    assert live["death_cause"] is None and live["row"] == f"actor Gate {pid}"
+    assert dead["state"] == "dead" and "bad init" in dead["death_cause"]
+    # The strip: the actor's calls on its row, the running call among them,
+    # the workers' rows first.
+    rows = state["timeline_rows"]
+    workers = [w["pid"] for w in state["workers"] if w["pid"] > 0 and w["state"] != "actor"]
+    assert f"actor Gate {pid}" in rows and f"worker {workers[0]}" in rows
+    kinds = [row.split()[0] for row in rows]
+    assert kinds == sorted(kinds, reverse=True)   # "worker" rows, then "actor" rows
+    on_row = [s for s in state["timeline"] if s["row"] == f"actor Gate {pid}"]
+    assert sum(s["tasks"] for s in on_row if s["state"] == "finished") >= 200
+    assert {"", "Gate.hold"} <= {s["function"] for s in on_row}   # "": methods merged
+    assert [s["function"] for s in on_row if s["state"] == "running"] == ["Gate.hold"]
+    assert all(s["row"] in rows for s in state["timeline"])

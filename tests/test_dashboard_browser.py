@@ -47,17 +47,24 @@ def browser():
         session.quit()
 
 
+def table(browser, selector: str) -> list[list[str]]:
+    """The cells of a table's body rows, read in one script: the page
+    replaces them each second, so an element found first may be gone when
+    its text is read."""
+    return browser.execute_script(
+        "return [...document.querySelectorAll(arguments[0] + ' tbody tr')]"
+        ".map(tr => [...tr.cells].map(td => td.textContent))", selector)
+
+
 def count(browser, state: str) -> int:
-    return int(browser.find_element(By.CSS_SELECTOR, f"#count-{state} b").text.replace(",", ""))
+    text = browser.execute_script("return document.querySelector(arguments[0]).textContent",
+                                  f"#count-{state} b")
+    return int(text.replace(",", ""))
 
 
 def worker_rows(browser) -> dict[int, str]:
     """pid -> state, as the page's worker table shows them."""
-    rows = {}
-    for row in browser.find_elements(By.CSS_SELECTOR, "#workers tbody tr"):
-        cells = row.find_elements(By.TAG_NAME, "td")
-        rows[int(cells[0].text)] = cells[1].text
-    return rows
+    return {int(row[0]): row[1] for row in table(browser, "#workers")}
 
 
 def test_the_page_follows_a_running_workload(browser, tmp_path):
@@ -121,3 +128,30 @@ def test_without_the_token_the_browser_gets_403(browser):
     browser.get("http://" + context.dashboard_url.split("?")[0])
     assert "forbidden" in browser.find_element(By.TAG_NAME, "body").text
     assert "Workers" not in browser.page_source
+
+
+def actor_rows(browser) -> dict[str, list[str]]:
+    """class -> the cells of its row in the page's actor table."""
+    return {row[0]: row for row in table(browser, "#actors")}
+
+
+def test_the_page_lists_actors_and_how_they_died(browser):
+    context = fastray.init(num_cpus=2, include_dashboard=True)
+    browser.get("http://" + context.dashboard_url)
+    wait = WebDriverWait(browser, PAGE_WAIT_S)
+    wait.until(lambda b: b.find_element(By.ID, "no-actors").is_displayed())
+
+    @fastray.remote
+    class Keeper:
+        def pid(self):
+            return os.getpid()
+
+    keeper = Keeper.options(name="keeper").remote()
+    pid = fastray.get(keeper.pid.remote())
+    wait.until(lambda b: actor_rows(b).get("Keeper", [])[:4] == ["Keeper", "keeper", str(pid),
+                                                                  "alive"])
+    assert not browser.find_element(By.ID, "no-actors").is_displayed()
+    fastray.kill(keeper)
+    wait.until(lambda b: actor_rows(b)["Keeper"][3] == "dead")
+    assert "killed by kill()" in actor_rows(browser)["Keeper"][-1]
+    assert browser.find_element(By.ID, "actor-states").text == "1 dead"

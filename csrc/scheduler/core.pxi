@@ -289,6 +289,7 @@ cdef void record_event(Core *c, Task *t) noexcept nogil:
     e.submitted_ns = t.submitted_ns
     e.started_ns = t.started_ns
     e.ended_ns = now_ns()
+    e.actor = t.actor
     c.events_total += 1
 
 

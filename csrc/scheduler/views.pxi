@@ -40,6 +40,7 @@ cdef struct Segment:
     int64_t ended_ns
     uint64_t tasks
     uint64_t fn_id
+    uint64_t actor               # the actor whose calls these are; 0 for plain tasks
     bint mixed
     bint tiny                    # made of tasks shorter than the merge gap
 
@@ -80,7 +81,7 @@ cdef list task_events_of(Core *c, uint64_t last):
         pthread_mutex_unlock(&c.mu)
     names = names_by_id(fn_names)
     return [(e.task_id, names.get(e.fn_id, "?"), e.pid,
-             OUTCOMES[e.outcome], e.submitted_ns, e.started_ns, e.ended_ns)
+             OUTCOMES[e.outcome], e.submitted_ns, e.started_ns, e.ended_ns, e.actor)
             for e in events]
 
 
@@ -110,21 +111,21 @@ cdef list timeline_of(Core *c, int64_t since_ns, int64_t merge_gap_ns, size_t li
             last = &segments[open_segment[e.pid]]
         tiny = e.ended_ns - start < merge_gap_ns
         if (last != NULL and tiny and last.tiny and last.outcome == e.outcome
-                and start - last.ended_ns < merge_gap_ns):
+                and last.actor == e.actor and start - last.ended_ns < merge_gap_ns):
             last.ended_ns = e.ended_ns
             last.tasks += 1
             last.mixed = last.mixed or last.fn_id != e.fn_id
         else:
             open_segment[e.pid] = segments.size()
             segments.push_back(Segment(e.pid, e.outcome, start, e.ended_ns, 1, e.fn_id,
-                                       False, tiny))
+                                       e.actor, False, tiny))
     copy_function_names(c, fn_names)
     pthread_mutex_unlock(&c.mu)
     names = names_by_id(fn_names)
     skip = segments.size() - limit if segments.size() > limit else 0
     return [(segments[k].pid, OUTCOMES[segments[k].outcome], segments[k].started_ns,
-             segments[k].ended_ns, segments[k].tasks,
-             "" if segments[k].mixed else names.get(segments[k].fn_id, "?"))
+             segments[k].ended_ns, segments[k].tasks, names.get(segments[k].fn_id, "?"),
+             segments[k].mixed, segments[k].actor)
             for k in range(skip, segments.size())]
 
 
@@ -300,14 +301,17 @@ cdef struct ActorView:
     uint32_t restarts
     uint64_t calls_done
     uint32_t cpu_milli
+    uint64_t call_fn_id          # of its oldest call in progress, if call_started_ns
+    int64_t call_started_ns
 
 
 cdef list actors_of(Core *c):
     """Scheduler.actors: each actor's class, name, pid, state, pending
-    calls, restarts and, once dead, why."""
+    calls, restarts, the call it runs and, once dead, why."""
     cdef vector[ActorView] views
     cdef vector[string] names
     cdef vector[string] deaths
+    cdef vector[pair[uint64_t, string]] fn_names
     cdef ActorView view
     cdef Actor *a
     cdef size_t i
@@ -324,10 +328,16 @@ cdef list actors_of(Core *c):
             view.restarts = a.restarts
             view.calls_done = a.calls_done
             view.cpu_milli = a.cpu_milli
+            view.call_started_ns = 0
+            if not a.sent.empty() and a.sent.front().started_ns > 0:
+                view.call_fn_id = a.sent.front().fn_id
+                view.call_started_ns = a.sent.front().started_ns
             views.push_back(view)
             names.push_back(a.class_name + string(b"\0", 1) + a.name_key)
             deaths.push_back(a.death.substr(1) if a.death.size() > 0 else string())
+        copy_function_names(c, fn_names)
         pthread_mutex_unlock(&c.mu)
+    functions = names_by_id(fn_names)
     states = {A_PENDING: "pending", A_ALIVE: "alive", A_RESTARTING: "restarting",
               A_DEAD: "dead"}
     actors = []
@@ -339,5 +349,8 @@ cdef list actors_of(Core *c):
             "namespace": namespace, "pid": views[i].pid, "state": states[views[i].state],
             "pending_calls": views[i].pending, "restarts": views[i].restarts,
             "calls_done": views[i].calls_done, "num_cpus": views[i].cpu_milli / 1000,
-            "death_cause": deaths[i].decode("utf-8", "replace") or None})
+            "death_cause": deaths[i].decode("utf-8", "replace") or None,
+            "call": None if views[i].call_started_ns == 0 else {
+                "function": functions.get(views[i].call_fn_id, "?"),
+                "started_ns": views[i].call_started_ns}})
     return actors
