@@ -498,22 +498,26 @@ def test_cancel_running_coroutine(ray):
     @ray.remote
     class Sleeper:
         def __init__(self):
+            self.started = asyncio.Event()
             self.cancelled = False
 
         async def sleep(self):
+            self.started.set()
             try:
                 await asyncio.sleep(60)
             except asyncio.CancelledError:
                 self.cancelled = True
                 raise
 
+        async def wait_started(self):
+            await self.started.wait()
+
         async def was_cancelled(self):
             return self.cancelled
 
     sleeper = Sleeper.remote()
     ref = sleeper.sleep.remote()
-    with pytest.raises(GetTimeoutError):
-        ray.get(ref, timeout=0.2)
+    ray.get(sleeper.wait_started.remote(), timeout=60)
     ray.cancel(ref)
     with pytest.raises(TaskCancelledError):
         ray.get(ref, timeout=60)
