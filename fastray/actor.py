@@ -7,8 +7,7 @@ from typing import Any, Callable, TypeVar
 
 from . import state
 from .actor_options import ActorOptions, check_method_options
-from .actor_spec import (ActorBlueprint, ActorExit, ActorMeta, MethodSpec, is_async_class,
-                         method_specs)
+from .actor_spec import ActorBlueprint, ActorMeta, MethodSpec, is_async_class, method_specs
 from .exceptions import FastrayError, PendingCallsLimitExceeded
 from .object_ref import ObjectRef, note_contained
 from .pickler import dumps_code
@@ -208,11 +207,13 @@ def method(*args: Any, **options: Any) -> Any:
     return annotate
 
 
+NOT_IN_AN_ACTOR = "exit_actor() called outside an actor; it ends the actor whose method calls it"
+
+
 def exit_actor() -> None:
     """Ends the actor this runs in, once the current call returns: the
     call's ref raises ActorDiedError, and the actor is not restarted."""
-    backend = state.backend
-    if backend is None or getattr(backend, "actor_id", None) is None:
-        raise TypeError("exit_actor() called outside an actor; it ends the actor whose "
-                        "method calls it")
-    raise ActorExit()
+    backend = state.existing_backend()
+    if backend is None:
+        raise TypeError(NOT_IN_AN_ACTOR)
+    backend.exit_actor()

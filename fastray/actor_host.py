@@ -176,6 +176,10 @@ class ActorBackend(WorkerBackend):
         up; one running is only flagged (is_canceled), as Ray does."""
         _cancel_signal.handled()
 
+    def exit_actor(self) -> None:
+        """Raised out of the running call, which then ends the actor."""
+        raise ActorExit()
+
     def group_of(self, fn_id: int) -> str | None:
         """The concurrency group of the method fn_id calls."""
         call = cast(MethodCall, self._functions[fn_id][0])

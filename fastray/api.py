@@ -244,9 +244,6 @@ def _start_on_first_use() -> Backend:
     return backend
 
 
-state.start_on_first_use(_start_on_first_use)
-
-
 def _current_backend() -> Backend | None:
     """This process's backend.  In a process where Ray is running (a task
     that Ray runs, or a driver that called ray.init) fastray binds to Ray."""
@@ -260,6 +257,9 @@ def _current_backend() -> Backend | None:
                     state.install(RayBackend.attach(ray))
                 backend = state.backend
     return backend
+
+
+state.register_api(_current_backend, _start_on_first_use)
 
 
 def _check_ref_list(refs: list, what: str) -> None:

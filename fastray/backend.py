@@ -20,7 +20,7 @@ import threading
 from typing import TYPE_CHECKING, Any, NamedTuple, Sequence, cast
 
 from . import state, wire
-from .actor import ActorClass, ActorHandle
+from .actor import NOT_IN_AN_ACTOR, ActorClass, ActorHandle
 from .actor_options import ActorOptions
 from .actor_spec import ActorSettings, MethodCall
 from .exceptions import (ActorAlreadyExistsError, FastrayError, GetTimeoutError,
@@ -118,6 +118,10 @@ class Backend(abc.ABC):
     def runtime_context(self, own: Any) -> Any:
         """What get_runtime_context() returns: fastray's own context here."""
         return own
+
+    def exit_actor(self) -> None:
+        """exit_actor() in this process: only an actor's backend ends it."""
+        raise TypeError(NOT_IN_AN_ACTOR)
 
 
 class EncodedArgs(NamedTuple):

@@ -161,6 +161,10 @@ class RayBackend(Backend):
     def list_named_actors(self, all_namespaces: bool) -> list:
         return self.ray.util.list_named_actors(all_namespaces=all_namespaces)
 
+    def exit_actor(self) -> None:
+        """Ray's own, which raises TypeError outside an actor."""
+        self.ray.actor.exit_actor()
+
 
 class translated_errors:
     """Re-raises Ray's errors as fastray's (with the same text), so code

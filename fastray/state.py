@@ -7,9 +7,8 @@ without importing the API or the runtime.
 """
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Callable
-
-from .exceptions import FastrayError
 
 if TYPE_CHECKING:
     from .backend import Backend
@@ -18,8 +17,10 @@ backend: Backend | None = None
 # Bumped whenever a backend starts or stops, so refs from an earlier runtime
 # are recognised and never touch the current one's counts.
 generation = 0
-# Set by the API when it is imported: starts (or binds to) a backend for
-# code that submits a task or asks for a future before calling init.
+# Set by the API when it is imported: how to find a backend this process
+# already has (binding to Ray where Ray runs here) without starting one, and
+# how to start (or bind to) one for code that needs it before calling init.
+_find_existing: Callable[[], Backend | None] | None = None
 _start_on_first_use: Callable[[], Backend] | None = None
 
 
@@ -29,10 +30,28 @@ def install(new_backend: Backend | None) -> None:
     generation += 1
 
 
-def start_on_first_use(start: Callable[[], Backend]) -> None:
-    """Registers how require_backend starts a backend (the API's auto-init)."""
-    global _start_on_first_use
-    _start_on_first_use = start
+def register_api(find_existing: Callable[[], Backend | None],
+                 start_on_first_use: Callable[[], Backend]) -> None:
+    """The API's ways to find and to start a backend (see above)."""
+    global _find_existing, _start_on_first_use
+    _find_existing, _start_on_first_use = find_existing, start_on_first_use
+
+
+def _load_api() -> None:
+    """A remote function, actor class or exit_actor() unpickled in a process
+    that has not used the API yet (a task or actor that Ray runs) reaches the
+    backend first through here; importing the API registers its hooks."""
+    if _start_on_first_use is None:
+        importlib.import_module(f"{__package__}.api")
+
+
+def existing_backend() -> Backend | None:
+    """This process's backend, or Ray's where Ray runs here; never starts one."""
+    if backend is not None:
+        return backend
+    _load_api()
+    assert _find_existing is not None
+    return _find_existing()
 
 
 def require_backend() -> Backend:
@@ -40,6 +59,6 @@ def require_backend() -> Backend:
     current = backend
     if current is not None:
         return current
-    if _start_on_first_use is None:
-        raise FastrayError("fastray is not running in this process; call fastray.init()")
+    _load_api()
+    assert _start_on_first_use is not None
     return _start_on_first_use()

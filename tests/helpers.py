@@ -2,10 +2,21 @@
 from __future__ import annotations
 
 import os
+import socket
 import time
 from typing import NoReturn
 
 import pytest
+
+import fastray
+
+# Ray on one machine: every address on loopback, no cluster-wide IP.
+RAY_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "token"}
+# Ray's workers import the functions and classes that test modules define, by
+# name, as for any module a Ray program imports: they get the tests' directory
+# (Ray's semantics; fastray's local workers get the driver's sys.path).
+RUNTIME_ENV = {"env_vars": {"PYTHONPATH": os.pathsep.join([
+    os.path.dirname(__file__), os.path.dirname(os.path.dirname(fastray.__file__))])}}
 
 
 def in_ci() -> bool:
@@ -19,6 +30,12 @@ def requirement_missing(reason: str) -> NoReturn:
     if in_ci():
         pytest.fail(f"{reason} (required when CI is set)")
     pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def wait_for_file(path, timeout: float = 20.0) -> None:

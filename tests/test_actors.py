@@ -12,33 +12,12 @@ import numpy as np
 import pytest
 
 import fastray
-from fastray.exceptions import (ActorDiedError, ActorUnavailableError, GetTimeoutError,
-                                PendingCallsLimitExceeded, RayActorError, TaskCancelledError,
-                                TaskError)
+from fastray.exceptions import (ActorDiedError, GetTimeoutError, PendingCallsLimitExceeded,
+                                RayActorError, TaskCancelledError, TaskError)
+
+from actor_classes import Counter
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@fastray.remote
-class Counter:
-    def __init__(self, start=0):
-        self.value = start
-
-    def incr(self, by=1):
-        self.value += by
-        return self.value
-
-    def get(self):
-        return self.value
-
-    def pid(self):
-        return os.getpid()
-
-    def fail(self):
-        raise KeyError("boom")
-
-    def echo(self, value):
-        return value
 
 
 def process_gone(pid: int, timeout: float = 30) -> bool:
@@ -203,50 +182,6 @@ def test_exit_in_a_method_is_reported(ray):
         ray.get(Exits.remote().leave.remote(3), timeout=60)
 
 
-def test_restart_runs_init_again_and_retries_calls(ray):
-    @ray.remote(max_restarts=2, max_task_retries=-1)
-    class Flaky:
-        def __init__(self):
-            self.calls = 0
-
-        def crash_once(self, marker):
-            if not os.path.exists(marker):
-                open(marker, "w").close()
-                os._exit(1)
-            self.calls += 1
-            return self.calls
-
-        def pid(self):
-            return os.getpid()
-
-    flaky = Flaky.remote()
-    first = ray.get(flaky.pid.remote())
-    marker = f"/tmp/fastray-test-crash-{os.getpid()}-{time.monotonic_ns()}"
-    try:
-        assert ray.get(flaky.crash_once.remote(marker), timeout=60) == 1
-    finally:
-        os.unlink(marker)
-    assert ray.get(flaky.pid.remote()) != first
-
-
-def test_calls_in_flight_without_retries_fail_as_unavailable(ray):
-    @ray.remote(max_restarts=1)
-    class Once:
-        def crash(self):
-            os._exit(1)
-
-        def pid(self):
-            return os.getpid()
-
-    once = Once.remote()
-    first = ray.get(once.pid.remote())
-    with pytest.raises(ActorUnavailableError):
-        ray.get(once.crash.remote(), timeout=60)
-    assert ray.get(once.pid.remote(), timeout=60) != first
-    with pytest.raises(ActorDiedError):
-        ray.get(once.crash.remote(), timeout=60)
-
-
 def test_kill_ends_the_actor_and_can_restart_it(ray):
     counter = Counter.options(max_restarts=1).remote()
     pid = ray.get(counter.pid.remote())
@@ -305,30 +240,6 @@ def test_handles_held_elsewhere_keep_the_actor(ray):
     assert process_gone(pid)
 
 
-def test_handles_in_tasks_and_other_actors(ray):
-    @ray.remote
-    def bump(counter):
-        return ray.get(counter.incr.remote(10))
-
-    @ray.remote
-    class Caller:
-        def __init__(self, counter):
-            self.counter = counter
-
-        def bump(self):
-            return ray.get(self.counter.incr.remote(100))
-
-        def make(self):
-            child = Counter.remote(5)
-            return ray.get(child.incr.remote())
-
-    counter = Counter.remote()
-    assert ray.get(bump.remote(counter)) == 10
-    caller = Caller.remote(counter)
-    assert ray.get(caller.bump.remote()) == 110
-    assert ray.get(caller.make.remote()) == 6
-
-
 def test_names_and_namespaces(ray):
     named = Counter.options(name="counter").remote()
     ray.get(named.incr.remote())
@@ -362,19 +273,6 @@ def test_get_actor_from_a_task(ray):
         return ray.get(ray.get_actor("shared").incr.remote())
 
     assert ray.get(use.remote()) == 4
-
-
-def test_threaded_actor_runs_calls_at_once(ray):
-    @ray.remote(max_concurrency=4)
-    class Barrier:
-        def __init__(self):
-            self.barrier = threading.Barrier(4, timeout=30)
-
-        def meet(self):
-            return self.barrier.wait()
-
-    barrier = Barrier.remote()
-    assert sorted(ray.get([barrier.meet.remote() for _ in range(4)], timeout=60)) == [0, 1, 2, 3]
 
 
 def test_threaded_actor_can_get_inside_calls(ray):
@@ -416,24 +314,6 @@ def test_async_actor_runs_coroutines_concurrently(ray):
     assert ray.get(waiter.sync_on_loop.remote()) is True
 
 
-def test_async_actor_awaits_refs(ray):
-    @ray.remote
-    def slow(x):
-        return x + 1
-
-    @ray.remote
-    class Awaits:
-        async def run(self, x):
-            return await slow.remote(x)
-
-        def blocking(self, x):
-            return ray.get(slow.remote(x))
-
-    awaits = Awaits.remote()
-    assert ray.get([awaits.run.remote(i) for i in range(10)], timeout=60) == list(range(1, 11))
-    assert ray.get(awaits.blocking.remote(5), timeout=60) == 6
-
-
 def test_async_actor_max_concurrency_and_groups(ray):
     @ray.remote(max_concurrency=2, concurrency_groups={"io": 1})
     class Limited:
@@ -465,21 +345,10 @@ def test_async_actor_max_concurrency_and_groups(ray):
 
 
 def test_cancel_queued_and_running_calls(ray):
-    @ray.remote
-    class Slow:
-        def spin(self, path):
-            open(path, "w").close()
-            while not fastray.get_runtime_context().is_canceled():
-                time.sleep(0.005)
-            return "noticed"
-
-        def ping(self):
-            return "pong"
-
-    slow = Slow.remote()
+    slow = Counter.remote()
     started = f"/tmp/fastray-test-started-{os.getpid()}-{time.monotonic_ns()}"
-    running = slow.spin.remote(started)
-    queued = slow.ping.remote()
+    running = slow.spin_until_canceled.remote(started)
+    queued = slow.get.remote()
     ray.cancel(queued)
     with pytest.raises(TaskCancelledError):
         ray.get(queued, timeout=60)
@@ -489,9 +358,9 @@ def test_cancel_queued_and_running_calls(ray):
     ray.cancel(running)
     with pytest.raises(TaskCancelledError):
         ray.get(running, timeout=60)
-    assert ray.get(slow.ping.remote(), timeout=60) == "pong"
+    assert ray.get(slow.get.remote(), timeout=60) == 0
     with pytest.raises(ValueError, match="force"):
-        ray.cancel(slow.ping.remote(), force=True)
+        ray.cancel(slow.get.remote(), force=True)
 
 
 def test_cancel_running_coroutine(ray):

@@ -1,14 +1,8 @@
 """Task semantics on both backends: fastray's local runtime, and a real Ray
-head node that this module starts on loopback (token authentication on,
-with a token of its own) and stops at the end."""
+head node (conftest's ray_head) that the `ray` fixture connects to."""
 from __future__ import annotations
 
-import importlib.util
 import os
-import secrets
-import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,76 +13,9 @@ import fastray
 from fastray.exceptions import (FastrayError, GetTimeoutError, TaskCancelledError, TaskError,
                                 WorkerCrashedError)
 
-from helpers import wait_for_file
+from helpers import RUNTIME_ENV, wait_for_file
 
-# Ray on one machine: every address on loopback, no cluster-wide IP.
-RAY_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "token"}
-# Ray's workers import the functions defined in this module by name, as for
-# any module a Ray program imports: they get its directory (Ray's semantics;
-# fastray's local workers get the driver's sys.path).
-RUNTIME_ENV = {"env_vars": {"PYTHONPATH": os.pathsep.join([
-    os.path.dirname(__file__), os.path.dirname(os.path.dirname(fastray.__file__))])}}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture(scope="session")
-def ray_head(tmp_path_factory):
-    """The address of a Ray head node started for these tests.
-
-    It runs in a process group of its own, and only that group is stopped after
-    the tests: `ray stop` would stop every Ray head on the machine, other programs'
-    too (the head's workers, in groups of their own, exit with its raylet)."""
-    # Looked up, not imported: ray reads the auth settings below when it is imported.
-    if importlib.util.find_spec("ray") is None:
-        pytest.skip('the Ray backend\'s tests need the ray extra: pip install -e ".[test,ray]"')
-    workdir = tmp_path_factory.mktemp("ray")
-    token = workdir / "auth_token"
-    token.write_text(secrets.token_hex(32))
-    env = dict(RAY_ENV, RAY_AUTH_TOKEN_PATH=str(token))
-    saved = {name: os.environ.get(name) for name in env}
-    os.environ.update(env)  # this process is a client of the cluster too
-    ray_cli = shutil.which("ray", path=os.path.dirname(sys.executable)) or shutil.which("ray")
-    port = free_port()
-    # ray start leads a new process group; the head's processes stay in it after it exits.
-    with subprocess.Popen([ray_cli, "start", "--head", f"--port={port}", "--num-cpus=2",
-                           f"--dashboard-agent-listen-port={free_port()}",
-                           "--include-dashboard=false", "--disable-usage-stats",
-                           f"--temp-dir={workdir / 't'}"],
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          start_new_session=True) as start:
-        output = start.communicate(timeout=120)[0]
-    try:
-        assert start.returncode == 0, f"ray start failed:\n{output}"
-        yield f"127.0.0.1:{port}"
-    finally:
-        try:
-            os.killpg(start.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
-@pytest.fixture(params=["local", pytest.param("ray", marks=pytest.mark.slow)])
-def ray(request):
-    """fastray, initialized on one backend or the other."""
-    if request.param == "local":
-        context = fastray.init(num_cpus=2)
-    else:
-        context = fastray.init(address=request.getfixturevalue("ray_head"),
-                               runtime_env=RUNTIME_ENV, logging_level="ERROR",
-                               log_to_driver=False)
-    assert context.backend == request.param
-    yield fastray
-    fastray.shutdown()
+pytestmark = pytest.mark.both_backends
 
 
 def square(x):
