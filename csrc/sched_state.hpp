@@ -165,6 +165,7 @@ struct Actor {
     bool stalled = false;       /* its next call waits for blobs read back from disk */
     bool sequential = false;    /* one call at a time: only sent.front() runs */
     uint32_t sent_ahead = 1;    /* the most calls sent to its process at once */
+    std::vector<uint64_t> unsignalled;  /* cancelled before its pid was known */
     std::string name_key;       /* namespace \0 name, or empty */
     std::string class_name;
     Task spec;                  /* its creation task, run again on a restart */

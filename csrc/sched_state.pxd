@@ -159,6 +159,7 @@ cdef extern from "sched_state.hpp" nogil:
         cbool stalled
         cbool sequential
         uint32_t sent_ahead
+        vector[uint64_t] unsignalled
         string name_key
         string class_name
         Task spec

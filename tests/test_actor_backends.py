@@ -142,11 +142,7 @@ def test_a_threaded_actor_runs_calls_at_once(ray):
     assert sorted(ray.get([meeting.meet.remote() for _ in range(4)], timeout=60)) == [0, 1, 2, 3]
 
 
-def test_cancel_a_queued_call(ray, request, tmp_path):
-    if on_local(request):
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "the local runtime runs a cancelled call that was sent to its actor before the "
-            "actor's process had started (csrc/scheduler/actors.pxi, cancel_actor_call)")))
+def test_cancel_a_queued_call(ray, tmp_path):
     gate = tmp_path / "gate"
     counter = Counter.remote()
     running = counter.wait_for.remote(str(gate))

@@ -423,6 +423,7 @@ cdef void actor_process_gone(Core *c, uint64_t aid, int slot, int pid,
         return
     a.worker = -1
     a.pid = pid
+    a.unsignalled.clear()
     sent.swap(a.sent)
     # Calls sent behind a constructor that did not finish never started.
     constructing = not sent.empty() and sent.front().creation
@@ -541,6 +542,9 @@ cdef void cancel_actor_call(Core *c, Task *t) noexcept nogil:
     if t.state == TASK_RUNNING:
         if t.worker >= 0:
             interrupt_task(c.workers[t.worker], t)
+            if c.workers[t.worker].pid <= 0 and a != NULL:
+                # Signalled once the spawner reports the process's pid.
+                a.unsignalled.push_back(t.id)
         if a == NULL or not a.sequential or a.sent.empty() or a.sent.front() == t:
             return
         # Queued in its process behind the running call: it fails now, and
@@ -563,3 +567,6 @@ cdef void actor_spawned(Core *c, Worker *w) noexcept nogil:
     a.pid = w.pid
     for i in range(a.sent.size()):
         a.sent[i].pid = w.pid
+    for i in range(a.unsignalled.size()):
+        signal_cancel(w.pid, a.unsignalled[i])
+    a.unsignalled.clear()

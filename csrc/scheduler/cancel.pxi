@@ -19,10 +19,14 @@ cdef Task *owning_task(Core *c, uint64_t oid) noexcept nogil:
 cdef void interrupt_task(Worker *w, Task *t) noexcept nogil:
     """A signal naming t: w may not have started t yet, or be past it, and
     acts on it only while it runs t (csrc/_cancel_signal.pyx)."""
+    signal_cancel(w.pid, t.id)
+
+
+cdef void signal_cancel(int pid, uint64_t tid) noexcept nogil:
     cdef sigval target
-    target.sival_ptr = <void *>t.id
-    if w.pid > 0:
-        sigqueue(w.pid, SIGRTMIN, target)
+    target.sival_ptr = <void *>tid
+    if pid > 0:
+        sigqueue(pid, SIGRTMIN, target)
 
 
 cdef void cancel_task(Core *c, uint64_t tid, uint32_t flags) noexcept nogil:
