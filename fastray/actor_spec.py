@@ -8,8 +8,8 @@ other.
 """
 from __future__ import annotations
 
-import hashlib
 import inspect
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,9 +72,10 @@ class MethodCall:
 
 
 def method_fn_id(class_id: int, name: str) -> int:
-    """A method's function id: the same in every process for one class."""
-    digest = hashlib.blake2b(f"{class_id}:{name}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "little") >> 1
+    """A method's function id: the same in every process for one class, and
+    distinct for its methods (zlib's CRC, not hashlib, whose OpenSSL would
+    cost every process megabytes)."""
+    return (class_id ^ (zlib.crc32(name.encode()) * 0x9E3779B97F4A7C15)) & (2**63 - 1)
 
 
 def is_async_class(cls: type) -> bool:

@@ -22,7 +22,6 @@ from .version import __version__
 # Re-exported: fastray.remote loads this module, so a task submitted before
 # init starts a runtime (the hook below).
 from .remote_function import remote as remote
-from .actor import method as method
 
 if TYPE_CHECKING:
     from .backend import Backend

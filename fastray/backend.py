@@ -15,22 +15,20 @@ import functools
 import itertools
 import os
 import pickle
-import struct
 import threading
-from typing import TYPE_CHECKING, Any, NamedTuple, Sequence, cast
+from typing import TYPE_CHECKING, Any, Sequence, cast
 
 from . import state, wire
-from .actor import NOT_IN_AN_ACTOR, ActorClass, ActorHandle
-from .actor_options import ActorOptions
-from .actor_spec import ActorSettings, MethodCall
-from .exceptions import (ActorAlreadyExistsError, FastrayError, GetTimeoutError,
-                         ObjectLostError)
+from .exceptions import FastrayError, GetTimeoutError, ObjectLostError
 from .object_ref import ObjectRef
 from .options import TaskOptions
 from ._store import Mapping
 from .serialization import Fetched, deserialize, error_of, serialize
+from .task_args import EncodedArgs, encode_args
 
 if TYPE_CHECKING:
+    from .actor import ActorClass, ActorHandle
+    from .actor_options import ActorOptions
     import concurrent.futures
 
     from .remote_function import RemoteFunction
@@ -121,57 +119,8 @@ class Backend(abc.ABC):
 
     def exit_actor(self) -> None:
         """exit_actor() in this process: only an actor's backend ends it."""
+        from .actor import NOT_IN_AN_ACTOR
         raise TypeError(NOT_IN_AN_ACTOR)
-
-
-class EncodedArgs(NamedTuple):
-    deps: list[int]
-    contained: list[int]
-    payload: bytes
-    created: list[int]
-
-
-def encode_args(args: tuple, kwargs: dict, retry_exceptions: Any,
-                store: SchedulerBackend) -> EncodedArgs:
-    """Top-level ObjectRefs become dependencies (resolved before the task
-    runs); refs nested in containers travel as refs.  Large arguments are
-    copied into the store here, once, like Ray's automatic put."""
-    if not args and not kwargs and retry_exceptions is False:
-        return _NO_ARGS
-    deps: list[int] = []
-    slots: list[tuple[int | str, int]] = []
-    plain_args = list(args)
-    for i, arg in enumerate(args):
-        if type(arg) is ObjectRef:
-            slots.append((i, len(deps)))
-            deps.append(arg.id)
-            plain_args[i] = None
-    plain_kwargs = dict(kwargs)
-    for key, arg in kwargs.items():
-        if type(arg) is ObjectRef:
-            slots.append((key, len(deps)))
-            deps.append(arg.id)
-            plain_kwargs[key] = None
-    payload, contained, created = serialize(
-        (plain_args, plain_kwargs, slots, retry_exceptions), store)
-    return EncodedArgs(deps, contained, payload, created)
-
-
-# The arguments of a call without any, encoded once: a common case (a
-# method that reads the actor's state) that is then free.
-_NO_ARGS = EncodedArgs([], [], serialize(([], {}, [], False), None)[0], [])
-
-
-def decode_args(fetched: Fetched, dep_values: list[Any]) -> tuple[list, dict, Any]:
-    """The inverse of encode_args, with the dependencies' values filled in."""
-    args, kwargs, slots, retry_exceptions = deserialize(fetched)
-    for where, index in slots:
-        if isinstance(where, int):
-            args[where] = dep_values[index]
-        else:
-            kwargs[where] = dep_values[index]
-    return args, kwargs, retry_exceptions
-
 
 class SchedulerBackend(Backend):
     """Backend logic over the scheduler's primitives.  It is also the
@@ -307,49 +256,24 @@ class SchedulerBackend(Backend):
 
     # -- actors
 
+    # -- actors (the rest in fastray/actor_calls.py, loaded on first use)
+
     def create_actor(self, actor_class: ActorClass, args: tuple, kwargs: dict,
                      options: ActorOptions) -> ActorHandle:
-        self._check_running()
-        if options.num_cpus > self.num_cpus:
-            raise ValueError(f"actor {actor_class.name} asks for num_cpus="
-                             f"{options.num_cpus:g} but the pool has {self.num_cpus} CPUs; it "
-                             "could never start")
-        namespace = options.namespace or self.namespace
-        meta = actor_class.meta(options, namespace)
-        settings = ActorSettings(meta, options.concurrency(actor_class.is_async),
-                                 options.concurrency_groups)
-        if actor_class.class_id not in self._defined:
-            self._define(actor_class.class_id, actor_class.__name__.encode(),
-                         actor_class.pickled())
-            self._defined.add(actor_class.class_id)
-        handle_payload, _, _ = serialize(meta, None)
-        encoded = encode_args((settings, *args), kwargs, False, self)
-        try:
-            actor_id = self._next_ids(1)
-            key = _name_key(namespace, options.name) if options.name else b""
-            flags = ((wire.ACTOR_NAMED if options.name else 0)
-                     | (wire.ACTOR_DETACHED if options.detached else 0)
-                     | (wire.ACTOR_SEQUENTIAL if settings.max_concurrency == 1
-                        and not actor_class.is_async and not options.concurrency_groups
-                        else 0))
-            body = b"".join([
-                wire.ACTOR_CREATE_FIELDS.pack(actor_id, actor_class.class_id, options.cpu_milli,
-                                              options.max_restarts, flags,
-                                              _sent_ahead(settings)),
-                _sized(key), _sized(handle_payload), _id_list(encoded.deps),
-                _id_list(encoded.contained), encoded.payload])
-            status, answer = self._actor_op(wire.ACTOR_CREATE, body)
-        finally:
-            self.drop_created(encoded.created)
-        if status == wire.ACTOR_STATUS_EXISTS:
-            if options.get_if_exists:
-                return self._handle_from(answer)
-            raise ActorAlreadyExistsError(
-                f"an actor named {options.name!r} already exists in namespace {namespace!r}; "
-                "pick another name, or pass get_if_exists=True")
-        if status != wire.ACTOR_STATUS_OK:
-            raise FastrayError(f"actor {actor_class.name} could not be created")
-        return ActorHandle(actor_id, meta, adopt=True)
+        from . import actor_calls
+        return actor_calls.create_actor(self, actor_class, args, kwargs, options)
+
+    def kill_actor(self, handle: Any, no_restart: bool) -> None:
+        from . import actor_calls
+        actor_calls.kill_actor(self, handle, no_restart)
+
+    def get_actor(self, name: str, namespace: str | None) -> ActorHandle:
+        from . import actor_calls
+        return actor_calls.get_actor(self, name, namespace)
+
+    def list_named_actors(self, all_namespaces: bool) -> list:
+        from . import actor_calls
+        return actor_calls.list_named_actors(self, all_namespaces)
 
     def call_actor(self, handle: ActorHandle, method: str, fn_id: int, args: tuple,
                    kwargs: dict, num_returns: int, max_task_retries: int,
@@ -367,42 +291,6 @@ class SchedulerBackend(Backend):
         finally:
             self.drop_created(encoded.created)
         return [ObjectRef(task_id + i, adopt=True) for i in range(num_returns)]
-
-    def kill_actor(self, handle: Any, no_restart: bool) -> None:
-        if not isinstance(handle, ActorHandle):
-            raise TypeError(f"kill() takes an actor handle, got {type(handle).__name__}")
-        self._check_running()
-        self._actor_op(wire.ACTOR_KILL, struct.pack("<QI", handle.actor_id, not no_restart))
-
-    def get_actor(self, name: str, namespace: str | None) -> ActorHandle:
-        self._check_running()
-        where = namespace if namespace is not None else self.namespace
-        status, answer = self._actor_op(wire.ACTOR_LOOKUP, _sized(_name_key(where, name)))
-        if status != wire.ACTOR_STATUS_OK:
-            raise ValueError(f"Failed to look up actor with name {name!r} in namespace "
-                             f"{where!r}: no live actor has that name there")
-        return self._handle_from(answer)
-
-    def list_named_actors(self, all_namespaces: bool) -> list:
-        self._check_running()
-        _, answer = self._actor_op(wire.ACTOR_NAMES, b"")
-        (count,) = struct.unpack_from("<I", answer)
-        offset, found = 4, cast("list[Any]", [])
-        for _ in range(count):
-            (size,) = struct.unpack_from("<I", answer, offset)
-            namespace, _, name = answer[offset + 4:offset + 4 + size].decode().partition("\0")
-            offset += 4 + size
-            if all_namespaces:
-                found.append({"name": name, "namespace": namespace})
-            elif namespace == self.namespace:
-                found.append(name)
-        return found
-
-    def _handle_from(self, answer: bytes) -> ActorHandle:
-        """A new handle from an answer holding an actor's id and handle payload."""
-        (actor_id,) = struct.unpack_from("<Q", answer)
-        return ActorHandle(actor_id, deserialize((memoryview(answer)[8:], [])))
-
     def _check_running(self) -> None:
         if self._stopped:
             raise FastrayError("the fastray runtime was shut down")
@@ -422,19 +310,8 @@ class SchedulerBackend(Backend):
         return ids
 
 
-def _name_key(namespace: str, name: str) -> bytes:
-    return f"{namespace}\0{name}".encode()
-
-
-def _sized(data: bytes) -> bytes:
-    return struct.pack("<I", len(data)) + data
-
-
-def _id_list(ids: list[int]) -> bytes:
-    return struct.pack(f"<I{len(ids)}Q", len(ids), *ids)
-
-
 def _pickled_call(method: str) -> bytes:
+    from .actor_spec import MethodCall
     return pickle.dumps(MethodCall(method), protocol=5)
 
 
@@ -442,14 +319,3 @@ def _pickled_call(method: str) -> bytes:
 def _call_options(num_returns: int, max_task_retries: int) -> TaskOptions:
     """An actor call's options as a task's: it holds no CPU of its own."""
     return TaskOptions(num_returns, 0.0, max_task_retries)
-
-
-# Calls sent to an actor's process beyond those it can run at once: enough
-# that it never waits for the next, few enough that a burst of calls goes to
-# it in a few large sends rather than one per call.
-CALLS_SENT_AHEAD = 8
-
-
-def _sent_ahead(settings: ActorSettings) -> int:
-    running = settings.max_concurrency + sum(limit for _, limit in settings.concurrency_groups)
-    return running + CALLS_SENT_AHEAD

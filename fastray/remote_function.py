@@ -4,13 +4,14 @@ from __future__ import annotations
 import functools
 import inspect
 import random
-from typing import Any, Callable, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar
 
 from . import state
-from .actor import ActorClass
-from .actor_options import ActorOptions
 from .options import TaskOptions
 from .pickler import dumps_code
+
+if TYPE_CHECKING:
+    from .actor import ActorClass
 
 R = TypeVar("R")
 
@@ -119,6 +120,9 @@ def remote(*args: Any, **options: Any) -> Any:
 
 def _make_remote(target: Any, options: dict[str, Any]) -> RemoteFunction | ActorClass:
     if inspect.isclass(target):
+        # Loaded only by programs that make actors.
+        from .actor import ActorClass
+        from .actor_options import ActorOptions
         return ActorClass(target, ActorOptions().updated(**options))
     if not callable(target):
         raise TypeError(f"@remote must decorate a function or a class, got "

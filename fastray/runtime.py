@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING, Any
 from . import state, wire
 from ._scheduler import Scheduler
 from ._store import Mapping
-from .backend import EncodedArgs, SchedulerBackend
+from .backend import SchedulerBackend
+from .task_args import EncodedArgs
 from .exceptions import FastrayError, ObjectStoreFullError
 from .object_ref import ObjectRef
 from .options import TaskOptions

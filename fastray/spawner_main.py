@@ -15,6 +15,7 @@ import select
 import signal
 import socket
 import sys
+from typing import Any
 
 from . import wire
 from .wire import HEADER
@@ -24,7 +25,6 @@ def _serve(control: socket.socket, store: tuple[int, int]) -> None:
     # Imported only now, once main has put the driver's sys.path in place:
     # the worker's imports (cloudpickle, the user's modules) resolve as in
     # the driver.
-    from .actor_host import host_actor
     from .worker import run_worker
 
     children: dict[int, int] = {}
@@ -61,10 +61,17 @@ def _serve(control: socket.socket, store: tuple[int, int]) -> None:
                 os.close(wake_r)
                 os.close(wake_w)
                 control.close()
-                run_worker(fds[0], slot, origin, store, host_actor)  # never returns
+                run_worker(fds[0], slot, origin, store, _host_actor)  # never returns
             os.close(fds[0])
             children[pid] = slot
             _report(control, HEADER.pack(0, wire.SPAWNED, slot, pid))
+
+
+def _host_actor(*args: Any) -> None:
+    """Makes the worker an actor's process.  Imported only here, by the
+    actor's process: the spawner and the task workers start without it."""
+    from .actor_host import host_actor
+    host_actor(*args)
 
 
 def _report(control: socket.socket, message: bytes) -> None:

@@ -31,7 +31,8 @@ import cloudpickle
 
 from . import _cancel_signal, state, wire
 from ._store import Mapping
-from .backend import ORIGIN_SHIFT, EncodedArgs, SchedulerBackend, decode_args
+from .backend import ORIGIN_SHIFT, SchedulerBackend
+from .task_args import EncodedArgs, decode_args
 from .exceptions import ObjectStoreFullError
 from .serialization import Fetched, deserialize, serialize, serialize_error
 from .wire import HEADER, LOCATION, SUBMIT_FIELDS, TASK_FIELDS
