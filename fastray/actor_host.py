@@ -18,7 +18,6 @@ dropped as cancelled.  A coroutine gets ``asyncio.CancelledError``.
 from __future__ import annotations
 
 import asyncio
-import collections
 import concurrent.futures
 import contextvars
 import inspect
@@ -207,111 +206,38 @@ def _not_constructed() -> None:
 
 
 class ThreadedActorBackend(ActorBackend):
-    """Calls run on threads, up to each concurrency group's limit.  No
-    thread is set apart to read the socket: whichever thread is free (or
-    waits for a reply) reads it, and a thread that reads a call runs it
-    itself, so a call never waits for a hand-over between threads."""
+    """Calls run on thread pools (one per concurrency group); the main
+    thread reads the socket and routes replies to the waiting threads."""
 
     def __init__(self, connection: Connection, origin: int, slot: int, mapping: Any) -> None:
         super().__init__(connection, origin, slot, mapping)
         self._lock = threading.RLock()
-        self._changed = threading.Condition(self._lock)
         self._replies: dict[tuple[int, int], tuple[int, memoryview]] = {}
-        self._waiting: collections.deque[tuple[int, int, memoryview]] = collections.deque()
-        self._limits: dict[str | None, int] = {}
-        self._running: dict[str | None, int] = {}
-        self._reading = False
-        self._threads = 0
-        self._free = 0
+        self._replied = threading.Condition(self._lock)
+        self._pools: dict[str | None, concurrent.futures.ThreadPoolExecutor] = {}
 
     def serve(self) -> None:
         settings = self.settings
         assert settings is not None
-        self._limits = {None: settings.max_concurrency, **dict(settings.concurrency_groups)}
-        self._running = dict.fromkeys(self._limits, 0)
-        with self._lock:
-            self._threads = 1
-        self._run_calls()
+        groups: dict[str | None, int] = {None: settings.max_concurrency,
+                                         **dict(settings.concurrency_groups)}
+        self._pools = {name: concurrent.futures.ThreadPoolExecutor(limit, f"actor-{name}")
+                       for name, limit in groups.items()}
+        while not self.exiting:
+            frame = self.connection.receive()
+            assert frame is not None
+            kind, a, b, body = frame
+            if kind == wire.TASK:
+                self.learn_function(b, body)
+                self._pools[self._group_of(b)].submit(self.run_task, a, b, body)
+            elif kind != wire.REVOKE:
+                with self._replied:
+                    self._replies[(kind, a)] = (b, body)
+                    self._replied.notify_all()
 
-    def _run_calls(self) -> None:
-        """A thread's life: run the calls it gets, reading the socket when
-        nobody else does."""
-        while True:
-            group, call = self._next_call()
-            try:
-                self.run_task(*call)
-            finally:
-                del call
-                with self._lock:
-                    self._running[group] -= 1
-                    self._changed.notify_all()
-
-    def _next_call(self) -> tuple[str | None, tuple[int, int, memoryview]]:
-        with self._lock:
-            self._free += 1
-            try:
-                while True:
-                    found = self._startable()
-                    if found is not None:
-                        if self._free == 1:
-                            # Someone must go on reading while this one runs.
-                            self._add_thread()
-                        return found
-                    if not self._reading:
-                        self._read_one(None)
-                    else:
-                        self._changed.wait()
-            finally:
-                self._free -= 1
-
-    def _startable(self) -> tuple[str | None, tuple[int, int, memoryview]] | None:
-        """The first waiting call whose group has room (taken, and counted),
-        with its group."""
-        for i, call in enumerate(self._waiting):
-            group = self._group(self.group_of(call[1]))
-            if self._running[group] < self._limits[group]:
-                del self._waiting[i]
-                self._running[group] += 1
-                return group, call
-        return None
-
-    def _add_thread(self) -> None:
-        if self._threads < sum(self._limits.values()):
-            self._threads += 1
-            threading.Thread(target=self._run_calls, name="fastray-actor-call",
-                             daemon=True).start()
-
-    def _group(self, name: str | None) -> str | None:
-        return name if name in self._limits else None
-
-    def _read_one(self, deadline: float | None) -> bool:
-        """Reads one frame (the lock released meanwhile) and files it: a call
-        joins the waiting line, a reply goes to its waiter.  False at the
-        deadline."""
-        self._reading = True
-        self._lock.release()
-        try:
-            frame = self.connection.receive(deadline)
-        except (EOFError, ConnectionError):
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(0)
-        finally:
-            self._lock.acquire()
-            self._reading = False
-        if frame is None:
-            self._changed.notify_all()
-            return False
-        kind, a, b, body = frame
-        if kind == wire.TASK:
-            self.learn_function(b, body)
-            self._waiting.append((a, b, body))
-            if not self._free:
-                self._add_thread()
-        elif kind != wire.REVOKE:
-            self._replies[(kind, a)] = (b, body)
-        self._changed.notify_all()
-        return True
+    def _group_of(self, fn_id: int) -> str | None:
+        group = self.group_of(fn_id)
+        return group if group in self._pools else None
 
     def _send(self, kind: int, a: int, b: int, body: bytes = b"", later: bool = False) -> None:
         with self._lock:
@@ -343,19 +269,14 @@ class ThreadedActorBackend(ActorBackend):
 
     def _reply(self, kind: int, request: int, deadline: float | None
                ) -> tuple[int, memoryview] | None:
-        """The reply to this thread's request: read by this thread if no
-        other reads the socket now, else handed over by the one that does."""
+        """Waits for the main thread to hand over the reply."""
         key = (kind, request)
-        with self._lock:
+        with self._replied:
             while key not in self._replies:
-                if not self._reading:
-                    if not self._read_one(deadline):
-                        return None
-                    continue
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     return None
-                self._changed.wait(remaining)
+                self._replied.wait(remaining)
             return self._replies.pop(key)
 
 

@@ -21,6 +21,10 @@ from . import wire
 from .wire import HEADER
 
 
+# The spawner is idle this long before it preloads the actor host.
+PRELOAD_AFTER_MS = 50
+
+
 def _serve(control: socket.socket, store: tuple[int, int]) -> None:
     # Imported only now, once main has put the driver's sys.path in place:
     # the worker's imports (cloudpickle, the user's modules) resolve as in
@@ -34,11 +38,15 @@ def _serve(control: socket.socket, store: tuple[int, int]) -> None:
     poller = select.poll()
     poller.register(control, select.POLLIN)
     poller.register(wake_r, select.POLLIN)
+    preloaded = False
     while True:
         try:
-            events = poller.poll()
+            events = poller.poll(None if preloaded else PRELOAD_AFTER_MS)
         except InterruptedError:
             continue
+        if not events and not preloaded:
+            _preload_actor_host()
+            preloaded = True
         for fd, _ in events:
             if fd == wake_r:
                 _drain(wake_r)
@@ -68,10 +76,17 @@ def _serve(control: socket.socket, store: tuple[int, int]) -> None:
 
 
 def _host_actor(*args: Any) -> None:
-    """Makes the worker an actor's process.  Imported only here, by the
-    actor's process: the spawner and the task workers start without it."""
+    """Makes the worker an actor's process."""
     from .actor_host import host_actor
     host_actor(*args)
+
+
+def _preload_actor_host() -> None:
+    """Imports what an actor's process runs (asyncio among it) once the
+    first workers are forked and the spawner is idle: the runtime starts as
+    fast as without actors, and each actor's process then inherits these
+    modules, shared, instead of importing them anew."""
+    from . import actor_host  # noqa: F401
 
 
 def _report(control: socket.socket, message: bytes) -> None:
