@@ -21,10 +21,6 @@ from . import wire
 from .wire import HEADER
 
 
-# The spawner is idle this long before it preloads the actor host.
-PRELOAD_AFTER_MS = 50
-
-
 def _serve(control: socket.socket, store: tuple[int, int]) -> None:
     # Imported only now, once main has put the driver's sys.path in place:
     # the worker's imports (cloudpickle, the user's modules) resolve as in
@@ -41,12 +37,9 @@ def _serve(control: socket.socket, store: tuple[int, int]) -> None:
     preloaded = False
     while True:
         try:
-            events = poller.poll(None if preloaded else PRELOAD_AFTER_MS)
+            events = poller.poll()
         except InterruptedError:
             continue
-        if not events and not preloaded:
-            _preload_actor_host()
-            preloaded = True
         for fd, _ in events:
             if fd == wake_r:
                 _drain(wake_r)
@@ -73,6 +66,9 @@ def _serve(control: socket.socket, store: tuple[int, int]) -> None:
             os.close(fds[0])
             children[pid] = slot
             _report(control, HEADER.pack(0, wire.SPAWNED, slot, pid))
+            if not preloaded:
+                _preload_actor_host()
+                preloaded = True
 
 
 def _host_actor(*args: Any) -> None:
@@ -83,9 +79,9 @@ def _host_actor(*args: Any) -> None:
 
 def _preload_actor_host() -> None:
     """Imports what an actor's process runs (asyncio among it) once the
-    first workers are forked and the spawner is idle: the runtime starts as
-    fast as without actors, and each actor's process then inherits these
-    modules, shared, instead of importing them anew."""
+    first worker is forked: the first task starts as fast as without
+    actors, and each actor's process inherits these modules, shared,
+    instead of importing them anew."""
     from . import actor_host  # noqa: F401
 
 
