@@ -157,7 +157,6 @@ struct Actor {
     uint32_t cpu_milli = 0;     /* held for its whole life */
     int32_t restarts_left = 0;  /* -1: unlimited */
     uint32_t restarts = 0;
-    bool created = false;       /* its constructor returned, at least once */
     bool pinned = false;        /* named or detached: the runtime holds its anchor */
     bool anchor_gone = false;   /* no handle is left */
     bool ending = false;        /* its process was told to stop, for good */

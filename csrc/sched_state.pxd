@@ -151,7 +151,6 @@ cdef extern from "sched_state.hpp" nogil:
         uint32_t cpu_milli
         int32_t restarts_left
         uint32_t restarts
-        cbool created
         cbool pinned
         cbool anchor_gone
         cbool ending

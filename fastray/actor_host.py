@@ -106,7 +106,6 @@ class ActorBackend(WorkerBackend):
     def __init__(self, connection: Connection, origin: int, slot: int, mapping: Any) -> None:
         super().__init__(connection, origin, slot, mapping)
         self.instance: Any = None
-        self.exiting = False
         self._bound: dict[int, tuple[Callable[..., Any], str]] = {}
 
     @classmethod
@@ -157,7 +156,6 @@ class ActorBackend(WorkerBackend):
     def failure_of(self, error: BaseException, retry_exceptions: Any, name: str,
                    num_returns: int) -> tuple[int, list[tuple[bytes, list[int]]]]:
         if isinstance(error, ActorExit):
-            self.exiting = True
             return wire.STATUS_ACTOR_EXIT, []
         return super().failure_of(error, retry_exceptions, name, num_returns)
 
@@ -223,7 +221,7 @@ class ThreadedActorBackend(ActorBackend):
                                          **dict(settings.concurrency_groups)}
         self._pools = {name: concurrent.futures.ThreadPoolExecutor(limit, f"actor-{name}")
                        for name, limit in groups.items()}
-        while not self.exiting:
+        while True:
             frame = self.connection.receive()
             assert frame is not None
             kind, a, b, body = frame

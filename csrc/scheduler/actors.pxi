@@ -291,7 +291,6 @@ cdef void on_actor_result(Core *c, Worker *w, fr_header *h, Cursor *cur) noexcep
         a.sent.front().started_ns = now_ns()
     if t.creation:
         if h.b == FR_STATUS_OK:
-            a.created = True
             if a.state == A_RESTARTING:
                 a.state = A_ALIVE
             release_task(c, t)
