@@ -154,6 +154,29 @@ def untrack(ref) -> None:
     PyObject_GC_UnTrack(<PyObject *>ref)
 
 
+cdef list new_refs(ref_type, uint64_t first_id, uint32_t count, generation):
+    """count refs of ref_type (ObjectRef) to ids first_id, first_id + 1, ...,
+    already counted by the runtime (ObjectRef(..., adopt=True)): allocated
+    and filled here, by slot offset, and kept off the garbage collector as
+    ObjectRef.__init__ does, without running any Python."""
+    cdef Py_ssize_t id_at = slot_offset(ref_type, "_id")
+    cdef Py_ssize_t gen_at = slot_offset(ref_type, "_generation")
+    cdef list refs = PyList_New(count)
+    cdef uint32_t i
+    cdef object ref, object_id
+    for i in range(count):
+        ref = ref_type.__new__(ref_type)
+        object_id = first_id + i
+        Py_INCREF(object_id)
+        (<PyObject **>(<char *><PyObject *>ref + id_at))[0] = <PyObject *>object_id
+        Py_INCREF(generation)
+        (<PyObject **>(<char *><PyObject *>ref + gen_at))[0] = <PyObject *>generation
+        PyObject_GC_UnTrack(<PyObject *>ref)
+        Py_INCREF(ref)
+        PyList_SET_ITEM(refs, i, ref)
+    return refs
+
+
 cdef Py_ssize_t slot_offset(cls, str name) except -1:
     """Where a ``__slots__`` attribute of cls sits in its instances, so a
     loop over thousands of them reads it without an attribute lookup.
@@ -306,9 +329,18 @@ cdef class Scheduler:
 
     def submit(self, uint64_t task_id, uint64_t fn_id, uint32_t num_returns,
                uint32_t cpu_milli, int32_t max_retries, deps, contained, bytes args,
-               uint64_t actor=0) -> None:
+               uint64_t actor, ref_type, generation) -> list:
         """Registers a task from the driver (a call of actor's method if
-        actor is not 0); it runs once its deps are ready."""
+        actor is not 0); it runs once its deps are ready.  Returns the refs
+        to its results, made here (new_refs): the per-call cost of the
+        driver is mostly Python work around a submit."""
+        self.enqueue(task_id, fn_id, num_returns, cpu_milli, max_retries, deps, contained,
+                     args, actor)
+        return new_refs(ref_type, task_id, num_returns, generation)
+
+    cdef int enqueue(self, uint64_t task_id, uint64_t fn_id, uint32_t num_returns,
+                     uint32_t cpu_milli, int32_t max_retries, deps, contained, bytes args,
+                     uint64_t actor) except -1:
         cdef Task *t = new Task()
         t.id = task_id
         t.actor = actor
@@ -333,7 +365,7 @@ cdef class Scheduler:
             add_task(self.core, t, NULL)
             schedule(self.core)
             pthread_mutex_unlock(&self.core.mu)
-            return
+            return 0
         # Busy: queued, so a burst of submits neither waits for the mutex nor
         # sends to workers one task at a time; the scheduler thread (or the
         # next driver call) takes it in.  One wake-up per pass of the
@@ -344,6 +376,7 @@ cdef class Scheduler:
         pthread_mutex_unlock(&self.core.incoming_mu)
         if not __atomic_exchange_n(&self.core.wake_pending, True, __ATOMIC_SEQ_CST):
             wake(self.core)
+        return 0
 
     def put(self, uint64_t oid, bytes payload, contained) -> None:
         """Stores a ready object with one reference, owned by the caller."""

@@ -10,6 +10,7 @@ from .actor_options import ActorOptions, check_method_options
 from .actor_spec import ActorBlueprint, ActorMeta, MethodSpec, is_async_class, method_specs
 from .exceptions import FastrayError, PendingCallsLimitExceeded
 from .object_ref import ObjectRef, note_contained
+from .options import TaskOptions
 from .pickler import dumps_code
 
 __all__ = ["ActorClass", "ActorHandle", "ActorMethod", "exit_actor", "method"]
@@ -96,6 +97,8 @@ class ActorHandle:
         self._generation = state.generation
         self._counted = counted
         self._pending: list[ObjectRef] = []
+        # Per method: its calls' options, worked out on the first call.
+        self._plans: dict[str, tuple[TaskOptions, Any]] = {}
         if counted and not adopt and state.backend is not None:
             state.backend.incref(actor_id)
 
@@ -150,6 +153,8 @@ class ActorHandle:
 class ActorMethod:
     """``handle.method``: call it with ``.remote(...)``."""
 
+    __slots__ = ("_handle", "_name", "_spec", "_options")
+
     def __init__(self, handle: ActorHandle, name: str, spec: MethodSpec,
                  options: dict[str, Any]) -> None:
         self._handle = handle
@@ -167,27 +172,38 @@ class ActorMethod:
 
     def remote(self, *args: Any, **kwargs: Any) -> Any:
         handle = self._handle
-        meta = handle.meta
-        num_returns = self._options.get("num_returns", self._spec.num_returns)
-        retries = self._options.get("max_task_retries", self._spec.max_task_retries)
-        if retries is None:
-            retries = meta.max_task_retries
-        retry_exceptions = self._options.get("retry_exceptions", self._spec.retry_exceptions)
         if handle._generation != state.generation:
             raise FastrayError(f"{handle!r} belongs to a fastray runtime that was shut down")
-        if meta.max_pending_calls > 0:
+        plan = None if self._options else handle._plans.get(self._name)
+        if plan is None:
+            plan = self._plan()
+        options, retry_exceptions = plan
+        limited = handle._meta.max_pending_calls > 0
+        if limited:
             # Checked before submitting, so the call over the limit never runs.
             handle._check_pending()
-        refs = state.require_backend().call_actor(
-            handle, self._name, self._spec.fn_id, args, kwargs, num_returns, retries,
-            retry_exceptions)
-        if meta.max_pending_calls > 0 and refs:
+        refs = state.require_backend().call_actor(handle, self._name, self._spec.fn_id, args,
+                                                  kwargs, options, retry_exceptions)
+        if limited and refs:
             handle._pending.append(refs[0])
-        if num_returns == 1:
+        if options.num_returns == 1:
             return refs[0]
-        if num_returns == 0:
+        if options.num_returns == 0:
             return None
         return refs
+
+    def _plan(self) -> tuple[TaskOptions, Any]:
+        """The call's options as a task's (holding no CPU) and its
+        retry_exceptions; the handle keeps those of a call without options."""
+        spec, given = self._spec, self._options
+        retries = given.get("max_task_retries", spec.max_task_retries)
+        if retries is None:
+            retries = self._handle.meta.max_task_retries
+        plan = (TaskOptions(given.get("num_returns", spec.num_returns), 0.0, retries),
+                given.get("retry_exceptions", spec.retry_exceptions))
+        if not given:
+            self._handle._plans[self._name] = plan
+        return plan
 
 
 def method(*args: Any, **options: Any) -> Any:

@@ -114,7 +114,7 @@ def _id_list(ids: list[int]) -> bytes:
 # Calls sent to an actor's process beyond those it can run at once: enough
 # that it never waits for the next, few enough that a burst of calls goes to
 # it in a few large sends rather than one per call.
-CALLS_SENT_AHEAD = 8
+CALLS_SENT_AHEAD = 64
 
 
 def _sent_ahead(settings: ActorSettings) -> int:

@@ -116,11 +116,6 @@ class ActorBackend(WorkerBackend):
         state.install(other)
         return other
 
-    # The running call, per thread and per coroutine.
-    task_id = _PerCall(_call_task_id)  # type: ignore[assignment]
-    task_name = _PerCall(_call_task_name)  # type: ignore[assignment]
-    _interrupted = _PerCall(_call_interrupted)  # type: ignore[assignment]
-
     def construct(self, task_id: int, cls: type, args: list, kwargs: dict) -> None:
         """Runs __init__; a constructor that raises kills the actor for good."""
         self.task_id, self.task_name = task_id, f"{cls.__qualname__}.__init__"
@@ -203,7 +198,16 @@ def _not_constructed() -> None:
     raise RuntimeError("the actor's constructor did not finish")
 
 
-class ThreadedActorBackend(ActorBackend):
+class ConcurrentActorBackend(ActorBackend):
+    """An actor that runs several calls at once: what names the running
+    call belongs to each thread and each coroutine."""
+
+    task_id = _PerCall(_call_task_id)  # type: ignore[assignment]
+    task_name = _PerCall(_call_task_name)  # type: ignore[assignment]
+    _interrupted = _PerCall(_call_interrupted)  # type: ignore[assignment]
+
+
+class ThreadedActorBackend(ConcurrentActorBackend):
     """Calls run on thread pools (one per concurrency group); the main
     thread reads the socket and routes replies to the waiting threads."""
 
@@ -278,7 +282,7 @@ class ThreadedActorBackend(ActorBackend):
             return self._replies.pop(key)
 
 
-class AsyncActorBackend(ActorBackend):
+class AsyncActorBackend(ConcurrentActorBackend):
     """Every call is a coroutine on one event loop in the main thread, which
     also reads the socket; a sync method runs on the loop."""
 

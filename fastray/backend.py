@@ -11,7 +11,6 @@ in the driver by calling the scheduler directly, in a worker by messages.
 from __future__ import annotations
 
 import abc
-import functools
 import itertools
 import os
 import pickle
@@ -24,7 +23,7 @@ from .object_ref import ObjectRef
 from .options import TaskOptions
 from ._store import Mapping
 from .serialization import Fetched, deserialize, error_of, serialize
-from .task_args import EncodedArgs, encode_args
+from .task_args import NO_ARGS, EncodedArgs, encode_args
 
 if TYPE_CHECKING:
     from .actor import ActorClass, ActorHandle
@@ -101,8 +100,10 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def call_actor(self, handle: ActorHandle, method: str, fn_id: int, args: tuple,
-                   kwargs: dict, num_returns: int, max_task_retries: int,
-                   retry_exceptions: Any) -> list[ObjectRef]: ...
+                   kwargs: dict, options: TaskOptions, retry_exceptions: Any
+                   ) -> list[ObjectRef]:
+        """Calls handle's method (an actor call's options are a task's that
+        holds no CPU); returns the refs to its results."""
 
     @abc.abstractmethod
     def kill_actor(self, handle: Any, no_restart: bool) -> None: ...
@@ -143,7 +144,9 @@ class SchedulerBackend(Backend):
 
     @abc.abstractmethod
     def _submit(self, task_id: int, fn_id: int, options: TaskOptions,
-                args: EncodedArgs, actor: int = 0) -> None: ...
+                args: EncodedArgs, actor: int = 0) -> list[ObjectRef]:
+        """Submits a task (a call of actor's method if actor is not 0);
+        returns the refs to its num_returns results."""
 
     @abc.abstractmethod
     def _actor_op(self, op: int, body: bytes) -> tuple[int, bytes]:
@@ -189,13 +192,22 @@ class SchedulerBackend(Backend):
         if function.fn_id not in self._defined:
             self._define(function.fn_id, function.name.encode(), function.pickled())
             self._defined.add(function.fn_id)
-        encoded = encode_args(args, kwargs, options.retry_exceptions, self)
+        return self._submit_with_args(function.fn_id, options, args, kwargs,
+                                      options.retry_exceptions, 0)
+
+    def _submit_with_args(self, fn_id: int, options: TaskOptions, args: tuple, kwargs: dict,
+                          retry_exceptions: Any, actor: int) -> list[ObjectRef]:
+        if not args and not kwargs and retry_exceptions is False:
+            # No arguments to encode, nothing created in the store: the
+            # common call of a method that reads the actor's state.
+            return self._submit(self._next_ids(options.num_returns or 1), fn_id, options,
+                                NO_ARGS, actor)
+        encoded = encode_args(args, kwargs, retry_exceptions, self)
         try:
-            task_id = self._next_ids(max(options.num_returns, 1))
-            self._submit(task_id, function.fn_id, options, encoded)
+            return self._submit(self._next_ids(options.num_returns or 1), fn_id, options,
+                                encoded, actor)
         finally:
             self.drop_created(encoded.created)
-        return [ObjectRef(task_id + i, adopt=True) for i in range(options.num_returns)]
 
     def put(self, value: Any) -> ObjectRef:
         self._check_running()
@@ -276,21 +288,16 @@ class SchedulerBackend(Backend):
         return actor_calls.list_named_actors(self, all_namespaces)
 
     def call_actor(self, handle: ActorHandle, method: str, fn_id: int, args: tuple,
-                   kwargs: dict, num_returns: int, max_task_retries: int,
-                   retry_exceptions: Any) -> list[ObjectRef]:
-        self._check_running()
+                   kwargs: dict, options: TaskOptions, retry_exceptions: Any
+                   ) -> list[ObjectRef]:
+        if self._stopped:
+            raise FastrayError("the fastray runtime was shut down")
         if fn_id not in self._defined:
             self._define(fn_id, f"{handle.meta.class_name}.{method}".encode(),
                          _pickled_call(method))
             self._defined.add(fn_id)
-        encoded = encode_args(args, kwargs, retry_exceptions, self)
-        try:
-            task_id = self._next_ids(max(num_returns, 1))
-            self._submit(task_id, fn_id, _call_options(num_returns, max_task_retries),
-                         encoded, handle.actor_id)
-        finally:
-            self.drop_created(encoded.created)
-        return [ObjectRef(task_id + i, adopt=True) for i in range(num_returns)]
+        return self._submit_with_args(fn_id, options, args, kwargs, retry_exceptions,
+                                      handle.actor_id)
     def _check_running(self) -> None:
         if self._stopped:
             raise FastrayError("the fastray runtime was shut down")
@@ -314,8 +321,3 @@ def _pickled_call(method: str) -> bytes:
     from .actor_spec import MethodCall
     return pickle.dumps(MethodCall(method), protocol=5)
 
-
-@functools.lru_cache(maxsize=64)
-def _call_options(num_returns: int, max_task_retries: int) -> TaskOptions:
-    """An actor call's options as a task's: it holds no CPU of its own."""
-    return TaskOptions(num_returns, 0.0, max_task_retries)

@@ -145,8 +145,7 @@ class RayBackend(Backend):
             return remote.options(**options.given).remote(*args, **kwargs)
 
     def call_actor(self, handle: ActorHandle, method: str, fn_id: int, args: tuple,
-                   kwargs: dict, num_returns: int, max_task_retries: int,
-                   retry_exceptions: Any) -> list[Any]:
+                   kwargs: dict, options: TaskOptions, retry_exceptions: Any) -> list[Any]:
         raise TypeError(f"{handle!r} belongs to fastray's local runtime, not to the Ray "
                         "cluster this process is connected to")
 

@@ -122,10 +122,10 @@ class LocalRuntime(SchedulerBackend):
         self._scheduler.define(fn_id, name, blob)
 
     def _submit(self, task_id: int, fn_id: int, options: TaskOptions, args: EncodedArgs,
-                actor: int = 0) -> None:
-        self._scheduler.submit(task_id, fn_id, options.num_returns, options.cpu_milli,
-                               options.max_retries, args.deps, args.contained, args.payload,
-                               actor)
+                actor: int = 0) -> list[ObjectRef]:
+        return self._scheduler.submit(task_id, fn_id, options.num_returns, options.cpu_milli,
+                                      options.max_retries, args.deps, args.contained,
+                                      args.payload, actor, ObjectRef, state.generation)
 
     def _actor_op(self, op: int, body: bytes) -> tuple[int, bytes]:
         return self._scheduler.actor_op(op, body)

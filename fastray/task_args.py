@@ -21,7 +21,7 @@ def encode_args(args: tuple, kwargs: dict, retry_exceptions: Any,
     runs); refs nested in containers travel as refs.  Large arguments are
     copied into the store here, once, like Ray's automatic put."""
     if not args and not kwargs and retry_exceptions is False:
-        return _NO_ARGS
+        return NO_ARGS
     deps: list[int] = []
     slots: list[tuple[int | str, int]] = []
     plain_args = list(args)
@@ -43,7 +43,7 @@ def encode_args(args: tuple, kwargs: dict, retry_exceptions: Any,
 
 # The arguments of a call without any, encoded once: a common case (a
 # method that reads the actor's state) that is then free.
-_NO_ARGS = EncodedArgs([], [], serialize(([], {}, [], False), None)[0], [])
+NO_ARGS = EncodedArgs([], [], serialize(([], {}, [], False), None)[0], [])
 
 
 def decode_args(fetched: Fetched, dep_values: list[Any]) -> tuple[list, dict, Any]:

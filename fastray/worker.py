@@ -34,6 +34,7 @@ from ._store import Mapping
 from .backend import ORIGIN_SHIFT, SchedulerBackend
 from .task_args import EncodedArgs, decode_args
 from .exceptions import ObjectStoreFullError
+from .object_ref import ObjectRef
 from .serialization import Fetched, deserialize, serialize, serialize_error
 from .wire import HEADER, LOCATION, SUBMIT_FIELDS, TASK_FIELDS
 
@@ -117,6 +118,14 @@ class Connection:
         self._header = self._body = None
         return kind, a, b, memoryview(body).toreadonly()
 
+    def frame_ready(self) -> bool:
+        """Whether buffered() would return a frame now: then this process
+        has more work before it needs to hear from the scheduler."""
+        if self._body is not None:
+            return self._filled + len(self._buffer) >= len(self._body)
+        return (len(self._buffer) >= HEADER.size
+                and HEADER.size + U32.unpack_from(self._buffer)[0] <= len(self._buffer))
+
     def read_available(self) -> None:
         """Reads what has arrived, without waiting (for an event loop's reader)."""
         try:
@@ -199,6 +208,11 @@ class WorkerBackend(SchedulerBackend):
             self._outbox.clear()
         self._outbox_since = 0.0
 
+    def more_work(self) -> bool:
+        """Whether another task or call is here already, so a result may
+        wait in the outbox for the next one's."""
+        return bool(self.pending) or self._conn.frame_ready()
+
     def outbox_due(self) -> bool:
         return bool(self._outbox) and (
             len(self._outbox) >= OUTBOX_FRAMES
@@ -210,13 +224,14 @@ class WorkerBackend(SchedulerBackend):
         self._send(wire.DEFINE, fn_id, 0, U32.pack(len(name)) + name + blob)
 
     def _submit(self, task_id: int, fn_id: int, options: TaskOptions, args: EncodedArgs,
-                actor: int = 0) -> None:
+                actor: int = 0) -> list[ObjectRef]:
         body = b"".join([
             SUBMIT_FIELDS.pack(options.num_returns, options.cpu_milli, options.max_retries,
                                actor),
             _ids(args.deps), _ids(args.contained), args.payload])
         self._local_refs_adopt(task_id, options.num_returns)
         self._send(wire.SUBMIT, task_id, fn_id, body)
+        return [ObjectRef(task_id + i, adopt=True) for i in range(options.num_returns)]
 
     def _actor_op(self, op: int, body: bytes) -> tuple[int, bytes]:
         request = self._next_request()
@@ -475,7 +490,7 @@ class WorkerBackend(SchedulerBackend):
         parts = [U32.pack(len(results))]
         for payload, contained in results:
             parts += [U64.pack(len(payload)), payload, _ids(contained)]
-        self._send(wire.RESULT, task_id, status, b"".join(parts), later=bool(self.pending))
+        self._send(wire.RESULT, task_id, status, b"".join(parts), later=self.more_work())
 
     def _execute(self, task_id: int, function: Callable[..., Any], num_returns: int,
                  dep_payloads: list[Fetched], args_payload: Fetched, created: list[int]
@@ -630,7 +645,7 @@ def serve(backend: WorkerBackend, host_actor: HostActor | None) -> None:
     ends (EOFError)."""
     connection = backend.connection
     while True:
-        if not backend.pending or backend.outbox_due():
+        if not backend.more_work() or backend.outbox_due():
             backend.send_outbox()
         if backend.pending:
             kind, (a, b, body) = wire.TASK, backend.pending.popleft()
