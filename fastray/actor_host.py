@@ -29,7 +29,8 @@ import sys
 import threading
 import time
 import traceback
-from typing import Any, Callable, Generic, TypeVar, cast
+import types
+from typing import Any, Callable, Coroutine, Generator, Generic, TypeVar, cast
 
 from . import _cancel_signal, state, wire
 from .actor import ActorHandle
@@ -127,6 +128,9 @@ class ActorBackend(WorkerBackend):
         finally:
             self.task_id, self.task_name = None, ""
         self.send_result(task_id, wire.STATUS_OK, [])
+        # Sent at once, not with the first calls' results: if one of them
+        # kills the process, the constructor must count as done.
+        self.send_outbox()
 
     def serve(self) -> None:
         serve(self, None)
@@ -292,6 +296,7 @@ class AsyncActorBackend(ConcurrentActorBackend):
         self._running: dict[int, asyncio.Task] = {}
         self._awaited: dict[int, tuple[concurrent.futures.Future, int]] = {}
         self._limits: dict[str | None, asyncio.Semaphore] = {}
+        self._flush_planned = False
 
     def construct(self, task_id: int, cls: type, args: list, kwargs: dict) -> None:
         asyncio.set_event_loop(self._loop)
@@ -322,12 +327,25 @@ class AsyncActorBackend(ConcurrentActorBackend):
 
     def _dispatch(self, kind: int, a: int, b: int, body: memoryview) -> None:
         if kind == wire.TASK:
-            self._running[a] = self._loop.create_task(self._run_call(a, b, body))
+            self._start_call(a, b, body)
         elif kind == wire.REPLY and a in self._awaited:
             future, _ = self._awaited.pop(a)
             self._settle(future, body)
         elif kind != wire.REVOKE:
             self._early_replies[(kind, a)] = (b, body)
+
+    def _start_call(self, task_id: int, fn_id: int, body: memoryview) -> None:
+        """Runs the call's coroutine up to its first real wait, here and
+        now: most calls never wait, and end without a task or a pass of the
+        loop.  One that waits is carried on by a task from there."""
+        context = contextvars.copy_context()
+        call = self._run_call(task_id, fn_id, body)
+        try:
+            awaited = context.run(call.send, None)
+        except StopIteration:
+            return
+        self._running[task_id] = self._loop.create_task(_carried_on(call, awaited),
+                                                        context=context)
 
     async def _run_call(self, task_id: int, fn_id: int, body: memoryview) -> None:
         num_returns, deps, args_payload = self._unpack_task(fn_id, body)
@@ -358,6 +376,18 @@ class AsyncActorBackend(ConcurrentActorBackend):
                 self.send_result(task_id, status, results)
             finally:
                 self.drop_created(created)
+
+    def more_work(self) -> bool:
+        """Results wait for the end of the loop's pass, so those of every
+        call that ends in one pass go in one send."""
+        if not self._flush_planned:
+            self._flush_planned = True
+            self._loop.call_soon(self._flush)
+        return True
+
+    def _flush(self) -> None:
+        self._flush_planned = False
+        self.send_outbox()
 
     def on_sigint(self, signum: int, frame: Any) -> None:
         _cancel_signal.handled()
@@ -390,6 +420,26 @@ class AsyncActorBackend(ConcurrentActorBackend):
         """A blocking get on the loop's thread reads the socket itself:
         calls that arrive meanwhile start once the loop runs again."""
         self._loop.call_soon(self._dispatch, kind, a, b, body)
+
+
+@types.coroutine
+def _carried_on(call: Coroutine[Any, Any, None], awaited: Any) -> Generator[Any, Any, None]:
+    """The rest of a coroutine already started, whose last step gave up
+    `awaited` (what it waits for): hands that to the task running this, and
+    passes the task's wake-ups and cancellation on to the coroutine."""
+    while True:
+        try:
+            woken = yield awaited
+        except BaseException as error:  # the task's cancel(), or a bad await
+            try:
+                awaited = call.throw(error)
+            except StopIteration:
+                return
+        else:
+            try:
+                awaited = call.send(woken)
+            except StopIteration:
+                return
 
 
 class _SpinningSelector(selectors.EpollSelector):

@@ -44,10 +44,13 @@ def encode_args(args: tuple, kwargs: dict, retry_exceptions: Any,
 # The arguments of a call without any, encoded once: a common case (a
 # method that reads the actor's state) that is then free.
 NO_ARGS = EncodedArgs([], [], serialize(([], {}, [], False), None)[0], [])
+_NO_ARGS_PAYLOAD = NO_ARGS.payload
 
 
 def decode_args(fetched: Fetched, dep_values: list[Any]) -> tuple[list, dict, Any]:
     """The inverse of encode_args, with the dependencies' values filled in."""
+    if fetched[0] == _NO_ARGS_PAYLOAD:
+        return [], {}, False
     args, kwargs, slots, retry_exceptions = deserialize(fetched)
     for where, index in slots:
         if isinstance(where, int):

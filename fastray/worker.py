@@ -53,7 +53,13 @@ RECV_CHUNK = 262144
 
 
 def _ids(ids: list[int]) -> bytes:
+    if not ids:
+        return _NO_IDS
     return U32.pack(len(ids)) + struct.pack(f"<{len(ids)}Q", *ids)
+
+
+_NO_IDS = U32.pack(0)
+_ONE_RESULT = struct.Struct("<IQ")
 
 
 def _refs_frame(increfs: list[int], decrefs: list[int], unpins: list[int]) -> bytes:
@@ -67,10 +73,14 @@ class Connection:
     def __init__(self, fd: int) -> None:
         self.sock = socket.socket(fileno=fd)
         self.sock.setblocking(True)
-        self._buffer = bytearray()
+        # Bytes received and not yet framed: _data from _start on.
+        self._data = b""
+        self._start = 0
+        # A frame longer than what had arrived: its header, and its body
+        # filled up to _filled.
+        self._header: tuple[int, int, int, int] | None = None
         self._body: bytearray | None = None
         self._filled = 0
-        self._header: tuple[int, int, int, int] | None = None
 
     def send(self, data: bytes) -> None:
         self.sock.sendall(data)
@@ -94,26 +104,39 @@ class Connection:
             chunk = self._recv_soon()
             if not chunk:
                 raise EOFError("the driver closed the connection")
-            self._buffer += chunk
+            self._keep(chunk)
+
+    def _keep(self, chunk: bytes) -> None:
+        if self._start < len(self._data):
+            self._data = self._data[self._start:] + chunk
+        else:
+            self._data = chunk
+        self._start = 0
 
     def buffered(self) -> tuple[int, int, int, memoryview] | None:
         """The next frame if read_available has read all of it; no I/O."""
-        if self._header is None:
-            if len(self._buffer) < HEADER.size:
+        data, start = self._data, self._start
+        if self._body is None:
+            if len(data) - start < HEADER.size:
                 return None
-            self._header = HEADER.unpack_from(self._buffer)
-            del self._buffer[:HEADER.size]
-            self._body = bytearray(self._header[0])
+            size, kind, a, b = HEADER.unpack_from(data, start)
+            end = start + HEADER.size + size
+            if end <= len(data):
+                # The common case: the whole frame is here, one copy out.
+                self._start = end
+                return kind, a, b, memoryview(data[start + HEADER.size:end])
+            self._header, self._body = (size, kind, a, b), bytearray(size)
             self._filled = 0
+            start += HEADER.size
         body = self._body
-        assert body is not None
-        take = min(len(self._buffer), len(body) - self._filled)
+        take = min(len(data) - start, len(body) - self._filled)
         if take:
-            body[self._filled:self._filled + take] = self._buffer[:take]
-            del self._buffer[:take]
+            body[self._filled:self._filled + take] = data[start:start + take]
             self._filled += take
+        self._data, self._start = data[start + take:], 0
         if self._filled < len(body):
             return None
+        assert self._header is not None
         _, kind, a, b = self._header
         self._header = self._body = None
         return kind, a, b, memoryview(body).toreadonly()
@@ -121,10 +144,11 @@ class Connection:
     def frame_ready(self) -> bool:
         """Whether buffered() would return a frame now: then this process
         has more work before it needs to hear from the scheduler."""
+        here = len(self._data) - self._start
         if self._body is not None:
-            return self._filled + len(self._buffer) >= len(self._body)
-        return (len(self._buffer) >= HEADER.size
-                and HEADER.size + U32.unpack_from(self._buffer)[0] <= len(self._buffer))
+            return self._filled + here >= len(self._body)
+        return (here >= HEADER.size
+                and HEADER.size + U32.unpack_from(self._data, self._start)[0] <= here)
 
     def read_available(self) -> None:
         """Reads what has arrived, without waiting (for an event loop's reader)."""
@@ -134,7 +158,7 @@ class Connection:
             return
         if not chunk:
             raise EOFError("the driver closed the connection")
-        self._buffer += chunk
+        self._keep(chunk)
 
     def _recv_soon(self) -> bytes:
         """Polls briefly before sleeping in recv: the next frame of a busy
@@ -185,15 +209,17 @@ class WorkerBackend(SchedulerBackend):
         references first (the frame may rely on them), released ones after
         (the frame may pin an object whose last local ref just went).
         later: it may wait in the outbox for the next send (see send_outbox)."""
-        increfs, decrefs, unpins = self._increfs, self._decrefs, self._unpins
-        self._increfs, self._decrefs, self._unpins = [], [], []
-        if increfs:
-            self._outbox.append(_refs_frame(increfs, [], []))
-        self._outbox += [HEADER.pack(len(body), kind, a, b), body]
-        if decrefs or unpins:
-            self._outbox.append(_refs_frame([], decrefs, unpins))
-        if not self._outbox_since:
+        outbox = self._outbox
+        if not outbox:
             self._outbox_since = time.perf_counter()
+        if self._increfs:
+            outbox.append(_refs_frame(self._increfs, [], []))
+            self._increfs = []
+        outbox.append(HEADER.pack(len(body), kind, a, b))
+        outbox.append(body)
+        if self._decrefs or self._unpins:
+            outbox.append(_refs_frame([], self._decrefs, self._unpins))
+            self._decrefs, self._unpins = [], []
         if not later:
             self.send_outbox()
 
@@ -206,7 +232,6 @@ class WorkerBackend(SchedulerBackend):
         if self._outbox:
             self._conn.send(b"".join(self._outbox))
             self._outbox.clear()
-        self._outbox_since = 0.0
 
     def more_work(self) -> bool:
         """Whether another task or call is here already, so a result may
@@ -487,10 +512,15 @@ class WorkerBackend(SchedulerBackend):
 
     def send_result(self, task_id: int, status: int,
                     results: list[tuple[bytes, list[int]]]) -> None:
-        parts = [U32.pack(len(results))]
-        for payload, contained in results:
-            parts += [U64.pack(len(payload)), payload, _ids(contained)]
-        self._send(wire.RESULT, task_id, status, b"".join(parts), later=self.more_work())
+        if len(results) == 1:
+            payload, contained = results[0]
+            body = b"".join([_ONE_RESULT.pack(1, len(payload)), payload, _ids(contained)])
+        else:
+            parts = [U32.pack(len(results))]
+            for payload, contained in results:
+                parts += [U64.pack(len(payload)), payload, _ids(contained)]
+            body = b"".join(parts)
+        self._send(wire.RESULT, task_id, status, body, later=self.more_work())
 
     def _execute(self, task_id: int, function: Callable[..., Any], num_returns: int,
                  dep_payloads: list[Fetched], args_payload: Fetched, created: list[int]
@@ -596,9 +626,9 @@ class _PrefixedOutput(io.TextIOBase):
         return len(text)
 
     def flush(self) -> None:
+        # write() flushes the stream after every line it passes on.
         if self._partial:
             self.write("\n")
-        self._stream.flush()
 
     def fileno(self) -> int:
         return self._stream.fileno()
