@@ -18,6 +18,7 @@ dropped as cancelled.  A coroutine gets ``asyncio.CancelledError``.
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import contextvars
 import inspect
@@ -212,38 +213,149 @@ class ConcurrentActorBackend(ActorBackend):
 
 
 class ThreadedActorBackend(ConcurrentActorBackend):
-    """Calls run on thread pools (one per concurrency group); the main
-    thread reads the socket and routes replies to the waiting threads."""
+    """Runs up to max_concurrency calls at once (and each concurrency
+    group's limit), on threads.  The thread reading the socket runs each
+    call it reads itself, so a quick call costs what it costs a default
+    actor; when a call has run for HANDOFF_SECONDS, or waits for a reply,
+    another thread takes over reading, and runs what comes next."""
 
     def __init__(self, connection: Connection, origin: int, slot: int, mapping: Any) -> None:
         super().__init__(connection, origin, slot, mapping)
         self._lock = threading.RLock()
-        self._replies: dict[tuple[int, int], tuple[int, memoryview]] = {}
         self._replied = threading.Condition(self._lock)
-        self._pools: dict[str | None, concurrent.futures.ThreadPoolExecutor] = {}
+        self._wanted = threading.Condition(self._lock)  # a queued call or the reading
+        self._replies: dict[tuple[int, int], tuple[int, memoryview]] = {}
+        self._limits: dict[str | None, int] = {}
+        self._running: dict[str | None, int] = {}
+        self._queued: dict[str | None, collections.deque[_QueuedCall]] = {}
+        self._reader: int | None = None         # the thread reading the socket
+        self._reader_call: int | None = None    # the serial of the call it runs
+        self._serial = 0
+        self._threads = 1
+        self._idle = 0
+        self._busy = threading.Event()          # the reader runs a call: watch it
 
     def serve(self) -> None:
         settings = self.settings
         assert settings is not None
-        groups: dict[str | None, int] = {None: settings.max_concurrency,
-                                         **dict(settings.concurrency_groups)}
-        self._pools = {name: concurrent.futures.ThreadPoolExecutor(limit, f"actor-{name}")
-                       for name, limit in groups.items()}
-        while True:
-            frame = self.connection.receive()
-            assert frame is not None
-            kind, a, b, body = frame
+        self._limits = {None: settings.max_concurrency, **dict(settings.concurrency_groups)}
+        self._running = dict.fromkeys(self._limits, 0)
+        self._queued = {group: collections.deque() for group in self._limits}
+        threading.Thread(target=self._watch, name="actor-handoff", daemon=True).start()
+        self._work()
+
+    def _work(self) -> None:
+        """A thread's life: run a queued call that has room, else read the
+        socket if nobody does, else wait for one of those."""
+        me = threading.get_ident()
+        with self._lock:
+            while True:
+                call = self._next_queued()
+                if call is not None:
+                    self._run(call, me, False)
+                elif self._reader is None:
+                    self._reader = me
+                    self._read(me)
+                else:
+                    self._idle += 1
+                    self._wanted.wait()
+                    self._idle -= 1
+
+    def _read(self, me: int) -> None:
+        """Reads frames for as long as this thread is the reader, running
+        the calls it reads (or queueing those whose group is full).  Called
+        and returns with the lock held."""
+        connection = self.connection
+        while self._reader == me:
+            call = self._next_queued()
+            if call is not None:
+                self._run(call, me, True)
+                continue
+            self._lock.release()
+            try:
+                if not connection.frame_ready() or self.outbox_due():
+                    self.send_outbox()
+                kind, a, b, body = cast(tuple, connection.receive())
+            except (EOFError, ConnectionError):
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(0)
+            finally:
+                self._lock.acquire()
             if kind == wire.TASK:
                 self.learn_function(b, body)
-                self._pools[self._group_of(b)].submit(self.run_task, a, b, body)
+                group = self.group_of(b)
+                call = (a, b, body, group if group in self._limits else None)
+                if self._has_room(call[3]):
+                    self._run(call, me, True)
+                else:
+                    self._queued[call[3]].append(call)
             elif kind != wire.REVOKE:
-                with self._replied:
-                    self._replies[(kind, a)] = (b, body)
-                    self._replied.notify_all()
+                self._replies[(kind, a)] = (b, body)
+                self._replied.notify_all()
 
-    def _group_of(self, fn_id: int) -> str | None:
-        group = self.group_of(fn_id)
-        return group if group in self._pools else None
+    def _has_room(self, group: str | None) -> bool:
+        return self._running[group] < self._limits[group] and not self._queued[group]
+
+    def _next_queued(self) -> _QueuedCall | None:
+        for group, queued in self._queued.items():
+            if queued and self._running[group] < self._limits[group]:
+                return queued.popleft()
+        return None
+
+    def _run(self, call: _QueuedCall, me: int, reading: bool) -> None:
+        """Runs a call with the lock released; the reader's call is watched."""
+        task_id, fn_id, body, group = call
+        self._running[group] += 1
+        if reading:
+            self._serial += 1
+            self._reader_call = self._serial
+            if not self._busy.is_set():
+                self._busy.set()
+        self._lock.release()
+        try:
+            self.run_task(task_id, fn_id, body)
+        finally:
+            del call, body
+            self._lock.acquire()
+            self._running[group] -= 1
+            if self._reader == me:
+                self._reader_call = None
+            if self._queued[group] and self._idle:
+                self._wanted.notify()
+
+    def _watch(self) -> None:
+        """Hands the reading to another thread when the reader's call has
+        run for a while: calls behind it must not wait for it."""
+        seen = None
+        while True:
+            self._busy.wait()
+            time.sleep(HANDOFF_SECONDS)
+            with self._lock:
+                current = self._reader_call
+                if current is None:
+                    self._busy.clear()
+                elif current == seen:
+                    self._hand_off()
+                    current = None
+                seen = current
+
+    def _hand_off(self) -> None:
+        """Another thread becomes the reader (lock held).  There is always
+        one to wake or room for one more: running calls are at most the
+        limits' sum, and the threads at most that plus one."""
+        self._reader = self._reader_call = None
+        if self._idle:
+            self._wanted.notify()
+        else:
+            self._threads += 1
+            threading.Thread(target=self._work, name=f"actor-{self._threads}",
+                             daemon=True).start()
+
+    def more_work(self) -> bool:
+        # Only the reader knows what it has read; it sends what waits
+        # before it blocks.
+        return self._reader == threading.get_ident() and self.connection.frame_ready()
 
     def _send(self, kind: int, a: int, b: int, body: bytes = b"", later: bool = False) -> None:
         with self._lock:
@@ -275,15 +387,24 @@ class ThreadedActorBackend(ConcurrentActorBackend):
 
     def _reply(self, kind: int, request: int, deadline: float | None
                ) -> tuple[int, memoryview] | None:
-        """Waits for the main thread to hand over the reply."""
+        """Waits for the reader to hand over the reply; a reader that waits
+        hands the reading over first."""
         key = (kind, request)
-        with self._replied:
+        with self._lock:
+            if self._reader == threading.get_ident():
+                self._hand_off()
             while key not in self._replies:
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     return None
                 self._replied.wait(remaining)
             return self._replies.pop(key)
+
+
+# A call waiting for room in its group: (task id, function id, body, group).
+_QueuedCall = tuple[int, int, memoryview, "str | None"]
+# How long the reader runs one call before another thread takes over reading.
+HANDOFF_SECONDS = 0.001
 
 
 class AsyncActorBackend(ConcurrentActorBackend):

@@ -290,6 +290,63 @@ def test_threaded_actor_can_get_inside_calls(ray):
         i * i for i in range(20)]
 
 
+@fastray.remote(max_concurrency=2, concurrency_groups={"io": 1})
+class Gates:
+    """Calls that block until another call opens their gate, and count how
+    many run at once, per group."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.gate = threading.Event()
+        self.running = {"default": 0, "io": 0}
+        self.most = {"default": 0, "io": 0}
+
+    def _enter(self, group):
+        with self.lock:
+            self.running[group] += 1
+            self.most[group] = max(self.most[group], self.running[group])
+
+    def _leave(self, group):
+        with self.lock:
+            self.running[group] -= 1
+
+    def wait_for_gate(self):
+        self._enter("default")
+        try:
+            return self.gate.wait(timeout=60)
+        finally:
+            self._leave("default")
+
+    def pause(self):
+        self._enter("default")
+        time.sleep(0.01)
+        self._leave("default")
+
+    @fastray.method(concurrency_group="io")
+    def open_gate(self):
+        self._enter("io")
+        time.sleep(0.01)
+        self.gate.set()
+        self._leave("io")
+        return "opened"
+
+    def most_at_once(self):
+        return self.most
+
+
+def test_threaded_actor_limits_each_group_and_never_stalls_behind_a_call(ray):
+    gates = Gates.remote()
+    # Both default-group slots block until a call of the io group opens the
+    # gate: it must run beside them, and the calls queued behind them after.
+    waiting = [gates.wait_for_gate.remote() for _ in range(2)]
+    behind = [gates.pause.remote() for _ in range(6)]
+    opened = [gates.open_gate.remote() for _ in range(3)]
+    assert ray.get(opened, timeout=60) == ["opened"] * 3
+    assert ray.get(waiting, timeout=60) == [True, True]
+    ray.get(behind, timeout=60)
+    assert ray.get(gates.most_at_once.remote(), timeout=60) == {"default": 2, "io": 1}
+
+
 def test_async_actor_runs_coroutines_concurrently(ray):
     @ray.remote
     class Waiter:
@@ -355,12 +412,15 @@ def test_cancel_queued_and_running_calls(ray):
     while not os.path.exists(started):
         time.sleep(0.005)
     os.unlink(started)
+    # force=True is refused for a call still pending (behind the running
+    # one); as in Ray, a call already done has nothing left to cancel.
+    behind = slow.get.remote()
+    with pytest.raises(ValueError, match="force"):
+        ray.cancel(behind, force=True)
     ray.cancel(running)
     with pytest.raises(TaskCancelledError):
         ray.get(running, timeout=60)
-    assert ray.get(slow.get.remote(), timeout=60) == 0
-    with pytest.raises(ValueError, match="force"):
-        ray.cancel(slow.get.remote(), force=True)
+    assert ray.get(behind, timeout=60) == 0
 
 
 def test_cancel_running_coroutine(ray):
