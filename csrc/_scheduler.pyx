@@ -119,6 +119,7 @@ cdef enum:
     LOCATION_SIZE = 24
     MAX_INLINE_DEPTH = 64
     SPIN_NANOSECONDS = 200000
+    SERVE_EVERY_NS = 2000        # how often a spinning wait looks at the workers' sockets
     QUEUE_DEPTH = 8              # tasks a busy worker may have waiting behind
     QUICK_TASK_NS = 1000000      # only tasks known to take less are queued
     QUICK_AFTER_RUNS = 3
@@ -439,7 +440,7 @@ cdef class Scheduler:
             r = open_request(self.core, -1, 0, needed,
                              FR_WAIT_FAIL_FAST if fail_fast else 0, idv)
             pthread_mutex_unlock(&self.core.mu)
-            spin_until_done(r, SPIN_NANOSECONDS if timeout != 0 else 0)
+            spin_serving(self.core, r, SPIN_NANOSECONDS if timeout != 0 else 0)
         try:
             while True:
                 with nogil:

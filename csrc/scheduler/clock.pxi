@@ -46,14 +46,3 @@ cdef void wait_until(pthread_cond_t *cv, pthread_mutex_t *mu, double deadline) n
 
 cdef void wait_briefly(pthread_cond_t *cv, pthread_mutex_t *mu, long nanoseconds) noexcept nogil:
     wait_until(cv, mu, monotonic() + nanoseconds * 1e-9)
-
-
-cdef void spin_until_done(Request *r, long nanoseconds) noexcept nogil:
-    """Waits a short while without sleeping: a quick task's answer arrives
-    sooner than a sleeping thread could be woken for it."""
-    cdef timespec start, now
-    clock_gettime(CLOCK_MONOTONIC, &start)
-    while not __atomic_load_n(&r.done, __ATOMIC_ACQUIRE):
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        if (now.tv_sec - start.tv_sec) * 1000000000 + now.tv_nsec - start.tv_nsec > nanoseconds:
-            return

@@ -102,6 +102,62 @@ cdef void spawner_readable(Core *c) noexcept nogil:
                 worker_gone(c, w, <uint32_t>h.b)
 
 
+cdef void serve_workers_now(Core *c) noexcept nogil:
+    """One look, without blocking, at every worker socket, handling what
+    arrived, by a thread other than the scheduler's (mutex held): a driver
+    spinning for a quick answer reads it itself rather than wait for the
+    scheduler thread to be woken for it.  Both may read a socket at once:
+    the mutex orders them, and the later one finds nothing (reads never
+    block)."""
+    cdef vector[pollfd] fds
+    cdef vector[int] slots
+    cdef pollfd p
+    cdef size_t i
+    cdef Worker *w
+    for i in range(c.workers.size()):
+        w = c.workers[i]
+        if w.fd >= 0:
+            p.fd = w.fd
+            p.events = POLLIN
+            p.revents = 0
+            fds.push_back(p)
+            slots.push_back(<int>i)
+    if fds.empty() or poll(fds.data(), fds.size(), 0) <= 0:
+        return
+    c.deferring = True
+    for i in range(fds.size()):
+        w = c.workers[slots[i]]
+        if fds[i].revents & (POLLIN | POLLHUP | POLLERR) and w.fd == fds[i].fd:
+            worker_readable(c, w)
+    c.deferring = False
+    for i in range(c.to_flush.size()):
+        c.to_flush[i].flush_queued = False
+        flush(c, c.to_flush[i])
+    c.to_flush.clear()
+
+
+cdef void spin_serving(Core *c, Request *r, long nanoseconds) noexcept nogil:
+    """Waits a short while without sleeping (a quick task's answer arrives
+    sooner than a sleeping thread could be woken for it), serving the
+    workers' sockets every SERVE_EVERY_NS meanwhile when the mutex is free:
+    a sync actor call's round trip is then about 8 us shorter here."""
+    cdef timespec start, now
+    cdef long elapsed, served = -SERVE_EVERY_NS
+    clock_gettime(CLOCK_MONOTONIC, &start)
+    while not __atomic_load_n(&r.done, __ATOMIC_ACQUIRE):
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        elapsed = (now.tv_sec - start.tv_sec) * 1000000000 + now.tv_nsec - start.tv_nsec
+        if elapsed > nanoseconds:
+            return
+        if elapsed - served >= SERVE_EVERY_NS and pthread_mutex_trylock(&c.mu) == 0:
+            served = elapsed
+            if not r.done:
+                serve_workers_now(c)
+            pthread_mutex_unlock(&c.mu)
+        else:
+            cpu_relax()
+
+
 cdef void run_loop(Core *c) noexcept nogil:
     """The scheduler thread's body, without the GIL until stop(): polls the
     wake-up eventfd, the spawner and every worker socket (for writing too where
