@@ -35,6 +35,7 @@ from .backend import ORIGIN_SHIFT, SchedulerBackend
 from .task_args import EncodedArgs, decode_args
 from .exceptions import ObjectStoreFullError
 from .object_ref import ObjectRef
+from .outbox import Outbox
 from .serialization import Fetched, deserialize, serialize, serialize_error
 from .wire import HEADER, LOCATION, SUBMIT_FIELDS, TASK_FIELDS
 
@@ -46,8 +47,6 @@ if TYPE_CHECKING:
 U32 = struct.Struct("<I")
 U64 = struct.Struct("<Q")
 PR_SET_PDEATHSIG = 1
-OUTBOX_FRAMES = 12            # about four results with their reference frames
-OUTBOX_SECONDS = 0.0005
 SPIN_SECONDS = 50e-6
 RECV_CHUNK = 262144
 
@@ -73,6 +72,8 @@ class Connection:
     def __init__(self, fd: int) -> None:
         self.sock = socket.socket(fileno=fd)
         self.sock.setblocking(True)
+        # Frames on their way out, whichever backend of this process made them.
+        self.outbox = Outbox(self.send)
         # Bytes received and not yet framed: _data from _start on.
         self._data = b""
         self._start = 0
@@ -194,8 +195,7 @@ class WorkerBackend(SchedulerBackend):
         self._functions: dict[int, tuple[Callable[..., Any], str]] = {}
         self._request_counter = 0
         self._early_replies: dict[tuple[int, int], tuple[int, memoryview]] = {}
-        self._outbox: list[bytes] = []
-        self._outbox_since = 0.0
+        self._outbox = connection.outbox
         # Tasks queued behind the running one: (task id, function id, body).
         self.pending: collections.deque[tuple[int, int, memoryview]] = collections.deque()
         self.task_id: int | None = None
@@ -208,30 +208,25 @@ class WorkerBackend(SchedulerBackend):
         """Sends a frame between the reference changes queued so far: new
         references first (the frame may rely on them), released ones after
         (the frame may pin an object whose last local ref just went).
-        later: it may wait in the outbox for the next send (see send_outbox)."""
-        outbox = self._outbox
-        if not outbox:
-            self._outbox_since = time.perf_counter()
+        later: it may wait in the outbox for the next send (see Outbox)."""
+        frames = []
         if self._increfs:
-            outbox.append(_refs_frame(self._increfs, [], []))
+            frames.append(_refs_frame(self._increfs, [], []))
             self._increfs = []
-        outbox.append(HEADER.pack(len(body), kind, a, b))
-        outbox.append(body)
+        frames += [HEADER.pack(len(body), kind, a, b), body]
         if self._decrefs or self._unpins:
-            outbox.append(_refs_frame([], self._decrefs, self._unpins))
+            frames.append(_refs_frame([], self._decrefs, self._unpins))
             self._decrefs, self._unpins = [], []
-        if not later:
-            self.send_outbox()
+        self._outbox.add(frames, later)
 
     def send_outbox(self) -> None:
-        """Sends the frames held back: while quick tasks are queued here, the
-        results of a few go out in one send (one wake-up of the scheduler)."""
+        """Sends the frames held back, and the reference changes queued."""
         if self._increfs or self._decrefs or self._unpins:
-            self._outbox.append(_refs_frame(self._increfs, self._decrefs, self._unpins))
+            frame = _refs_frame(self._increfs, self._decrefs, self._unpins)
             self._increfs, self._decrefs, self._unpins = [], [], []
-        if self._outbox:
-            self._conn.send(b"".join(self._outbox))
-            self._outbox.clear()
+            self._outbox.add([frame], False)
+        else:
+            self._outbox.send()
 
     def more_work(self) -> bool:
         """Whether another task or call is here already, so a result may
@@ -239,9 +234,7 @@ class WorkerBackend(SchedulerBackend):
         return bool(self.pending) or self._conn.frame_ready()
 
     def outbox_due(self) -> bool:
-        return bool(self._outbox) and (
-            len(self._outbox) >= OUTBOX_FRAMES
-            or time.perf_counter() - self._outbox_since > OUTBOX_SECONDS)
+        return self._outbox.due()
 
     # -- primitives
 
@@ -255,7 +248,7 @@ class WorkerBackend(SchedulerBackend):
                                actor),
             _ids(args.deps), _ids(args.contained), args.payload])
         self._local_refs_adopt(task_id, options.num_returns)
-        self._send(wire.SUBMIT, task_id, fn_id, body)
+        self._send(wire.SUBMIT, task_id, fn_id, body, later=True)
         return [ObjectRef(task_id + i, adopt=True) for i in range(options.num_returns)]
 
     def _actor_op(self, op: int, body: bytes) -> tuple[int, bytes]:

@@ -1,0 +1,79 @@
+"""A worker's outgoing frames, held back briefly so that several go in one
+send (one wake-up of the scheduler instead of one per frame): the results
+of quick tasks queued behind each other, and a burst of submissions."""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Callable
+
+# Frames held at most before they go (about sixteen submissions or results).
+OUTBOX_FRAMES = 32
+# How old the oldest held frame may get.
+OUTBOX_SECONDS = 0.0005
+
+
+class Outbox:
+    """Frames waiting to be sent through send_all (the socket's sendall).
+
+    Held frames go out with the next frame that may not wait, when the
+    outbox is full, when the worker is about to block, or at the latest
+    OUTBOX_SECONDS after the first was held: a watcher thread sends them
+    then, as the task may compute or sleep for long before its next call
+    into the runtime, and a held frame must not wait for that."""
+
+    def __init__(self, send_all: Callable[[bytes], None]) -> None:
+        self._send_all = send_all
+        self._frames: list[bytes] = []
+        self._since = 0.0
+        self._lock = threading.Lock()
+        self._held = threading.Event()
+        self._watcher: threading.Thread | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self._frames)
+
+    def add(self, frames: list[bytes], later: bool) -> None:
+        """Adds frames; later: they may wait for the next send."""
+        with self._lock:
+            if not self._frames:
+                self._since = time.perf_counter()
+            self._frames += frames
+            if not later or len(self._frames) >= OUTBOX_FRAMES:
+                self._send_held()
+            elif not self._held.is_set():
+                self._watch()
+
+    def send(self) -> None:
+        """Sends every held frame now."""
+        with self._lock:
+            self._send_held()
+
+    def due(self) -> bool:
+        """Whether the held frames should go before anything else is done."""
+        return bool(self._frames) and (
+            len(self._frames) >= OUTBOX_FRAMES
+            or time.perf_counter() - self._since > OUTBOX_SECONDS)
+
+    def _send_held(self) -> None:
+        if self._frames:
+            self._send_all(b"".join(self._frames))
+            self._frames.clear()
+
+    def _watch(self) -> None:
+        """Has the watcher look at the outbox (lock held)."""
+        if self._watcher is None:
+            self._watcher = threading.Thread(target=self._send_when_old, name="fastray-outbox",
+                                             daemon=True)
+            self._watcher.start()
+        self._held.set()
+
+    def _send_when_old(self) -> None:
+        while True:
+            self._held.wait()
+            time.sleep(OUTBOX_SECONDS)
+            with self._lock:
+                if self._frames and time.perf_counter() - self._since >= OUTBOX_SECONDS:
+                    self._send_held()
+                if not self._frames:
+                    self._held.clear()

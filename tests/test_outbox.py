@@ -1,0 +1,100 @@
+"""A worker's outbox: held frames go together, in order, and never wait
+long, whatever the task does next."""
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import pytest
+
+from fastray.outbox import OUTBOX_FRAMES, Outbox
+
+
+class Sent:
+    """What an outbox sent, send by send."""
+
+    def __init__(self) -> None:
+        self.sends: list[bytes] = []
+        self.sent = threading.Event()
+
+    def __call__(self, data: bytes) -> None:
+        self.sends.append(data)
+        self.sent.set()
+
+
+def test_frames_that_may_wait_go_in_one_send_with_the_next_that_may_not():
+    sent = Sent()
+    outbox = Outbox(sent)
+    outbox.add([b"a", b"b"], later=True)
+    outbox.add([b"c"], later=False)
+    assert sent.sends[0] == b"abc"
+    assert not outbox
+
+
+def test_a_full_outbox_is_sent_at_once():
+    sent = Sent()
+    outbox = Outbox(sent)
+    for i in range(OUTBOX_FRAMES):
+        outbox.add([bytes([i])], later=True)
+    assert sent.sends == [bytes(range(OUTBOX_FRAMES))]
+
+
+@pytest.mark.timeout(30)
+def test_held_frames_go_soon_even_when_nothing_else_is_sent():
+    sent = Sent()
+    outbox = Outbox(sent)
+    outbox.add([b"held"], later=True)
+    assert sent.sent.wait(20), "a held frame was never sent"
+    assert sent.sends == [b"held"]
+    # The watcher keeps watching later holds too.
+    sent.sent.clear()
+    outbox.add([b"again"], later=True)
+    assert sent.sent.wait(20)
+    assert sent.sends == [b"held", b"again"]
+
+
+@pytest.mark.timeout(60)
+def test_a_child_task_starts_while_its_parent_computes(ray, tmp_path):
+    """The submission is held briefly for company, not until the parent's
+    next call into the runtime."""
+    marker = str(tmp_path / "child-ran")
+
+    @ray.remote
+    def child(path):
+        open(path, "w").close()
+
+    @ray.remote
+    def parent(path):
+        ref = child.remote(path)
+        deadline = time.monotonic() + 30
+        while not os.path.exists(path) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        seen = os.path.exists(path)
+        ray.get(ref)
+        return seen
+
+    assert ray.get(parent.remote(marker), timeout=50) is True
+
+
+@pytest.mark.timeout(60)
+def test_a_result_is_not_held_behind_a_long_call(ray, tmp_path):
+    @ray.remote
+    class Worker:
+        def wait_for(self, path):
+            deadline = time.monotonic() + 40
+            while not os.path.exists(path) and time.monotonic() < deadline:
+                time.sleep(0.005)
+            return path
+
+    worker = Worker.remote()
+    gate, release = str(tmp_path / "gate"), str(tmp_path / "release")
+    # Both calls reach the actor's process while the first runs: when it
+    # ends, the second's result must not wait for the third to end.
+    first = worker.wait_for.remote(gate)
+    quick = worker.wait_for.remote(str(tmp_path))
+    long = worker.wait_for.remote(release)
+    open(gate, "w").close()
+    assert ray.get([first, quick], timeout=20) == [gate, str(tmp_path)]
+    open(release, "w").close()
+    assert ray.get(long, timeout=40) == release
