@@ -418,6 +418,7 @@ class AsyncActorBackend(ConcurrentActorBackend):
         self._awaited: dict[int, tuple[concurrent.futures.Future, int]] = {}
         self._limits: dict[str | None, asyncio.Semaphore] = {}
         self._flush_planned = False
+        self._dispatching = False
 
     def construct(self, task_id: int, cls: type, args: list, kwargs: dict) -> None:
         asyncio.set_event_loop(self._loop)
@@ -441,10 +442,16 @@ class AsyncActorBackend(ConcurrentActorBackend):
             connection.read_available()
         except (EOFError, ConnectionError):
             self._loop.stop()
-        frame = connection.buffered()
-        while frame is not None:
-            self._dispatch(*frame)
+        self._dispatching = True
+        try:
             frame = connection.buffered()
+            while frame is not None:
+                self._dispatch(*frame)
+                frame = connection.buffered()
+        finally:
+            self._dispatching = False
+        # The results of the calls that ended as they were dispatched.
+        self.send_outbox()
 
     def _dispatch(self, kind: int, a: int, b: int, body: memoryview) -> None:
         if kind == wire.TASK:
@@ -501,7 +508,7 @@ class AsyncActorBackend(ConcurrentActorBackend):
     def more_work(self) -> bool:
         """Results wait for the end of the loop's pass, so those of every
         call that ends in one pass go in one send."""
-        if not self._flush_planned:
+        if not self._flush_planned and not self._dispatching:
             self._flush_planned = True
             self._loop.call_soon(self._flush)
         return True
