@@ -22,6 +22,7 @@ import collections
 import concurrent.futures
 import contextvars
 import inspect
+import operator
 import os
 import selectors
 import signal
@@ -31,37 +32,23 @@ import threading
 import time
 import traceback
 import types
-from typing import Any, Callable, Coroutine, Generator, Generic, TypeVar, cast
+from typing import Any, Callable, Coroutine, Generator, cast
 
 from . import _cancel_signal, state, wire
 from .actor import ActorHandle
 from .actor_spec import (READY_METHOD, TERMINATE_METHOD, ActorBlueprint, ActorExit,
                          ActorSettings, MethodCall)
 from .serialization import deserialize, error_of, text_payload
-from .worker import SPIN_SECONDS, Connection, WorkerBackend, arguments, serve
+from .worker import (NO_CALL, SPIN_SECONDS, Connection, RunningCall, WorkerBackend, arguments,
+                     serve)
 
-_call_task_id: contextvars.ContextVar[int | None] = contextvars.ContextVar("task_id",
-                                                                    default=None)
-_call_task_name: contextvars.ContextVar[str] = contextvars.ContextVar("task_name", default="")
-_call_interrupted: contextvars.ContextVar[bool] = contextvars.ContextVar("interrupted",
-                                                                  default=False)
-
-
-T = TypeVar("T")
+# The call each coroutine of an async actor runs.
+_coroutine_call: contextvars.ContextVar[RunningCall] = contextvars.ContextVar("call",
+                                                                             default=NO_CALL)
 
 
-class _PerCall(Generic[T]):
-    """An attribute whose value belongs to the running call: each thread
-    and each coroutine sees its own."""
-
-    def __init__(self, variable: contextvars.ContextVar[T]) -> None:
-        self._variable = variable
-
-    def __get__(self, instance: object, owner: type) -> T:
-        return self._variable.get()
-
-    def __set__(self, instance: object, value: T) -> None:
-        self._variable.set(value)
+def _set_coroutine_call(call: RunningCall) -> None:
+    _coroutine_call.set(call)
 
 
 def host_actor(worker: WorkerBackend, task_id: int, fn_id: int, body: memoryview) -> None:
@@ -120,14 +107,14 @@ class ActorBackend(WorkerBackend):
 
     def construct(self, task_id: int, cls: type, args: list, kwargs: dict) -> None:
         """Runs __init__; a constructor that raises kills the actor for good."""
-        self.task_id, self.task_name = task_id, f"{cls.__qualname__}.__init__"
+        self._call = RunningCall(task_id, f"{cls.__qualname__}.__init__")
         try:
             self.instance = cls(*args, **kwargs)
         except BaseException as exc:
             self.send_result(task_id, wire.STATUS_ERROR, [(_constructor_failed(exc), [])])
             return
         finally:
-            self.task_id, self.task_name = None, ""
+            self._call = NO_CALL
         self.send_result(task_id, wire.STATUS_OK, [])
         # Sent at once, not with the first calls' results: if one of them
         # kills the process, the constructor must count as done.
@@ -203,23 +190,25 @@ def _not_constructed() -> None:
     raise RuntimeError("the actor's constructor did not finish")
 
 
-class ConcurrentActorBackend(ActorBackend):
-    """An actor that runs several calls at once: what names the running
-    call belongs to each thread and each coroutine."""
+class _ThreadsCall(threading.local):
+    """The call each thread of a threaded actor runs (NO_CALL until its first)."""
 
-    task_id = _PerCall(_call_task_id)  # type: ignore[assignment]
-    task_name = _PerCall(_call_task_name)  # type: ignore[assignment]
-    _interrupted = _PerCall(_call_interrupted)  # type: ignore[assignment]
+    call = NO_CALL
 
 
-class ThreadedActorBackend(ConcurrentActorBackend):
+class ThreadedActorBackend(ActorBackend):
     """Runs up to max_concurrency calls at once (and each concurrency
     group's limit), on threads.  The thread reading the socket runs each
     call it reads itself, so a quick call costs what it costs a default
     actor; when a call has run for HANDOFF_SECONDS, or waits for a reply,
     another thread takes over reading, and runs what comes next."""
 
+    # Each thread's own (reads in C: this runs on every call).
+    _call = property(operator.attrgetter("_per_thread.call"),  # type: ignore[assignment]
+                     lambda self, call: setattr(self._per_thread, "call", call))
+
     def __init__(self, connection: Connection, origin: int, slot: int, mapping: Any) -> None:
+        self._per_thread = _ThreadsCall()
         super().__init__(connection, origin, slot, mapping)
         self._lock = threading.RLock()
         self._replied = threading.Condition(self._lock)
@@ -407,9 +396,13 @@ _QueuedCall = tuple[int, int, memoryview, "str | None"]
 HANDOFF_SECONDS = 0.001
 
 
-class AsyncActorBackend(ConcurrentActorBackend):
+class AsyncActorBackend(ActorBackend):
     """Every call is a coroutine on one event loop in the main thread, which
     also reads the socket; a sync method runs on the loop."""
+
+    # Each coroutine's own.
+    _call = property(lambda self: _coroutine_call.get(),  # type: ignore[assignment]
+                     lambda self, call: _set_coroutine_call(call))
 
     def __init__(self, connection: Connection, origin: int, slot: int, mapping: Any) -> None:
         super().__init__(connection, origin, slot, mapping)
@@ -483,7 +476,7 @@ class AsyncActorBackend(ConcurrentActorBackend):
         created: list[int] = []
         retry_exceptions: Any = False
         async with self._limits.get(group, self._limits[None]):
-            self.task_id, self.task_name = task_id, name
+            self._call = RunningCall(task_id, name)
             try:
                 if _cancel_signal.requested(task_id):
                     raise asyncio.CancelledError

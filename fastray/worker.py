@@ -181,6 +181,22 @@ class Connection:
         return bool(readable)
 
 
+class RunningCall:
+    """The task or call a worker's thread (or coroutine) runs: its id once
+    it started (cancel acts on it then), its name, and whether cancel
+    interrupted it."""
+
+    __slots__ = ("task_id", "name", "interrupted")
+
+    def __init__(self, task_id: int | None, name: str) -> None:
+        self.task_id = task_id
+        self.name = name
+        self.interrupted = False
+
+
+NO_CALL = RunningCall(None, "")
+
+
 class WorkerBackend(SchedulerBackend):
     """The backend seen by code running inside a task."""
 
@@ -198,9 +214,7 @@ class WorkerBackend(SchedulerBackend):
         self._outbox = connection.outbox
         # Tasks queued behind the running one: (task id, function id, body).
         self.pending: collections.deque[tuple[int, int, memoryview]] = collections.deque()
-        self.task_id: int | None = None
-        self.task_name = ""
-        self._interrupted = False
+        self._call = NO_CALL
 
     # -- messages
 
@@ -422,7 +436,7 @@ class WorkerBackend(SchedulerBackend):
         raise NotImplementedError("cluster resources are known to the driver only")
 
     def current_task_id(self) -> int | None:
-        return self.task_id
+        return self._call.task_id
 
     def store_stats(self) -> dict[str, int]:
         raise NotImplementedError("object store figures are known to the driver only")
@@ -443,13 +457,14 @@ class WorkerBackend(SchedulerBackend):
 
     def is_canceled(self) -> bool:
         """Whether cancel() was called for the running task (Ray's flag)."""
-        task_id = self.task_id
+        task_id = self._call.task_id
         return task_id is not None and _cancel_signal.requested(task_id)
 
     def interrupt_if_cancelled(self) -> None:
         """Raises KeyboardInterrupt in the running task if it was cancelled."""
-        if self.task_id is not None and _cancel_signal.requested(self.task_id):
-            self._interrupted = True
+        call = self._call
+        if call.task_id is not None and _cancel_signal.requested(call.task_id):
+            call.interrupted = True
             raise KeyboardInterrupt
 
     @property
@@ -488,18 +503,18 @@ class WorkerBackend(SchedulerBackend):
         num_returns, dep_payloads, args = self._unpack_task(fn_id, body)
         del body
         function, name = self.callable_of(fn_id)
-        below = self.task_id, self.task_name, self._interrupted
-        self.task_name, self._interrupted = name, False
+        below = self._call
+        call = self._call = RunningCall(None, name)
         created: list[int] = []
         try:
-            status, results = self._execute(task_id, function, num_returns, dep_payloads, args,
-                                            created)
+            status, results = self._execute(call, task_id, function, num_returns, dep_payloads,
+                                            args, created)
             del dep_payloads, args
             self.send_result(task_id, status, results)
             del results
         finally:
             self.drop_created(created)
-            self.task_id, self.task_name, self._interrupted = below
+            self._call = below
         sys.stdout.flush()
         sys.stderr.flush()
 
@@ -515,17 +530,17 @@ class WorkerBackend(SchedulerBackend):
             body = b"".join(parts)
         self._send(wire.RESULT, task_id, status, body, later=self.more_work())
 
-    def _execute(self, task_id: int, function: Callable[..., Any], num_returns: int,
-                 dep_payloads: list[Fetched], args_payload: Fetched, created: list[int]
-                 ) -> tuple[int, list[tuple[bytes, list[int]]]]:
+    def _execute(self, call: RunningCall, task_id: int, function: Callable[..., Any],
+                 num_returns: int, dep_payloads: list[Fetched], args_payload: Fetched,
+                 created: list[int]) -> tuple[int, list[tuple[bytes, list[int]]]]:
         """Runs the task; blobs made for its results are added to created."""
-        name = self.task_name
+        name = call.name
         retry_exceptions: Any = False
         error: BaseException
         try:
             try:
                 # From here a cancel raises: one that came before is acted on now.
-                self.task_id = task_id
+                call.task_id = task_id
                 self.interrupt_if_cancelled()
                 args, kwargs, retry_exceptions = arguments(dep_payloads, args_payload)
                 del dep_payloads, args_payload
@@ -533,9 +548,9 @@ class WorkerBackend(SchedulerBackend):
                 del args, kwargs
                 return wire.STATUS_OK, self.results_of(value, num_returns, name, created)
             finally:
-                self.task_id = None
+                call.task_id = None
         except KeyboardInterrupt as exc:
-            if self._interrupted:
+            if call.interrupted:
                 return wire.STATUS_INTERRUPTED, []
             error = exc
         except BaseException as exc:
@@ -565,7 +580,7 @@ class WorkerBackend(SchedulerBackend):
 
     def output_name(self) -> str:
         """What the lines this process prints are marked with."""
-        return self.task_name or "worker"
+        return self._call.name or "worker"
 
 
 def arguments(dep_payloads: list[Fetched], args_payload: Fetched) -> tuple[list, dict, Any]:
