@@ -155,7 +155,7 @@ def untrack(ref) -> None:
     PyObject_GC_UnTrack(<PyObject *>ref)
 
 
-cdef list new_refs(ref_type, uint64_t first_id, uint32_t count, generation):
+cpdef list new_refs(ref_type, uint64_t first_id, uint32_t count, generation):
     """count refs of ref_type (ObjectRef) to ids first_id, first_id + 1, ...,
     already counted by the runtime (ObjectRef(..., adopt=True)): allocated
     and filled here, by slot offset, and kept off the garbage collector as

@@ -3,6 +3,9 @@ from typing import Any, TypeVar
 
 _Ref = TypeVar("_Ref")
 
+
+def new_refs(ref_type: type[_Ref], first_id: int, count: int, generation: int) -> list[_Ref]: ...
+
 HEADER_SIZE: int
 TASK: int
 REPLY: int

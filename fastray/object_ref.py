@@ -53,12 +53,12 @@ class ObjectRef(metaclass=_RefType):
     argument they stay valid in the process that unpickles them.
     """
 
-    # The scheduler's wait_ready reads _id and _generation straight from
-    # these slots (their offsets, found by name when it is called), and
+    # csrc/_scheduler.pyx reads (Scheduler.wait_ready) and writes (new_refs,
+    # which makes the refs of submitted tasks) _id and _generation straight
+    # in these slots, by their offsets (found by name on each call), and
     # untrack takes refs off the garbage collector since they hold only
-    # ints: keep both as slots holding ints.  Scheduler.wait_ready
-    # (csrc/_scheduler.pyx) reads _id and _generation by their slots' offsets:
-    # they must stay __slots__ of this class (it checks, and declines subclasses).
+    # ints: keep both as __slots__ of this class, holding ints (it checks,
+    # and declines subclasses).
     __slots__ = ("_id", "_generation", "__weakref__")
 
     def __init__(self, object_id: int, *, adopt: bool = False) -> None:

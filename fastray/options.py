@@ -1,7 +1,7 @@
 """The options a task takes: Ray's names and defaults, checked once when set."""
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 # Options Ray accepts for remote functions that have no meaning on one
@@ -24,10 +24,11 @@ class TaskOptions:
     num_cpus: float = 1.0
     max_retries: int = 3
     retry_exceptions: bool | tuple[type[BaseException], ...] = False
+    # num_cpus in thousandths, as the scheduler counts them (read per submit).
+    cpu_milli: int = field(init=False, repr=False, compare=False)
 
-    @property
-    def cpu_milli(self) -> int:
-        return round(self.num_cpus * 1000)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cpu_milli", round(self.num_cpus * 1000))
 
     def updated(self, **options: Any) -> TaskOptions:
         """A copy with options applied; raises ValueError/TypeError for bad ones."""

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Callable, TextIO
 import cloudpickle
 
 from . import _cancel_signal, state, wire
+from ._scheduler import new_refs
 from ._store import Mapping
 from .backend import ORIGIN_SHIFT, SchedulerBackend
 from .task_args import EncodedArgs, decode_args
@@ -263,7 +264,7 @@ class WorkerBackend(SchedulerBackend):
             _ids(args.deps), _ids(args.contained), args.payload])
         self._local_refs_adopt(task_id, options.num_returns)
         self._send(wire.SUBMIT, task_id, fn_id, body, later=True)
-        return [ObjectRef(task_id + i, adopt=True) for i in range(options.num_returns)]
+        return new_refs(ObjectRef, task_id, options.num_returns, state.generation)
 
     def _actor_op(self, op: int, body: bytes) -> tuple[int, bytes]:
         request = self._next_request()
