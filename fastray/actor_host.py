@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import collections.abc
 import concurrent.futures
 import contextvars
 import inspect
@@ -31,7 +32,6 @@ import sys
 import threading
 import time
 import traceback
-import types
 from typing import Any, Callable, Coroutine, Generator, cast
 
 from . import _cancel_signal, state, wire
@@ -465,7 +465,7 @@ class AsyncActorBackend(ActorBackend):
             awaited = context.run(call.send, None)
         except StopIteration:
             return
-        self._running[task_id] = self._loop.create_task(_carried_on(call, awaited),
+        self._running[task_id] = self._loop.create_task(_CarriedOn(call, awaited),
                                                         context=context)
 
     async def _run_call(self, task_id: int, fn_id: int, body: memoryview) -> None:
@@ -543,24 +543,31 @@ class AsyncActorBackend(ActorBackend):
         self._loop.call_soon(self._dispatch, kind, a, b, body)
 
 
-@types.coroutine
-def _carried_on(call: Coroutine[Any, Any, None], awaited: Any) -> Generator[Any, Any, None]:
+class _CarriedOn(collections.abc.Coroutine):
     """The rest of a coroutine already started, whose last step gave up
-    `awaited` (what it waits for): hands that to the task running this, and
-    passes the task's wake-ups and cancellation on to the coroutine."""
-    while True:
-        try:
-            woken = yield awaited
-        except BaseException as error:  # the task's cancel(), or a bad await
-            try:
-                awaited = call.throw(error)
-            except StopIteration:
-                return
-        else:
-            try:
-                awaited = call.send(woken)
-            except StopIteration:
-                return
+    `awaited` (what it waits for): a task running this gets that first, then
+    passes its wake-ups and cancellation on to the coroutine."""
+
+    def __init__(self, call: Coroutine[Any, Any, None], awaited: Any) -> None:
+        self._call = call
+        self._awaited: Any = awaited
+        self._handed = False
+
+    def send(self, value: Any) -> Any:
+        if not self._handed:
+            self._handed = True
+            return self._awaited
+        return self._call.send(value)
+
+    def throw(self, *error: Any) -> Any:
+        self._handed = True
+        return self._call.throw(*error)
+
+    def close(self) -> None:
+        self._call.close()
+
+    def __await__(self) -> Generator[Any, None, None]:
+        raise TypeError("a call carried on is run by a task, never awaited")
 
 
 class _SpinningSelector(selectors.EpollSelector):
