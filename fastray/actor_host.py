@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import collections.abc
 import concurrent.futures
 import contextvars
 import inspect
@@ -32,7 +31,7 @@ import sys
 import threading
 import time
 import traceback
-from typing import Any, Callable, Coroutine, Generator, cast
+from typing import Any, Callable, cast
 
 from . import _cancel_signal, state, wire
 from .actor import ActorHandle
@@ -411,6 +410,11 @@ class AsyncActorBackend(ActorBackend):
         self._awaited: dict[int, tuple[concurrent.futures.Future, int]] = {}
         self._limits: dict[str | None, asyncio.Semaphore] = {}
         self._flush_planned = False
+        if sys.version_info >= (3, 12):
+            # A call runs as it arrives, up to its first real wait, inside
+            # its task: most calls never wait, and end with no pass of the
+            # loop.  (3.11's tasks always start on the loop's next pass.)
+            self._loop.set_task_factory(asyncio.eager_task_factory)
         self._dispatching = False
 
     def construct(self, task_id: int, cls: type, args: list, kwargs: dict) -> None:
@@ -456,17 +460,9 @@ class AsyncActorBackend(ActorBackend):
             self._early_replies[(kind, a)] = (b, body)
 
     def _start_call(self, task_id: int, fn_id: int, body: memoryview) -> None:
-        """Runs the call's coroutine up to its first real wait, here and
-        now: most calls never wait, and end without a task or a pass of the
-        loop.  One that waits is carried on by a task from there."""
-        context = contextvars.copy_context()
-        call = self._run_call(task_id, fn_id, body)
-        try:
-            awaited = context.run(call.send, None)
-        except StopIteration:
-            return
-        self._running[task_id] = self._loop.create_task(_CarriedOn(call, awaited),
-                                                        context=context)
+        call = self._loop.create_task(self._run_call(task_id, fn_id, body))
+        if not call.done():  # an eager call may be over already
+            self._running[task_id] = call
 
     async def _run_call(self, task_id: int, fn_id: int, body: memoryview) -> None:
         num_returns, deps, args_payload = self._unpack_task(fn_id, body)
@@ -541,33 +537,6 @@ class AsyncActorBackend(ActorBackend):
         """A blocking get on the loop's thread reads the socket itself:
         calls that arrive meanwhile start once the loop runs again."""
         self._loop.call_soon(self._dispatch, kind, a, b, body)
-
-
-class _CarriedOn(collections.abc.Coroutine):
-    """The rest of a coroutine already started, whose last step gave up
-    `awaited` (what it waits for): a task running this gets that first, then
-    passes its wake-ups and cancellation on to the coroutine."""
-
-    def __init__(self, call: Coroutine[Any, Any, None], awaited: Any) -> None:
-        self._call = call
-        self._awaited: Any = awaited
-        self._handed = False
-
-    def send(self, value: Any) -> Any:
-        if not self._handed:
-            self._handed = True
-            return self._awaited
-        return self._call.send(value)
-
-    def throw(self, *error: Any) -> Any:
-        self._handed = True
-        return self._call.throw(*error)
-
-    def close(self) -> None:
-        self._call.close()
-
-    def __await__(self) -> Generator[Any, None, None]:
-        raise TypeError("a call carried on is run by a task, never awaited")
 
 
 class _SpinningSelector(selectors.EpollSelector):

@@ -371,6 +371,28 @@ def test_async_actor_runs_coroutines_concurrently(ray):
     assert ray.get(waiter.sync_on_loop.remote()) is True
 
 
+def test_async_actor_calls_run_inside_a_task(ray):
+    """asyncio's task-bound tools (current_task, timeout) work in every
+    call, from its first line on."""
+    @ray.remote
+    class Timed:
+        async def first_line(self):
+            return asyncio.current_task() is not None
+
+        async def bounded(self, seconds):
+            async with asyncio.timeout(seconds):
+                await asyncio.sleep(0)
+            try:
+                async with asyncio.timeout(0.01):
+                    await asyncio.sleep(30)
+            except TimeoutError:
+                return "timed out"
+
+    timed = Timed.remote()
+    assert ray.get(timed.first_line.remote(), timeout=60) is True
+    assert ray.get(timed.bounded.remote(5), timeout=60) == "timed out"
+
+
 def test_async_actor_max_concurrency_and_groups(ray):
     @ray.remote(max_concurrency=2, concurrency_groups={"io": 1})
     class Limited:
