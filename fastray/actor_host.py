@@ -405,17 +405,17 @@ class AsyncActorBackend(ActorBackend):
 
     def __init__(self, connection: Connection, origin: int, slot: int, mapping: Any) -> None:
         super().__init__(connection, origin, slot, mapping)
-        self._loop = asyncio.SelectorEventLoop(_SpinningSelector())
+        # Results wait for the end of the loop's pass, so those of every
+        # call that ends in one pass go in one send.
+        self._loop = asyncio.SelectorEventLoop(_SpinningSelector(self.send_outbox))
         self._running: dict[int, asyncio.Task] = {}
         self._awaited: dict[int, tuple[concurrent.futures.Future, int]] = {}
         self._limits: dict[str | None, asyncio.Semaphore] = {}
-        self._flush_planned = False
         if sys.version_info >= (3, 12):
             # A call runs as it arrives, up to its first real wait, inside
             # its task: most calls never wait, and end with no pass of the
             # loop.  (3.11's tasks always start on the loop's next pass.)
             self._loop.set_task_factory(asyncio.eager_task_factory)
-        self._dispatching = False
 
     def construct(self, task_id: int, cls: type, args: list, kwargs: dict) -> None:
         asyncio.set_event_loop(self._loop)
@@ -439,16 +439,10 @@ class AsyncActorBackend(ActorBackend):
             connection.read_available()
         except (EOFError, ConnectionError):
             self._loop.stop()
-        self._dispatching = True
-        try:
+        frame = connection.buffered()
+        while frame is not None:
+            self._dispatch(*frame)
             frame = connection.buffered()
-            while frame is not None:
-                self._dispatch(*frame)
-                frame = connection.buffered()
-        finally:
-            self._dispatching = False
-        # The results of the calls that ended as they were dispatched.
-        self.send_outbox()
 
     def _dispatch(self, kind: int, a: int, b: int, body: memoryview) -> None:
         if kind == wire.TASK:
@@ -495,16 +489,8 @@ class AsyncActorBackend(ActorBackend):
                 self.drop_created(created)
 
     def more_work(self) -> bool:
-        """Results wait for the end of the loop's pass, so those of every
-        call that ends in one pass go in one send."""
-        if not self._flush_planned and not self._dispatching:
-            self._flush_planned = True
-            self._loop.call_soon(self._flush)
+        # The loop sends what waits before it next looks for I/O.
         return True
-
-    def _flush(self) -> None:
-        self._flush_planned = False
-        self.send_outbox()
 
     def on_sigint(self, signum: int, frame: Any) -> None:
         _cancel_signal.handled()
@@ -540,11 +526,18 @@ class AsyncActorBackend(ActorBackend):
 
 
 class _SpinningSelector(selectors.EpollSelector):
-    """Looks again for a few tens of microseconds before the loop sleeps: a
-    caller's next call often comes that soon, sooner than a wake-up (the task
-    worker's socket reads do the same)."""
+    """Sends the actor's held frames at the start of each pass of the loop
+    (before_select), then looks for I/O; looks again for a few tens of
+    microseconds before the loop sleeps: a caller's next call often comes
+    that soon, sooner than a wake-up (the task worker's socket reads do the
+    same)."""
+
+    def __init__(self, before_select: Callable[[], None]) -> None:
+        super().__init__()
+        self._before_select = before_select
 
     def select(self, timeout: float | None = None) -> list:
+        self._before_select()
         if timeout is not None and timeout <= 0:
             return super().select(timeout)
         give_up = time.perf_counter() + SPIN_SECONDS
