@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from .remote_function import RemoteFunction
 
 ORIGIN_SHIFT = 40
+SHUT_DOWN = "the fastray runtime was shut down"
 
 # Object state bytes -> 1 if done (ready, failed or gone), 0 if pending; and 0 <-> 1.
 _READY_FLAGS = bytes(0 if state == wire.OBJ_PENDING else 1 for state in range(256))
@@ -185,7 +186,8 @@ class SchedulerBackend(Backend):
 
     def submit(self, function: RemoteFunction, args: tuple, kwargs: dict,
                options: TaskOptions) -> list[ObjectRef]:
-        self._check_running()
+        if self._stopped:
+            raise FastrayError(SHUT_DOWN)
         if options.num_cpus > self.num_cpus:
             raise ValueError(f"{function.name} asks for num_cpus={options.num_cpus:g} but the "
                              f"pool has {self.num_cpus} CPUs; it could never run")
@@ -225,13 +227,13 @@ class SchedulerBackend(Backend):
         self._check_running()
         # Every object that is not pending or unknown comes with its payload.
         payloads = cast("list[Fetched]", fetched)
-        for i, state in enumerate(states):
-            if state == wire.OBJ_FAILED:
-                raise error_of(payloads[i][0])
-            if state == wire.OBJ_UNKNOWN:
-                raise ObjectLostError(f"{refs[i]!r} no longer exists (freed, or from a runtime "
-                                      "that was shut down)")
-        if wire.OBJ_PENDING in states:
+        if states.count(wire.OBJ_READY) != len(states):
+            for i, state in enumerate(states):
+                if state == wire.OBJ_FAILED:
+                    raise error_of(payloads[i][0])
+                if state == wire.OBJ_UNKNOWN:
+                    raise ObjectLostError(f"{refs[i]!r} no longer exists (freed, or from a "
+                                          "runtime that was shut down)")
             pending = states.count(wire.OBJ_PENDING)
             raise GetTimeoutError(f"get timed out after {timeout} s: {pending} of {len(ids)} "
                                   "object(s) not ready")
@@ -291,7 +293,7 @@ class SchedulerBackend(Backend):
                    kwargs: dict, options: TaskOptions, retry_exceptions: Any
                    ) -> list[ObjectRef]:
         if self._stopped:
-            raise FastrayError("the fastray runtime was shut down")
+            raise FastrayError(SHUT_DOWN)
         if fn_id not in self._defined:
             self._define(fn_id, f"{handle.meta.class_name}.{method}".encode(),
                          _pickled_call(method))
@@ -300,7 +302,7 @@ class SchedulerBackend(Backend):
                                       handle.actor_id)
     def _check_running(self) -> None:
         if self._stopped:
-            raise FastrayError("the fastray runtime was shut down")
+            raise FastrayError(SHUT_DOWN)
 
     def _check_refs(self, refs: Sequence[ObjectRef]) -> None:
         self._ids_of(refs)

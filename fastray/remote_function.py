@@ -61,8 +61,10 @@ class RemoteFunction(Generic[R]):
         return self._remote(args, kwargs, self._options)
 
     def _remote(self, args: tuple, kwargs: dict, options: TaskOptions) -> Any:
-        self._bind(args, kwargs)
-        refs = state.require_backend().submit(self, args, kwargs, options)
+        accepted = self._positional_range
+        if kwargs or accepted is None or not accepted[0] <= len(args) <= accepted[1]:
+            self._bind(args, kwargs)
+        refs = (state.backend or state.require_backend()).submit(self, args, kwargs, options)
         if options.num_returns == 1:
             return refs[0]
         if options.num_returns == 0:
@@ -77,9 +79,6 @@ class RemoteFunction(Generic[R]):
             except (TypeError, ValueError):
                 return
             self._positional_range = _positional_range(self._signature)
-        if not kwargs and self._positional_range is not None and (
-                self._positional_range[0] <= len(args) <= self._positional_range[1]):
-            return
         try:
             self._signature.bind(*args, **kwargs)
         except TypeError as exc:

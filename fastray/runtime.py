@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from . import state, wire
 from ._scheduler import Scheduler
 from ._store import Mapping
-from .backend import SchedulerBackend
+from .backend import SHUT_DOWN, SchedulerBackend
 from .task_args import EncodedArgs
 from .exceptions import FastrayError, ObjectStoreFullError
 from .object_ref import ObjectRef
@@ -243,7 +243,7 @@ class LocalRuntime(SchedulerBackend):
                     self._settle(ref, future)
         for _, future in pending:
             if future.set_running_or_notify_cancel():  # not cancelled by its owner
-                future.set_exception(FastrayError("the fastray runtime was shut down"))
+                future.set_exception(FastrayError(SHUT_DOWN))
 
     def _settle(self, ref: ObjectRef, future: concurrent.futures.Future[Any]) -> None:
         (fetched,) = self._fetch([ref.id])
