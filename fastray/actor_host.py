@@ -38,8 +38,8 @@ from .actor import ActorHandle
 from .actor_spec import (READY_METHOD, TERMINATE_METHOD, ActorBlueprint, ActorExit,
                          ActorSettings, MethodCall)
 from .serialization import deserialize, error_of, text_payload
-from .worker import (NO_CALL, SPIN_SECONDS, Connection, RunningCall, WorkerBackend, arguments,
-                     serve)
+from .connection import SPIN_SECONDS, Connection
+from .worker import NO_CALL, RunningCall, WorkerBackend, arguments, serve
 
 # The call each coroutine of an async actor runs.
 _coroutine_call: contextvars.ContextVar[RunningCall] = contextvars.ContextVar("call",
