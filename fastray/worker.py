@@ -395,7 +395,8 @@ class WorkerBackend(SchedulerBackend):
             self.send_result(task_id, status, results)
             del results
         finally:
-            self.drop_created(created)
+            if created:
+                self.drop_created(created)
             self._call = below
         sys.stdout.flush()
         sys.stderr.flush()
@@ -442,6 +443,10 @@ class WorkerBackend(SchedulerBackend):
     def results_of(self, value: Any, num_returns: int, name: str, created: list[int]
                    ) -> list[tuple[bytes, list[int]]]:
         """A returned value as result payloads; blobs made are added to created."""
+        if num_returns == 1:
+            payload, contained, blobs = serialize(value, self)
+            created += blobs
+            return [(payload, contained)]
         outputs = _split_returns(value, num_returns, name)
         del value
         results = []
@@ -472,8 +477,6 @@ def arguments(dep_payloads: list[Fetched], args_payload: Fetched) -> tuple[list,
 
 
 def _split_returns(value: Any, num_returns: int, name: str) -> list[Any]:
-    if num_returns == 1:
-        return [value]
     if num_returns == 0:
         return []
     try:
