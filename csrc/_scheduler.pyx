@@ -16,7 +16,8 @@ function itself, so a worker never has to ask for anything to start a task.
 This file holds the ``Scheduler`` class (its lifecycle and the driver's
 calls); the no-GIL logic lives in the include files of csrc/scheduler/, one
 responsibility each (frames, clock, core, store, spill, dispatch, cancel,
-handlers, actors, loop, views), and the C++ declarations in one .pxd per header.
+handlers, actors, loop, views), as do the ObjectRef helpers (refs), and the
+C++ declarations in one .pxd per header.
 """
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE, PyList_New, PyList_SET_ITEM
@@ -145,51 +146,7 @@ include "scheduler/handlers.pxi"
 include "scheduler/actors.pxi"
 include "scheduler/loop.pxi"
 include "scheduler/views.pxi"
-
-def untrack(ref) -> None:
-    """Takes an ObjectRef off the cyclic garbage collector's lists.  Its slots
-    hold only ints, so it can never be part of a cycle; tracked, every batch
-    of thousands of refs (a list of task results, a value holding refs) would
-    survive into the oldest generation and trigger full collections, whose
-    cost grows with everything else the program holds."""
-    PyObject_GC_UnTrack(<PyObject *>ref)
-
-
-cpdef list new_refs(ref_type, uint64_t first_id, uint32_t count, generation):
-    """count refs of ref_type (ObjectRef) to ids first_id, first_id + 1, ...,
-    already counted by the runtime (ObjectRef(..., adopt=True)): allocated
-    and filled here, by slot offset, and kept off the garbage collector as
-    ObjectRef.__init__ does, without running any Python."""
-    cdef Py_ssize_t id_at = slot_offset(ref_type, "_id")
-    cdef Py_ssize_t gen_at = slot_offset(ref_type, "_generation")
-    cdef list refs = PyList_New(count)
-    cdef uint32_t i
-    cdef object ref, object_id
-    for i in range(count):
-        ref = ref_type.__new__(ref_type)
-        object_id = first_id + i
-        Py_INCREF(object_id)
-        (<PyObject **>(<char *><PyObject *>ref + id_at))[0] = <PyObject *>object_id
-        Py_INCREF(generation)
-        (<PyObject **>(<char *><PyObject *>ref + gen_at))[0] = <PyObject *>generation
-        PyObject_GC_UnTrack(<PyObject *>ref)
-        Py_INCREF(ref)
-        PyList_SET_ITEM(refs, i, ref)
-    return refs
-
-
-cdef Py_ssize_t slot_offset(cls, str name) except -1:
-    """Where a ``__slots__`` attribute of cls sits in its instances, so a
-    loop over thousands of them reads it without an attribute lookup.
-    Used by Scheduler.wait_ready on ObjectRef (fastray/object_ref.py, whose
-    __slots__ say so).  Safe because the offset is read from the class's own
-    member descriptor each call (a TypeError if the name stops being a slot)
-    and only instances of exactly that class are read, never subclasses,
-    whose layout could differ; a slot never assigned reads as NULL."""
-    descriptor = cls.__dict__.get(name)
-    if type(descriptor) is not MemberDescriptorType:
-        raise TypeError(f"{cls.__name__}.{name} is not a __slots__ attribute")
-    return (<PyMemberDescrObject *>descriptor).d_member.offset
+include "scheduler/refs.pxi"
 
 
 cdef class Scheduler:
