@@ -86,6 +86,7 @@ RESULT = FR_RESULT
 SUBMIT = FR_SUBMIT
 DEFINE = FR_DEFINE
 PUT = FR_PUT
+PROMISE = FR_PROMISE
 WAIT = FR_WAIT
 WAIT_CANCEL = FR_WAIT_CANCEL
 REFS = FR_REFS
@@ -337,19 +338,22 @@ cdef class Scheduler:
         return 0
 
     def put(self, uint64_t oid, bytes payload, contained) -> None:
-        """Stores a ready object with one reference, owned by the caller."""
+        """Stores a ready object with one reference, owned by the caller;
+        or sets the unset promise oid, adding no reference."""
         cdef vector[uint64_t] contains
-        cdef Obj *o
-        cdef size_t i
+        cdef string value
         for d in contained:
             contains.push_back(d)
+        value.assign(PyBytes_AS_STRING(payload), PyBytes_GET_SIZE(payload))
         lock_core(self.core)
-        o = new_obj(self.core, oid, 1)
-        for i in range(contains.size()):
-            incref(self.core, contains[i], 1)
-        o.contains.swap(contains)
-        o.payload.assign(PyBytes_AS_STRING(payload), PyBytes_GET_SIZE(payload))
-        o.state = FR_OBJ_READY if <uint8_t>o.payload[0] == FR_PAYLOAD_VALUE else FR_OBJ_FAILED
+        store_put(self.core, NULL, oid, value, contains)
+        pthread_mutex_unlock(&self.core.mu)
+
+    def promise(self, uint64_t first, uint32_t count) -> None:
+        """Pending objects first .. first+count-1 with one reference each,
+        owned by the caller, for put to set later."""
+        lock_core(self.core)
+        make_promises(self.core, NULL, first, count)
         pthread_mutex_unlock(&self.core.mu)
 
     def incref(self, uint64_t oid) -> None:

@@ -59,7 +59,8 @@ enum {
     FR_SUBMIT = 11,
     /* a=function id; body: the pickled function */
     FR_DEFINE = 12,
-    /* a=object id; body: u32 ncontained, ncontained x u64, payload */
+    /* a=object id; body: u32 ncontained, ncontained x u64, payload.  The id
+       of an unset promise sets it; else a new object, held by the sender */
     FR_PUT = 13,
     /* a=request id, b=number of ready objects wanted;
        body: u32 flags, u32 n, n x u64 */
@@ -78,6 +79,9 @@ enum {
        (fastray/wire.py); answered by FR_REPLY with b = FR_ACTOR_STATUS_*
        and the operation's answer as body */
     FR_ACTOR_OP = 19,
+    /* a=first id, b=count: pending objects (promises) a .. a+b-1, each held
+       by the sender, for an FR_PUT of their id to set (streaming results) */
+    FR_PROMISE = 20,
 };
 
 /* FR_ACTOR_OP operations */

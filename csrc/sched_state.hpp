@@ -41,6 +41,9 @@ struct Obj {
     /* An actor's anchor: handles refer to it, and when it goes, no handle
      * is left and the actor ends once its calls are done. */
     bool anchor = false;
+    /* A promise: made pending by FR_PROMISE, set by the first FR_PUT of its
+     * id; freed like any object once nobody refers to it, even unset. */
+    bool promise = false;
 };
 
 /* QUEUED: sent to a busy worker, to run after its current task. */

@@ -33,6 +33,7 @@ cdef extern from "sched_state.hpp" nogil:
         int32_t pins
         uint64_t last_use
         cbool anchor
+        cbool promise
 
     enum:
         IN_MEMORY

@@ -16,6 +16,8 @@ from .version import __version__
 
 _PUBLIC = {
     "ObjectRef": "object_ref",
+    "ObjectRefGenerator": "generators",
+    "DynamicObjectRefGenerator": "generators",
     "method": "actor",
     **{name: "api" for name in (
         "available_resources", "cancel", "cluster_resources", "get", "get_actor",
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
                       get_runtime_context, init, is_initialized, kill, object_store_stats,
                       progress, put, remote, shutdown, timeline, wait)
     from .actor import method
+    from .generators import DynamicObjectRefGenerator, ObjectRefGenerator
     from .object_ref import ObjectRef
 
 

@@ -10,7 +10,7 @@ from .actor_options import ActorOptions, check_method_options
 from .actor_spec import ActorBlueprint, ActorMeta, MethodSpec, is_async_class, method_specs
 from .exceptions import FastrayError, PendingCallsLimitExceeded
 from .object_ref import ObjectRef, note_contained
-from .options import TaskOptions
+from .options import TaskOptions, returns_fields
 from .pickler import dumps_code
 
 __all__ = ["ActorClass", "ActorHandle", "ActorMethod", "exit_actor", "method"]
@@ -182,8 +182,14 @@ class ActorMethod:
         if limited:
             # Checked before submitting, so the call over the limit never runs.
             handle._check_pending()
-        refs = state.require_backend().call_actor(handle, self._name, self._spec.fn_id, args,
-                                                  kwargs, options, retry_exceptions)
+        backend = state.require_backend()
+        if options.generator:
+            return backend.submit_generator(
+                lambda given: backend.call_actor(handle, self._name, self._spec.fn_id, args,
+                                                 given, options, retry_exceptions),
+                kwargs, options)
+        refs = backend.call_actor(handle, self._name, self._spec.fn_id, args, kwargs, options,
+                                  retry_exceptions)
         if limited and refs:
             handle._pending.append(refs[0])
         if options.num_returns == 1:
@@ -199,7 +205,8 @@ class ActorMethod:
         retries = given.get("max_task_retries", spec.max_task_retries)
         if retries is None:
             retries = self._handle.meta.max_task_retries
-        plan = (TaskOptions(given.get("num_returns", spec.num_returns), 0.0, retries),
+        num_returns, generator = returns_fields(given.get("num_returns", spec.num_returns))
+        plan = (TaskOptions(num_returns, 0.0, retries, generator=generator),
                 given.get("retry_exceptions", spec.retry_exceptions))
         if not given:
             self._handle._plans[self._name] = plan

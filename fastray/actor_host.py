@@ -37,6 +37,8 @@ from . import _cancel_signal, state, wire
 from .actor import ActorHandle
 from .actor_spec import (READY_METHOD, TERMINATE_METHOD, ActorBlueprint, ActorExit,
                          ActorSettings, MethodCall)
+from .generator_task import ValueStream
+from .generators import DYNAMIC_KWARG, STREAM_KWARG, DynamicObjectRefGenerator
 from .serialization import deserialize, error_of, text_payload
 from .connection import SPIN_SECONDS, Connection
 from .worker import NO_CALL, RunningCall, WorkerBackend, arguments, serve
@@ -472,9 +474,12 @@ class AsyncActorBackend(ActorBackend):
                     raise asyncio.CancelledError
                 args, kwargs, retry_exceptions = arguments(deps, args_payload)
                 del deps, args_payload
-                value = function(*args, **kwargs)
-                if inspect.isawaitable(value):
-                    value = await value
+                if kwargs and (STREAM_KWARG in kwargs or DYNAMIC_KWARG in kwargs):
+                    value = await self._run_generator(function, args, kwargs, name)
+                else:
+                    value = function(*args, **kwargs)
+                    if inspect.isawaitable(value):
+                        value = await value
                 status, results = wire.STATUS_OK, self.results_of(value, num_returns, name,
                                                                   created)
             except asyncio.CancelledError:
@@ -487,6 +492,20 @@ class AsyncActorBackend(ActorBackend):
                 self.send_result(task_id, status, results)
             finally:
                 self.drop_created(created)
+
+    async def _run_generator(self, function: Callable[..., Any], args: list, kwargs: dict,
+                             name: str) -> Any:
+        """run_generator for an async generator method too: its values are
+        awaited on the loop."""
+        if not inspect.isasyncgenfunction(function):
+            return self.run_generator(function, args, kwargs, name)
+        stream = kwargs.pop(STREAM_KWARG, None)
+        kwargs.pop(DYNAMIC_KWARG, None)
+        values = function(*args, **kwargs)
+        if stream is not None:
+            await ValueStream(self, *stream).run_async(values, name)
+            return None
+        return DynamicObjectRefGenerator([self.put(value) async for value in values])
 
     def more_work(self) -> bool:
         # The loop sends what waits before it next looks for I/O.

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .options import returns_fields
+
 # Accepted and acted on.
 _OWN = frozenset({
     "name", "namespace", "get_if_exists", "lifetime", "num_cpus", "max_concurrency",
@@ -108,9 +110,7 @@ def check_method_options(where: str, options: dict[str, Any]) -> None:
         raise ValueError(f"invalid option(s) {sorted(unknown)} for {where}; valid ones are "
                          f"{sorted(METHOD_OPTIONS)}")
     if "num_returns" in options:
-        n = options["num_returns"]
-        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
-            raise ValueError(f"num_returns must be an int >= 0, got {n!r}")
+        returns_fields(options["num_returns"])
     if "max_task_retries" in options:
         _int("max_task_retries", options["max_task_retries"], -1)
     if "concurrency_group" in options:

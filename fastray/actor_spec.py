@@ -29,7 +29,7 @@ class MethodSpec:
     """A method's options (from ``@fastray.method``), and its call id."""
 
     fn_id: int
-    num_returns: int = 1
+    num_returns: int | str = 1
     concurrency_group: str | None = None
     max_task_retries: int | None = None
     retry_exceptions: Any = False
@@ -92,8 +92,14 @@ def method_specs(cls: type, class_id: int) -> dict[str, MethodSpec]:
             continue
         specs[name] = MethodSpec(
             fn_id=method_fn_id(class_id, name),
-            num_returns=getattr(member, "__ray_num_returns__", 1),
+            num_returns=getattr(member, "__ray_num_returns__", _default_returns(member)),
             concurrency_group=getattr(member, "__ray_concurrency_group__", None),
             max_task_retries=getattr(member, "__ray_max_task_retries__", None),
             retry_exceptions=getattr(member, "__ray_retry_exceptions__", False))
     return specs
+
+
+def _default_returns(method: Any) -> int | str:
+    """Ray's default: a generator method streams its values."""
+    generator = inspect.isgeneratorfunction(method) or inspect.isasyncgenfunction(method)
+    return "streaming" if generator else 1

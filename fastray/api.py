@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import state
 from .exceptions import FastrayError
+from .generators import ObjectRefGenerator
 from .object_ref import ObjectRef
 from .config import RuntimeConfig, runtime_config
 from .progress_bar import should_show, wait_with_bar
@@ -261,13 +262,22 @@ def _current_backend() -> Backend | None:
 state.register_api(_current_backend, _start_on_first_use)
 
 
-def _check_ref_list(refs: list, what: str) -> None:
+def _check_ref_list(refs: list, what: str) -> bool:
+    """Checks that refs are all ObjectRefs, or (wait) generators; returns
+    whether there are generators."""
     if set(map(type, refs)) <= {ObjectRef}:
-        return
+        return False
+    generators = False
     for ref in refs:
-        if not isinstance(ref, ObjectRef):
+        if what == "wait" and isinstance(ref, ObjectRefGenerator):
+            generators = True
+        elif isinstance(ref, ObjectRefGenerator):
+            raise TypeError(f"{what}() cannot take an ObjectRefGenerator; iterate it for the "
+                            "refs to its values, or use its completed() ref")
+        elif not isinstance(ref, ObjectRef):
             raise TypeError(f"{what}() got a list holding {ref!r} ({type(ref).__name__}), "
                             "which is not an ObjectRef")
+    return generators
 
 
 def _timeout(timeout: float | None) -> float | None:
@@ -291,6 +301,8 @@ def get(object_refs: ObjectRef | list[ObjectRef], *, timeout: float | None = Non
     """
     if isinstance(object_refs, ObjectRef):
         return _get_backend_for_refs().get([object_refs], _timeout(timeout))[0]
+    if isinstance(object_refs, ObjectRefGenerator):
+        _check_ref_list([object_refs], "get")
     if not isinstance(object_refs, list):
         raise ValueError(f"get() takes an ObjectRef or a list of ObjectRefs, got "
                          f"{type(object_refs).__name__}")
@@ -343,7 +355,7 @@ def wait(object_refs: list[ObjectRef], *, num_returns: int = 1, timeout: float |
         if split is not None:
             _timeout(timeout)
             return split
-    _check_ref_list(object_refs, "wait")
+    generators = _check_ref_list(object_refs, "wait")
     seconds = _timeout(timeout)
     if not object_refs:
         return [], []
@@ -352,6 +364,10 @@ def wait(object_refs: list[ObjectRef], *, num_returns: int = 1, timeout: float |
     if num_returns > len(object_refs):
         raise ValueError(f"num_returns={num_returns} is greater than the number of refs "
                          f"({len(object_refs)})")
+    if generators:
+        if len(set(map(id, object_refs))) != len(object_refs):
+            raise ValueError("wait() requires a list of unique ObjectRefs and generators")
+        return _get_backend_for_refs().wait_generators(object_refs, num_returns, seconds)
     # The backend checks that the refs are unique, on the ids it needs anyway.
     return _get_backend_for_refs().wait(object_refs, num_returns, seconds)
 
@@ -360,8 +376,11 @@ def cancel(object_ref: ObjectRef, *, force: bool = False, recursive: bool = True
     """Cancels the task behind a ref: a pending task never runs, a running one
     gets KeyboardInterrupt (force=True: its worker is killed), a finished one
     is left alone."""
+    if isinstance(object_ref, ObjectRefGenerator):
+        object_ref = object_ref.completed()
     if not isinstance(object_ref, ObjectRef):
-        raise TypeError(f"cancel() takes an ObjectRef, got {type(object_ref).__name__}")
+        raise TypeError(f"cancel() takes an ObjectRef or an ObjectRefGenerator, got "
+                        f"{type(object_ref).__name__}")
     _get_backend_for_refs().cancel(object_ref, force, recursive)
 
 

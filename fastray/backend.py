@@ -15,10 +15,13 @@ import itertools
 import os
 import pickle
 import threading
-from typing import TYPE_CHECKING, Any, Sequence, cast
+import warnings
+from typing import TYPE_CHECKING, Any, Callable, Sequence, cast
 
 from . import state, wire
 from .exceptions import FastrayError, GetTimeoutError, ObjectLostError
+from ._scheduler import new_refs
+from .generators import DYNAMIC_KWARG, start_stream, wait_with_generators
 from .object_ref import ObjectRef
 from .options import TaskOptions
 from ._store import Mapping
@@ -47,6 +50,12 @@ class Backend(abc.ABC):
     def submit(self, function: RemoteFunction, args: tuple, kwargs: dict,
                options: TaskOptions) -> list[ObjectRef]: ...
 
+    def submit_generator(self, submit: Callable[[dict], list], kwargs: dict,
+                         options: TaskOptions) -> Any:
+        """What a generator task's call returns; submit(kwargs) submits it
+        with those keyword arguments.  Here (Ray's backend): Ray's own."""
+        return submit(kwargs)[0]
+
     @abc.abstractmethod
     def get(self, refs: Sequence[ObjectRef], timeout: float | None) -> list[Any]: ...
 
@@ -56,6 +65,11 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def wait(self, refs: Sequence[ObjectRef], num_returns: int,
              timeout: float | None) -> tuple[list[ObjectRef], list[ObjectRef]]: ...
+
+    def wait_generators(self, waitables: list, num_returns: int, timeout: float | None
+                        ) -> tuple[list, list]:
+        """wait() over refs and generators (here: Ray's own)."""
+        return self.wait(waitables, num_returns, timeout)
 
     def wait_ready(self, refs: list[ObjectRef], num_returns: int
                    ) -> tuple[list[ObjectRef], list[ObjectRef]] | None:
@@ -157,6 +171,15 @@ class SchedulerBackend(Backend):
     def _put(self, object_id: int, payload: bytes, contained: list[int]) -> None: ...
 
     @abc.abstractmethod
+    def _promise(self, first_id: int, count: int) -> None:
+        """Pending objects first_id .. first_id+count-1, one reference each
+        held here, for _fulfil to set (protocol.h, FR_PROMISE)."""
+
+    @abc.abstractmethod
+    def _fulfil(self, object_id: int, payload: bytes, contained: list[int]) -> None:
+        """Sets an unset promise, adding no reference to it."""
+
+    @abc.abstractmethod
     def _wait(self, ids: list[int], needed: int, timeout: float | None, fail_fast: bool,
               fetch: bool) -> tuple[bytes, list[Fetched | None] | None]:
         """One state byte per id, and the payloads of ready ones if fetch."""
@@ -210,6 +233,34 @@ class SchedulerBackend(Backend):
                                 encoded, actor)
         finally:
             self.drop_created(encoded.created)
+
+    def submit_generator(self, submit: Callable[[dict], list], kwargs: dict,
+                         options: TaskOptions) -> Any:
+        if options.generator == "dynamic":
+            warnings.warn('num_returns="dynamic" is deprecated, as in Ray; use a streaming '
+                          "generator (the default for a generator function)",
+                          DeprecationWarning, stacklevel=4)
+            return submit({**kwargs, DYNAMIC_KWARG: True})[0]
+        return start_stream(self, submit, kwargs, options.max_retries, options.backpressure)
+
+    def wait_generators(self, waitables: list, num_returns: int, timeout: float | None
+                        ) -> tuple[list, list]:
+        return wait_with_generators(self, waitables, num_returns, timeout)
+
+    def promises(self, count: int) -> list[ObjectRef]:
+        """Refs to count new promises, pending until fulfil sets them."""
+        self._check_running()
+        first = self._next_ids(count)
+        self._promise(first, count)
+        return new_refs(ObjectRef, first, count, state.generation)
+
+    def fulfil(self, object_id: int, value: Any) -> None:
+        """Sets a promise to value (ignored if it is set already)."""
+        payload, contained, created = serialize(value, self)
+        try:
+            self._fulfil(object_id, payload, contained)
+        finally:
+            self.drop_created(created)
 
     def put(self, value: Any) -> ObjectRef:
         self._check_running()

@@ -10,10 +10,19 @@ IGNORED_OPTIONS = frozenset({
     "memory", "name", "scheduling_strategy", "runtime_env", "accelerator_type",
     "placement_group", "placement_group_bundle_index", "placement_group_capture_child_tasks",
     "max_calls", "object_store_memory", "enable_task_events", "label_selector", "_metadata",
-    "_labels", "_generator_backpressure_num_objects", "concurrency_groups",
+    "_labels", "concurrency_groups",
 })
 OPTIONS = frozenset({"num_returns", "num_cpus", "num_gpus", "resources", "max_retries",
-                     "retry_exceptions"}) | IGNORED_OPTIONS
+                     "retry_exceptions", "_generator_backpressure_num_objects"}) | IGNORED_OPTIONS
+
+# num_returns values that make a generator task: its values as they are
+# yielded (an ObjectRefGenerator), or all of them in one ref (Ray's older
+# DynamicObjectRefGenerator).
+GENERATOR_MODES = ("streaming", "dynamic")
+# How many yielded values a generator task may have ahead of its consumer
+# before it pauses (Ray's _generator_backpressure_num_objects, which Ray
+# leaves unbounded by default); -1: no bound.
+DEFAULT_BACKPRESSURE = 1000
 
 
 @dataclass(frozen=True)
@@ -24,6 +33,9 @@ class TaskOptions:
     num_cpus: float = 1.0
     max_retries: int = 3
     retry_exceptions: bool | tuple[type[BaseException], ...] = False
+    # "streaming" or "dynamic" for a generator task (num_returns is 1 then).
+    generator: str = ""
+    backpressure: int = DEFAULT_BACKPRESSURE
     # num_cpus in thousandths, as the scheduler counts them (read per submit).
     cpu_milli: int = field(init=False, repr=False, compare=False)
 
@@ -38,10 +50,13 @@ class TaskOptions:
                              f"valid ones are {sorted(OPTIONS)}")
         changes: dict[str, Any] = {}
         if "num_returns" in options:
-            n = options["num_returns"]
-            if not isinstance(n, int) or isinstance(n, bool) or n < 0:
-                raise ValueError(f"num_returns must be an int >= 0, got {n!r}")
-            changes["num_returns"] = n
+            changes["num_returns"], changes["generator"] = returns_fields(options["num_returns"])
+        if "_generator_backpressure_num_objects" in options:
+            bound = options["_generator_backpressure_num_objects"]
+            if not isinstance(bound, int) or isinstance(bound, bool) or bound == 0 or bound < -1:
+                raise ValueError("_generator_backpressure_num_objects must be an int >= 1, or "
+                                 f"-1 for no bound; got {bound!r}")
+            changes["backpressure"] = bound
         if "num_cpus" in options and options["num_cpus"] is not None:
             cpus = options["num_cpus"]
             if not isinstance(cpus, (int, float)) or isinstance(cpus, bool) or cpus < 0:
@@ -60,6 +75,17 @@ class TaskOptions:
         if "retry_exceptions" in options:
             changes["retry_exceptions"] = _retry_spec(options["retry_exceptions"])
         return replace(self, **changes)
+
+
+def returns_fields(num_returns: Any) -> tuple[int, str]:
+    """num_returns as (count of refs, generator mode): an int >= 0, or
+    "streaming" / "dynamic", which return one object."""
+    if num_returns in GENERATOR_MODES:
+        return 1, num_returns
+    if not isinstance(num_returns, int) or isinstance(num_returns, bool) or num_returns < 0:
+        raise ValueError(f"num_returns must be an int >= 0, \"streaming\" or \"dynamic\"; "
+                         f"got {num_returns!r}")
+    return num_returns, ""
 
 
 def _retry_spec(value: Any) -> bool | tuple[type[BaseException], ...]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable
+from typing import Callable, Optional
 
 # Frames held at most before they go (about sixteen submissions or results).
 OUTBOX_FRAMES = 32
@@ -26,7 +26,8 @@ class Outbox:
         self._send_all = send_all
         self._frames: list[bytes] = []
         self._since = 0.0
-        self._lock = threading.Lock()
+        self.lock = threading.RLock()
+        self.before_send: Optional[Callable[[], list[bytes]]] = None
         self._held = threading.Event()
         self._watcher: threading.Thread | None = None
 
@@ -35,7 +36,7 @@ class Outbox:
 
     def add(self, frames: list[bytes], later: bool) -> None:
         """Adds frames; later: they may wait for the next send."""
-        with self._lock:
+        with self.lock:
             if not self._frames:
                 self._since = time.perf_counter()
             self._frames += frames
@@ -46,7 +47,7 @@ class Outbox:
 
     def send(self) -> None:
         """Sends every held frame now."""
-        with self._lock:
+        with self.lock:
             self._send_held()
 
     def due(self) -> bool:
@@ -56,6 +57,8 @@ class Outbox:
             or time.perf_counter() - self._since > OUTBOX_SECONDS)
 
     def _send_held(self) -> None:
+        if self.before_send is not None:
+            self._frames += self.before_send()
         if self._frames:
             self._send_all(b"".join(self._frames))
             self._frames.clear()
@@ -72,7 +75,7 @@ class Outbox:
         while True:
             self._held.wait()
             time.sleep(OUTBOX_SECONDS)
-            with self._lock:
+            with self.lock:
                 if self._frames and time.perf_counter() - self._since >= OUTBOX_SECONDS:
                     self._send_held()
                 if not self._frames:

@@ -67,12 +67,15 @@ class RayBackend(Backend):
         remote = self._functions.get(function.fn_id)
         if remote is None:
             remote = self._functions[function.fn_id] = self.ray.remote(function.function)
+        streaming = ({"_generator_backpressure_num_objects": options.backpressure}
+                     if options.generator == "streaming" else {})
         refs = remote.options(
-            num_returns=options.num_returns, num_cpus=options.num_cpus,
+            num_returns=options.generator or options.num_returns, num_cpus=options.num_cpus,
             max_retries=options.max_retries,
             retry_exceptions=(list(options.retry_exceptions)
                               if isinstance(options.retry_exceptions, tuple)
                               else options.retry_exceptions),
+            **streaming,
         ).remote(*args, **kwargs)
         if options.num_returns == 1:
             return [refs]
@@ -188,6 +191,9 @@ def translate(ray: Any, error: BaseException) -> BaseException:
     errors = ray.exceptions
     if isinstance(error, errors.RayTaskError):
         cause = getattr(error, "cause", None)
+        if isinstance(cause, errors.TaskCancelledError):
+            # A task cancelled while it ran (a generator's next value).
+            return exceptions.TaskCancelledError(str(cause))
         return exceptions.TaskError(
             getattr(error, "function_name", "task"), getattr(error, "traceback_str", str(error)),
             cause if isinstance(cause, BaseException) else None,

@@ -64,7 +64,11 @@ class RemoteFunction(Generic[R]):
         accepted = self._positional_range
         if kwargs or accepted is None or not accepted[0] <= len(args) <= accepted[1]:
             self._bind(args, kwargs)
-        refs = (state.backend or state.require_backend()).submit(self, args, kwargs, options)
+        backend = state.backend or state.require_backend()
+        if options.generator:
+            return backend.submit_generator(
+                lambda given: backend.submit(self, args, given, options), kwargs, options)
+        refs = backend.submit(self, args, kwargs, options)
         if options.num_returns == 1:
             return refs[0]
         if options.num_returns == 0:
@@ -126,5 +130,8 @@ def _make_remote(target: Any, options: dict[str, Any]) -> RemoteFunction | Actor
     if not callable(target):
         raise TypeError(f"@remote must decorate a function or a class, got "
                         f"{type(target).__name__}")
+    if "num_returns" not in options and (inspect.isgeneratorfunction(target)
+                                         or inspect.isasyncgenfunction(target)):
+        options = {**options, "num_returns": "streaming"}  # Ray's default for generators
     return RemoteFunction(target, TaskOptions().updated(**options))
 

@@ -139,6 +139,12 @@ class LocalRuntime(SchedulerBackend):
     def _put(self, object_id: int, payload: bytes, contained: list[int]) -> None:
         self._scheduler.put(object_id, payload, contained)
 
+    def _promise(self, first_id: int, count: int) -> None:
+        self._scheduler.promise(first_id, count)
+
+    def _fulfil(self, object_id: int, payload: bytes, contained: list[int]) -> None:
+        self._scheduler.put(object_id, payload, contained)
+
     def _wait(self, ids: list[int], needed: int, timeout: float | None, fail_fast: bool,
               fetch: bool) -> tuple[bytes, list[Fetched | None] | None]:
         states = self._scheduler.wait(ids, needed, -1.0 if timeout is None else timeout,

@@ -16,7 +16,7 @@ from ._scheduler import (ACTOR_CREATE, ACTOR_DETACHED, ACTOR_GET_IF_EXISTS, ACTO
                          STATUS_ACTOR_EXIT, TASK_ACTOR_CREATE, ALLOC, ALLOCATED, CANCEL, CANCEL_FORCE, CANCEL_RECURSIVE, DEFINE,
                          EXITED, HEADER_SIZE, OBJ_FAILED, OBJ_PENDING, OBJ_READY, OBJ_UNKNOWN,
                          PAYLOAD_CANCELLED, PAYLOAD_CRASHED, PAYLOAD_ERROR, PAYLOAD_LOST,
-                         PAYLOAD_STORE_FULL, PAYLOAD_VALUE, PUT, REFS, REPLY, RESULT, REVOKE,
+                         PAYLOAD_STORE_FULL, PAYLOAD_VALUE, PROMISE, PUT, REFS, REPLY, RESULT, REVOKE,
                          SPAWN, SPAWNED, STATUS_ERROR, STATUS_INTERRUPTED, STATUS_OK,
                          STATUS_RETRYABLE_ERROR, SUBMIT, TASK, TASK_INLINE, WAIT, WAIT_CANCEL,
                          WAIT_FAIL_FAST, WAIT_FETCH)
@@ -29,10 +29,10 @@ __all__ = [
     "ALLOC", "ALLOCATED", "CANCEL", "CANCEL_FORCE", "CANCEL_RECURSIVE", "DEFINE", "EXITED",
     "HEADER", "HEADER_SIZE", "LOCATION", "OBJ_FAILED", "OBJ_PENDING", "OBJ_READY",
     "OBJ_UNKNOWN", "PAYLOAD_CANCELLED", "PAYLOAD_CRASHED", "PAYLOAD_ERROR", "PAYLOAD_LOST",
-    "PAYLOAD_STORE_FULL", "PAYLOAD_VALUE", "PUT", "REFS", "REPLY", "RESULT", "REVOKE", "SPAWN",
+    "PAYLOAD_STORE_FULL", "PAYLOAD_VALUE", "PROMISE", "PUT", "REFS", "REPLY", "RESULT", "REVOKE", "SPAWN",
     "SPAWNED", "STATUS_ERROR", "STATUS_INTERRUPTED", "STATUS_OK", "STATUS_RETRYABLE_ERROR",
     "SUBMIT", "SUBMIT_FIELDS", "TASK", "TASK_FIELDS", "TASK_INLINE", "WAIT", "WAIT_CANCEL",
-    "WAIT_FAIL_FAST", "WAIT_FETCH",
+    "WAIT_FAIL_FAST", "WAIT_FETCH", "pack_ids", "refs_frame",
 ]
 
 # Every frame's header: body length, kind, then the kind's two u64 fields a and b.
@@ -46,3 +46,22 @@ SUBMIT_FIELDS = struct.Struct("<IIiQ")
 ACTOR_CREATE_FIELDS = struct.Struct("<QQIiII")
 # The fixed start of a TASK body: flags, num_returns, ndeps.
 TASK_FIELDS = struct.Struct("<III")
+
+
+_U32 = struct.Struct("<I")
+
+
+def pack_ids(ids: list[int]) -> bytes:
+    """A list of ids as frames carry them: u32 count, then u64 each."""
+    if not ids:
+        return _NO_IDS
+    return _U32.pack(len(ids)) + struct.pack(f"<{len(ids)}Q", *ids)
+
+
+_NO_IDS = _U32.pack(0)
+
+
+def refs_frame(increfs: list[int], decrefs: list[int], unpins: list[int]) -> bytes:
+    """A REFS frame: references taken and dropped, blob views released."""
+    body = pack_ids(increfs) + pack_ids(decrefs) + pack_ids(unpins)
+    return HEADER.pack(len(body), REFS, 0, 0) + body

@@ -35,8 +35,10 @@ from .task_args import EncodedArgs, decode_args
 from .exceptions import ObjectStoreFullError
 from .object_ref import ObjectRef
 from .connection import Connection
+from .generator_task import ValueStream
+from .generators import DYNAMIC_KWARG, STREAM_KWARG, DynamicObjectRefGenerator
 from .serialization import Fetched, deserialize, serialize, serialize_error
-from .wire import HEADER, LOCATION, SUBMIT_FIELDS, TASK_FIELDS
+from .wire import HEADER, LOCATION, SUBMIT_FIELDS, TASK_FIELDS, pack_ids, refs_frame
 
 if TYPE_CHECKING:
     import concurrent.futures
@@ -48,19 +50,7 @@ U64 = struct.Struct("<Q")
 PR_SET_PDEATHSIG = 1
 
 
-def _ids(ids: list[int]) -> bytes:
-    if not ids:
-        return _NO_IDS
-    return U32.pack(len(ids)) + struct.pack(f"<{len(ids)}Q", *ids)
-
-
-_NO_IDS = U32.pack(0)
 _ONE_RESULT = struct.Struct("<IQ")
-
-
-def _refs_frame(increfs: list[int], decrefs: list[int], unpins: list[int]) -> bytes:
-    body = _ids(increfs) + _ids(decrefs) + _ids(unpins)
-    return HEADER.pack(len(body), wire.REFS, 0, 0) + body
 
 
 class RunningCall:
@@ -107,18 +97,18 @@ class WorkerBackend(SchedulerBackend):
         later: it may wait in the outbox for the next send (see Outbox)."""
         frames = []
         if self._increfs:
-            frames.append(_refs_frame(self._increfs, [], []))
+            frames.append(refs_frame(self._increfs, [], []))
             self._increfs = []
         frames += [HEADER.pack(len(body), kind, a, b), body]
         if self._decrefs or self._unpins:
-            frames.append(_refs_frame([], self._decrefs, self._unpins))
+            frames.append(refs_frame([], self._decrefs, self._unpins))
             self._decrefs, self._unpins = [], []
         self._outbox.add(frames, later)
 
     def send_outbox(self) -> None:
         """Sends the frames held back, and the reference changes queued."""
         if self._increfs or self._decrefs or self._unpins:
-            frame = _refs_frame(self._increfs, self._decrefs, self._unpins)
+            frame = refs_frame(self._increfs, self._decrefs, self._unpins)
             self._increfs, self._decrefs, self._unpins = [], [], []
             self._outbox.add([frame], False)
         else:
@@ -142,7 +132,7 @@ class WorkerBackend(SchedulerBackend):
         body = b"".join([
             SUBMIT_FIELDS.pack(options.num_returns, options.cpu_milli, options.max_retries,
                                actor),
-            _ids(args.deps), _ids(args.contained), args.payload])
+            pack_ids(args.deps), pack_ids(args.contained), args.payload])
         self._local_refs_adopt(task_id, options.num_returns)
         self._send(wire.SUBMIT, task_id, fn_id, body, later=True)
         return new_refs(ObjectRef, task_id, options.num_returns, state.generation)
@@ -156,7 +146,14 @@ class WorkerBackend(SchedulerBackend):
 
     def _put(self, object_id: int, payload: bytes, contained: list[int]) -> None:
         self._local_refs_adopt(object_id, 1)
-        self._send(wire.PUT, object_id, 0, _ids(contained) + payload)
+        self._send(wire.PUT, object_id, 0, pack_ids(contained) + payload)
+
+    def _promise(self, first_id: int, count: int) -> None:
+        self._local_refs_adopt(first_id, count)
+        self._send(wire.PROMISE, first_id, count, later=True)
+
+    def _fulfil(self, object_id: int, payload: bytes, contained: list[int]) -> None:
+        self._send(wire.PUT, object_id, 0, pack_ids(contained) + payload, later=True)
 
     def _local_refs_adopt(self, first_id: int, count: int) -> None:
         for object_id in range(first_id, first_id + count):
@@ -170,7 +167,7 @@ class WorkerBackend(SchedulerBackend):
               fetch: bool) -> tuple[bytes, list[Fetched | None] | None]:
         request = self._next_request()
         flags = (wire.WAIT_FETCH if fetch else 0) | (wire.WAIT_FAIL_FAST if fail_fast else 0)
-        self._send(wire.WAIT, request, needed, U32.pack(flags) + _ids(ids))
+        self._send(wire.WAIT, request, needed, U32.pack(flags) + pack_ids(ids))
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
             body = self._reply(wire.REPLY, request, deadline)
@@ -405,11 +402,11 @@ class WorkerBackend(SchedulerBackend):
                     results: list[tuple[bytes, list[int]]]) -> None:
         if len(results) == 1:
             payload, contained = results[0]
-            body = b"".join([_ONE_RESULT.pack(1, len(payload)), payload, _ids(contained)])
+            body = b"".join([_ONE_RESULT.pack(1, len(payload)), payload, pack_ids(contained)])
         else:
             parts = [U32.pack(len(results))]
             for payload, contained in results:
-                parts += [U64.pack(len(payload)), payload, _ids(contained)]
+                parts += [U64.pack(len(payload)), payload, pack_ids(contained)]
             body = b"".join(parts)
         self._send(wire.RESULT, task_id, status, body, later=self.more_work())
 
@@ -427,7 +424,10 @@ class WorkerBackend(SchedulerBackend):
                 self.interrupt_if_cancelled()
                 args, kwargs, retry_exceptions = arguments(dep_payloads, args_payload)
                 del dep_payloads, args_payload
-                value = function(*args, **kwargs)
+                if kwargs and (STREAM_KWARG in kwargs or DYNAMIC_KWARG in kwargs):
+                    value = self.run_generator(function, args, kwargs, name)
+                else:
+                    value = function(*args, **kwargs)
                 del args, kwargs
                 return wire.STATUS_OK, self.results_of(value, num_returns, name, created)
             finally:
@@ -439,6 +439,18 @@ class WorkerBackend(SchedulerBackend):
         except BaseException as exc:
             error = exc
         return self.failure_of(error, retry_exceptions, name, num_returns)
+
+    def run_generator(self, function: Callable[..., Any], args: list, kwargs: dict,
+                      name: str) -> Any:
+        """Runs a generator task: streams its values (returning None), or
+        puts them and returns a DynamicObjectRefGenerator of them."""
+        stream = kwargs.pop(STREAM_KWARG, None)
+        dynamic = kwargs.pop(DYNAMIC_KWARG, False)
+        if stream is not None:
+            ValueStream(self, *stream).run(_values(function, args, kwargs), name)
+            return None
+        assert dynamic
+        return DynamicObjectRefGenerator([self.put(v) for v in function(*args, **kwargs)])
 
     def results_of(self, value: Any, num_returns: int, name: str, created: list[int]
                    ) -> list[tuple[bytes, list[int]]]:
@@ -468,6 +480,12 @@ class WorkerBackend(SchedulerBackend):
     def output_name(self) -> str:
         """What the lines this process prints are marked with."""
         return self._call.name or "worker"
+
+
+def _values(function: Callable[..., Any], args: list, kwargs: dict) -> Any:
+    """What a streaming generator task yields: an exception from the call
+    itself comes where the first value would."""
+    yield from function(*args, **kwargs)
 
 
 def arguments(dep_payloads: list[Fetched], args_payload: Fetched) -> tuple[list, dict, Any]:

@@ -119,6 +119,20 @@ cdef void task_lost(Core *c, Task *t, int pid, uint32_t status) noexcept nogil:
     fail_task_text(c, t, FR_PAYLOAD_CRASHED, text)
 
 
+cdef void fail_unset_promise(Core *c, uint64_t oid) noexcept nogil:
+    """A promise the dead worker held and had not set fails: whoever waits
+    for it learns that its writer is gone (a generator's caller then looks
+    for the stream of the task's next attempt)."""
+    cdef Obj *o = find_obj(c, oid)
+    cdef vector[uint64_t] nothing
+    cdef string payload
+    if o != NULL and o.promise and o.state == FR_OBJ_PENDING:
+        payload = text_payload(FR_PAYLOAD_CRASHED,
+                               "the worker process that was to set this value died")
+        set_object(c, oid, payload, nothing)
+        o.retrieved = True  # not a task's error: nothing to report when it goes
+
+
 cdef void worker_gone(Core *c, Worker *w, uint32_t status) noexcept nogil:
     """A worker process ended: retry or fail its tasks, drop what it held,
     and keep the pool at its size."""
@@ -169,6 +183,7 @@ cdef void worker_gone(Core *c, Worker *w, uint32_t status) noexcept nogil:
     held.swap(w.held)
     it = held.begin()
     while it != held.end():
+        fail_unset_promise(c, deref(it).first)
         decref(c, deref(it).first, deref(it).second)
         inc(it)
     w.known_fns.clear()

@@ -74,7 +74,7 @@ cdef void maybe_free(Core *c, Obj *o) noexcept nogil:
     cdef vector[uint64_t] contained
     cdef size_t i
     cdef uint64_t anchor = 0
-    if o.refs > 0 or o.state == FR_OBJ_PENDING:
+    if o.refs > 0 or (o.state == FR_OBJ_PENDING and not o.promise):
         return
     if o.anchor:
         anchor = o.id

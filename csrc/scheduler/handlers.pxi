@@ -48,6 +48,9 @@ cdef void handle_frame(Core *c, Worker *w, fr_header *h, Cursor *cur) noexcept n
         on_cancel(c, h)
     elif h.type == FR_ACTOR_OP:
         on_actor_op(c, w, h, cur)
+    elif h.type == FR_PROMISE:
+        if h.b <= 1 << 20:
+            make_promises(c, w, h.a, h.b)
 
 
 cdef void on_result(Core *c, Worker *w, fr_header *h, Cursor *cur) noexcept nogil:
@@ -143,20 +146,51 @@ cdef void on_define(Core *c, fr_header *h, Cursor *cur) noexcept nogil:
 
 
 cdef void on_put(Core *c, Worker *w, fr_header *h, Cursor *cur) noexcept nogil:
-    """FR_PUT: a value w stored (a = object id), held by w."""
+    """FR_PUT: a value w stored (a = object id), held by w; or the value of
+    an unset promise."""
     cdef vector[uint64_t] contains
-    cdef Obj *o
-    cdef size_t i
+    cdef string payload
     get_ids(cur, contains)
-    if cur.bad or find_obj(c, h.a) != NULL:
+    if cur.bad:
         return
-    o = new_obj(c, h.a, 1)
-    hold(w, h.a, 1)
+    payload.assign(cur.p, cur.end - cur.p)
+    store_put(c, w, h.a, payload, contains)
+
+
+cdef void store_put(Core *c, Worker *w, uint64_t oid, string &payload,
+                    vector[uint64_t] &contains) noexcept nogil:
+    """A put value: a new object with one reference held by w (the driver
+    if NULL), or, for the id of an unset promise, its value.  Any other id
+    that exists already is left as it is."""
+    cdef Obj *o = find_obj(c, oid)
+    cdef size_t i
+    if o != NULL and not (o.promise and o.state == FR_OBJ_PENDING):
+        return
     for i in range(contains.size()):
         incref(c, contains[i], 1)
+    if o != NULL:
+        set_object(c, oid, payload, contains)
+        return
+    o = new_obj(c, oid, 1)
+    if w != NULL:
+        hold(w, oid, 1)
     o.contains.swap(contains)
-    o.payload.assign(cur.p, cur.end - cur.p)
+    o.payload.swap(payload)
     o.state = FR_OBJ_READY if <uint8_t>o.payload[0] == FR_PAYLOAD_VALUE else FR_OBJ_FAILED
+
+
+cdef void make_promises(Core *c, Worker *w, uint64_t first, uint64_t count) noexcept nogil:
+    """FR_PROMISE: unset objects first .. first+count-1, each held once by w
+    (the driver if NULL); ids in use already are skipped."""
+    cdef uint64_t oid
+    cdef Obj *o
+    for oid in range(first, first + count):
+        if find_obj(c, oid) != NULL:
+            continue
+        o = new_obj(c, oid, 1)
+        o.promise = True
+        if w != NULL:
+            hold(w, oid, 1)
 
 
 cdef void on_wait(Core *c, Worker *w, fr_header *h, Cursor *cur) noexcept nogil:

@@ -1,0 +1,69 @@
+"""Generator tasks and actors the generator tests share, at module level so
+that Ray's workers import them by name."""
+from __future__ import annotations
+
+import os
+
+import fastray
+from helpers import wait_for_file
+
+
+@fastray.remote
+def count_to(n):
+    for i in range(n):
+        yield i
+
+
+@fastray.remote
+def fails_after(n):
+    for i in range(n):
+        yield i
+    raise ValueError(f"failed after {n}")
+
+
+@fastray.remote
+def gated(n, gate_dir):
+    """Yields value i only once the file gate_dir/i exists."""
+    for i in range(n):
+        wait_for_file(os.path.join(gate_dir, str(i)), timeout=60)
+        yield i
+
+
+@fastray.remote
+def logs_progress(n, log_path):
+    """Appends each index to log_path before yielding it."""
+    for i in range(n):
+        with open(log_path, "a") as log:
+            log.write(f"{i}\n")
+        yield i
+
+
+@fastray.remote
+def big_arrays(n, size):
+    import numpy as np
+    for i in range(n):
+        yield np.full(size, i, dtype=np.int64)
+
+
+@fastray.remote
+class Streams:
+    def numbers(self, n):
+        for i in range(n):
+            yield i * 10
+
+
+@fastray.remote(max_concurrency=3)
+class ThreadedStreams:
+    def numbers(self, n):
+        for i in range(n):
+            yield i * 10
+
+
+@fastray.remote
+class AsyncStreams:
+    async def numbers(self, n):
+        for i in range(n):
+            yield i * 10
+
+    async def ping(self):
+        return "pong"
