@@ -35,8 +35,9 @@ if TYPE_CHECKING:
     from .object_ref import ObjectRef
 
 
-# Submodules Ray programs reach as attributes (ray.util.ActorPool, ray.actor.exit_actor).
-_SUBMODULES = frozenset({"actor", "util"})
+# Submodules Ray programs reach as attributes (ray.util.ActorPool, ray.actor.exit_actor,
+# ray.cloudpickle.dumps).
+_SUBMODULES = frozenset({"actor", "cloudpickle", "util"})
 
 
 def __getattr__(name: str) -> Any:

@@ -16,6 +16,7 @@ RESULT: int
 SUBMIT: int
 DEFINE: int
 PUT: int
+PROMISE: int
 WAIT: int
 WAIT_CANCEL: int
 REFS: int

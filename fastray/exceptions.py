@@ -9,7 +9,8 @@ __all__ = [
     "FastrayError", "RayError", "TaskError", "RayTaskError", "GetTimeoutError",
     "TaskCancelledError", "WorkerCrashedError", "ObjectStoreFullError", "ObjectLostError",
     "RayActorError", "ActorDiedError", "ActorUnavailableError", "ActorAlreadyExistsError",
-    "PendingCallsLimitExceeded",
+    "PendingCallsLimitExceeded", "OwnerDiedError", "ObjectReconstructionFailedError",
+    "OutOfMemoryError", "RaySystemError", "TaskUnschedulableError", "ActorUnschedulableError",
 ]
 
 
@@ -82,6 +83,34 @@ class ObjectStoreFullError(FastrayError):
 
 class ObjectLostError(FastrayError):
     """The object is gone: freed, or from a runtime that was shut down."""
+
+
+class OwnerDiedError(ObjectLostError):
+    """The process that owned the object died (Ray's name; on one machine
+    the driver owns every object, so the local runtime does not raise it)."""
+
+
+class ObjectReconstructionFailedError(ObjectLostError):
+    """A lost object could not be made again (Ray's name; the local runtime
+    keeps objects until their last ref goes, and does not raise it)."""
+
+
+class OutOfMemoryError(FastrayError):
+    """The machine ran short of memory and a worker was killed for it
+    (Ray's name; raised through the Ray backend)."""
+
+
+class RaySystemError(FastrayError):
+    """The runtime itself failed, not the task (Ray's name)."""
+
+
+class TaskUnschedulableError(FastrayError):
+    """The task can never run: no node can meet what it asks for (such as
+    a hard affinity to a node that is not this one)."""
+
+
+class ActorUnschedulableError(FastrayError):
+    """The actor can never be started: no node can meet what it asks for."""
 
 
 class RayActorError(FastrayError):

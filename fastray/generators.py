@@ -118,7 +118,7 @@ class ObjectRefGenerator(metaclass=_GeneratorType):
         next ref and the stream ends."""
         link = self._link
         assert link is not None
-        backend = state.require_backend()
+        backend: Any = state.require_backend()
         ready, _ = backend.wait([link, self._completed], 1, timeout)
         if link in ready:
             try:
@@ -165,7 +165,7 @@ class ObjectRefGenerator(metaclass=_GeneratorType):
     def __del__(self) -> None:
         """Dropped before its end: the task may run on without pausing."""
         release = self._release
-        backend = state.backend
+        backend: Any = state.backend
         if release is not None and backend is not None and self._generation == state.generation:
             try:
                 backend.fulfil(release.id, None)
@@ -240,7 +240,8 @@ def wait_with_generators(backend: Any, waitables: Sequence[Any], num_returns: in
         pending = [r for w, ok in zip(waitables, ready_flags) if not ok
                    for r in (w.waitables() if isinstance(w, ObjectRefGenerator) else [w])]
         backend.wait(list(dict.fromkeys(pending)), 1, remaining)
-    ready, not_ready = [], []
+    ready: list[Any] = []
+    not_ready: list[Any] = []
     for waitable, ok in zip(waitables, ready_flags):
         (ready if ok and len(ready) < num_returns else not_ready).append(waitable)
     return ready, not_ready

@@ -308,6 +308,7 @@ MICROBENCHMARK_ROWS = (
     "single client get of a stored 100 MB array (/s)",
     "single client get object containing 10k refs (/s)",
     "single client wait 1k refs (/s)",
+    "streaming generator, each value got (/s)",
 )
 
 
@@ -327,8 +328,17 @@ def microbenchmark_workloads(ray: Any, quick: bool) -> list[tuple[str, Callable[
     def refs_of_10k() -> list:
         return [ray.put(1) for _ in range(10_000)]
 
+    @ray.remote
+    def counting(n: int) -> Any:
+        for i in range(n):
+            yield i
+
     holder = refs_of_10k.remote()
     ray.get(holder)
+    streamed = 2_000 if quick else 10_000
+
+    def stream_values() -> int:
+        return sum(ray.get(ref) for ref in counting.remote(streamed))
 
     def tasks_and_get_batch() -> list:
         return ray.get([small_value.remote() for _ in range(1000)])
@@ -349,6 +359,7 @@ def microbenchmark_workloads(ray: Any, quick: bool) -> list[tuple[str, Callable[
         (lambda: ray.get(stored), 1),
         (lambda: ray.get(holder), 1),
         (wait_1k_refs, 1),
+        (stream_values, streamed),
     ]
     return [(row, action, per_call)
             for row, (action, per_call) in zip(MICROBENCHMARK_ROWS, actions, strict=True)]
