@@ -82,6 +82,11 @@ ACTOR_STATUS_UNKNOWN = FR_ACTOR_STATUS_UNKNOWN
 STATUS_ACTOR_EXIT = FR_STATUS_ACTOR_EXIT
 PAYLOAD_ACTOR_DIED = FR_PAYLOAD_ACTOR_DIED
 PAYLOAD_ACTOR_UNAVAILABLE = FR_PAYLOAD_ACTOR_UNAVAILABLE
+PAYLOAD_UNSCHEDULABLE = FR_PAYLOAD_UNSCHEDULABLE
+PAYLOAD_ACTOR_UNSCHEDULABLE = FR_PAYLOAD_ACTOR_UNSCHEDULABLE
+PAYLOAD_GROUP_REMOVED = FR_PAYLOAD_GROUP_REMOVED
+POOL_CREATE = FR_POOL_CREATE
+POOL_REMOVE = FR_POOL_REMOVE
 RESULT = FR_RESULT
 SUBMIT = FR_SUBMIT
 DEFINE = FR_DEFINE
@@ -145,6 +150,7 @@ include "scheduler/dispatch.pxi"
 include "scheduler/cancel.pxi"
 include "scheduler/handlers.pxi"
 include "scheduler/actors.pxi"
+include "scheduler/pools.pxi"
 include "scheduler/loop.pxi"
 include "scheduler/views.pxi"
 include "scheduler/refs.pxi"
@@ -288,21 +294,23 @@ cdef class Scheduler:
 
     def submit(self, uint64_t task_id, uint64_t fn_id, uint32_t num_returns,
                uint32_t cpu_milli, int32_t max_retries, deps, contained, bytes args,
-               uint64_t actor, ref_type, generation) -> list:
+               uint64_t actor, ref_type, generation, uint64_t pool=0) -> list:
         """Registers a task from the driver (a call of actor's method if
-        actor is not 0); it runs once its deps are ready.  Returns the refs
-        to its results, made here (new_refs): the per-call cost of the
-        driver is mostly Python work around a submit."""
+        actor is not 0; pool: the placement group whose CPUs it uses); it
+        runs once its deps are ready.  Returns the refs to its results,
+        made here (new_refs): the per-call cost of the driver is mostly
+        Python work around a submit."""
         self.enqueue(task_id, fn_id, num_returns, cpu_milli, max_retries, deps, contained,
-                     args, actor)
+                     args, actor, pool)
         return new_refs(ref_type, task_id, num_returns, generation)
 
     cdef int enqueue(self, uint64_t task_id, uint64_t fn_id, uint32_t num_returns,
                      uint32_t cpu_milli, int32_t max_retries, deps, contained, bytes args,
-                     uint64_t actor) except -1:
+                     uint64_t actor, uint64_t pool) except -1:
         cdef Task *t = new Task()
         t.id = task_id
         t.actor = actor
+        t.pool = pool
         t.fn_id = fn_id
         t.num_returns = num_returns
         t.cpu_milli = cpu_milli

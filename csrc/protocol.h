@@ -54,7 +54,8 @@ enum {
        u32 ncontained, ncontained x u64 */
     FR_RESULT = 10,
     /* a=task id, b=function id; body: u32 num_returns, u32 cpu_milli,
-       i32 max_retries, u64 actor id (0: a plain task), u32 ndeps,
+       i32 max_retries, u64 actor id (0: a plain task), u64 placement group
+       (0: none), u32 ndeps,
        ndeps x u64, u32 ncontained, ncontained x u64, args payload */
     FR_SUBMIT = 11,
     /* a=function id; body: the pickled function */
@@ -87,7 +88,8 @@ enum {
 /* FR_ACTOR_OP operations */
 enum {
     /* u64 actor id, u64 class function id, u32 cpu_milli, i32 max_restarts,
-       u32 FR_ACTOR_* flags, u32 most calls sent ahead, u32 len + name key, u32 len + handle payload,
+       u32 FR_ACTOR_* flags, u32 most calls sent ahead, u64 placement group (0: none),
+       u32 len + name key, u32 len + handle payload,
        u32 ndeps + ids, u32 ncontained + ids, constructor args payload.
        Answer: FR_ACTOR_STATUS_OK; or FR_ACTOR_STATUS_EXISTS with u64 id and
        the handle payload of the actor already under that name */
@@ -99,6 +101,12 @@ enum {
     FR_ACTOR_LOOKUP = 3,
     /* no body.  Answer: u32 n, n x (u32 len + name key) */
     FR_ACTOR_NAMES = 4,
+    /* Placement groups (not actors, but the same request and answer):
+       u64 group id, u64 cpu_milli, u32 feasible, u64 ready promise id,
+       payload the promise is set to once the CPUs are reserved */
+    FR_POOL_CREATE = 5,
+    /* u64 group id: its CPUs go back, what runs in it is ended */
+    FR_POOL_REMOVE = 6,
 };
 
 /* FR_ACTOR_SEQUENTIAL: it runs one call at a time, in order, so a call sent
@@ -157,6 +165,9 @@ enum {
     FR_PAYLOAD_STORE_FULL = 5, /* utf-8 text: a spilled input could not be read back */
     FR_PAYLOAD_ACTOR_DIED = 6, /* utf-8 text: the actor died, and why */
     FR_PAYLOAD_ACTOR_UNAVAILABLE = 7, /* utf-8 text: its process died; it restarts */
+    FR_PAYLOAD_UNSCHEDULABLE = 8,  /* utf-8 text: the task can never run here */
+    FR_PAYLOAD_ACTOR_UNSCHEDULABLE = 9,  /* utf-8 text: the actor can never start here */
+    FR_PAYLOAD_GROUP_REMOVED = 10,  /* utf-8 text: its placement group was removed */
 };
 
 #endif

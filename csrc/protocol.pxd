@@ -32,6 +32,8 @@ cdef extern from "protocol.h" nogil:
         FR_ACTOR_KILL
         FR_ACTOR_LOOKUP
         FR_ACTOR_NAMES
+        FR_POOL_CREATE
+        FR_POOL_REMOVE
         FR_ACTOR_NAMED
         FR_ACTOR_DETACHED
         FR_ACTOR_GET_IF_EXISTS
@@ -63,3 +65,6 @@ cdef extern from "protocol.h" nogil:
         FR_PAYLOAD_STORE_FULL
         FR_PAYLOAD_ACTOR_DIED
         FR_PAYLOAD_ACTOR_UNAVAILABLE
+        FR_PAYLOAD_UNSCHEDULABLE
+        FR_PAYLOAD_ACTOR_UNSCHEDULABLE
+        FR_PAYLOAD_GROUP_REMOVED

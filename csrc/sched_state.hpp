@@ -91,6 +91,7 @@ struct Task {
     bool cancelled = false;
     uint64_t actor = 0;         /* the actor whose method it calls, or creates */
     bool creation = false;      /* runs the actor's constructor */
+    uint64_t pool = 0;          /* the placement group whose CPUs it uses; 0: none */
     std::vector<uint64_t> deps;
     std::vector<uint64_t> contained;
     std::vector<uint64_t> children;
@@ -176,6 +177,20 @@ struct Actor {
     std::string ending_cause;   /* utf-8, why it ends once its process does */
     std::string death;          /* FR_PAYLOAD_ACTOR_DIED payload once dead */
     uint64_t calls_done = 0;
+    uint64_t pool = 0;          /* the placement group whose CPUs it holds; 0: none */
+};
+
+/* A placement group's reservation: CPUs taken from the general pool once
+ * they are free, for its own tasks and actors (csrc/scheduler/pools.pxi). */
+struct Pool {
+    uint64_t id = 0;
+    int64_t total_cpu_milli = 0;
+    int64_t used_cpu_milli = 0;
+    bool feasible = true;          /* false: never reserved (Ray's infeasible group) */
+    bool reserved = false;
+    uint64_t ready_oid = 0;        /* a promise, set once the CPUs are reserved */
+    std::string ready_payload;
+    std::deque<Task *> ready;      /* its tasks ready to run, in order */
 };
 
 /* A request for store memory that could not be met at once: served in
@@ -225,6 +240,8 @@ struct Core {
     std::unordered_map<uint64_t, Task *> tasks;
     std::unordered_map<uint64_t, Function> functions;
     std::deque<Task *> ready;
+    std::unordered_map<uint64_t, Pool *> pools;
+    std::vector<uint64_t> pending_pools;  /* not reserved yet, in order */
     std::vector<Worker *> workers;
     std::unordered_map<uint64_t, Actor *> actors;
     std::unordered_map<std::string, uint64_t> actor_names;

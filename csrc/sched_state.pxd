@@ -93,6 +93,7 @@ cdef extern from "sched_state.hpp" nogil:
         vector[uint64_t] contained
         vector[uint64_t] children
         string args
+        uint64_t pool
 
     ctypedef Task *TaskPtr
     ctypedef Request *RequestPtr
@@ -168,6 +169,17 @@ cdef extern from "sched_state.hpp" nogil:
         string ending_cause
         string death
         uint64_t calls_done
+        uint64_t pool
+
+    cdef cppclass Pool:
+        uint64_t id
+        int64_t total_cpu_milli
+        int64_t used_cpu_milli
+        cbool feasible
+        cbool reserved
+        uint64_t ready_oid
+        string ready_payload
+        deque[Task *] ready
 
     cdef cppclass Alloc:
         int32_t worker
@@ -198,6 +210,8 @@ cdef extern from "sched_state.hpp" nogil:
         unordered_map[uint64_t, Task *] tasks
         unordered_map[uint64_t, Function] functions
         deque[Task *] ready
+        unordered_map[uint64_t, Pool *] pools
+        vector[uint64_t] pending_pools
         vector[Worker *] workers
         unordered_map[uint64_t, Actor *] actors
         unordered_map[string, uint64_t] actor_names

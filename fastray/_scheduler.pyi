@@ -45,6 +45,11 @@ PAYLOAD_LOST: int
 PAYLOAD_STORE_FULL: int
 PAYLOAD_ACTOR_DIED: int
 PAYLOAD_ACTOR_UNAVAILABLE: int
+PAYLOAD_UNSCHEDULABLE: int
+PAYLOAD_ACTOR_UNSCHEDULABLE: int
+PAYLOAD_GROUP_REMOVED: int
+POOL_CREATE: int
+POOL_REMOVE: int
 TASK_ACTOR_CREATE: int
 ACTOR_OP: int
 ACTOR_CREATE: int
@@ -73,8 +78,8 @@ class Scheduler:
     def define(self, fn_id: int, name: bytes, blob: bytes) -> None: ...
     def submit(self, task_id: int, fn_id: int, num_returns: int, cpu_milli: int,
                max_retries: int, deps: list[int], contained: list[int],
-               args: bytes, actor: int, ref_type: type[_Ref], generation: int
-               ) -> list[_Ref]: ...
+               args: bytes, actor: int, ref_type: type[_Ref], generation: int,
+               pool: int = 0) -> list[_Ref]: ...
     def put(self, oid: int, payload: bytes, contained: list[int]) -> None: ...
     def promise(self, first: int, count: int) -> None: ...
     def incref(self, oid: int) -> None: ...

@@ -5,6 +5,7 @@ machinery."""
 from __future__ import annotations
 
 import struct
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
 from . import wire
@@ -12,6 +13,7 @@ from .actor import ActorClass, ActorHandle
 from .actor_options import ActorOptions
 from .actor_spec import ActorSettings
 from .exceptions import ActorAlreadyExistsError, FastrayError
+from .scheduling import ANYWHERE, placement_of
 from .serialization import deserialize, serialize
 from .task_args import encode_args
 
@@ -28,8 +30,15 @@ def create_actor(backend: SchedulerBackend, actor_class: ActorClass, args: tuple
                          "could never start")
     namespace = options.namespace or backend.namespace
     meta = actor_class.meta(options, namespace)
+    placement = ANYWHERE if options.placement is None else placement_of(
+        options.placement, options.num_cpus, f"actor {actor_class.name}")
+    if placement.node_id and placement.node_id != backend.node_id:
+        meta = replace(meta, unschedulable=(
+            f"actor {actor_class.name} has a hard affinity to node {placement.node_id}, "
+            f"which is not this runtime's node ({backend.node_id}): it can never start"))
+        return ActorHandle(backend._next_ids(1), meta, counted=False)
     settings = ActorSettings(meta, options.concurrency(actor_class.is_async),
-                             options.concurrency_groups)
+                             options.concurrency_groups, placement.group, placement.capture)
     if actor_class.class_id not in backend._defined:
         backend._define(actor_class.class_id, actor_class.__name__.encode(),
                      actor_class.pickled())
@@ -47,7 +56,7 @@ def create_actor(backend: SchedulerBackend, actor_class: ActorClass, args: tuple
         body = b"".join([
             wire.ACTOR_CREATE_FIELDS.pack(actor_id, actor_class.class_id, options.cpu_milli,
                                           options.max_restarts, flags,
-                                          _sent_ahead(settings)),
+                                          _sent_ahead(settings), placement.pool),
             _sized(key), _sized(handle_payload), _id_list(encoded.deps),
             _id_list(encoded.contained), encoded.payload])
         status, answer = backend._actor_op(wire.ACTOR_CREATE, body)

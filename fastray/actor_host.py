@@ -38,7 +38,8 @@ from .actor import ActorHandle
 from .actor_spec import (READY_METHOD, TERMINATE_METHOD, ActorBlueprint, ActorExit,
                          ActorSettings, MethodCall)
 from .generator_task import ValueStream
-from .generators import DYNAMIC_KWARG, STREAM_KWARG, DynamicObjectRefGenerator
+from .call_extras import EXTRAS_KWARG, CallExtras
+from .generators import DynamicObjectRefGenerator
 from .serialization import deserialize, error_of, text_payload
 from .connection import SPIN_SECONDS, Connection
 from .worker import NO_CALL, RunningCall, WorkerBackend, arguments, serve
@@ -75,6 +76,8 @@ def host_actor(worker: WorkerBackend, task_id: int, fn_id: int, body: memoryview
     elif settings.max_concurrency > 1 or settings.concurrency_groups:
         host = ThreadedActorBackend.taking_over(host)
     host.settings = settings
+    host.placement_group = settings.placement_group
+    host.capture_children = settings.capture_children
     signal.signal(signal.SIGINT, host.on_sigint)
     host.construct(task_id, blueprint.cls, args, kwargs)
     host.serve()
@@ -474,8 +477,8 @@ class AsyncActorBackend(ActorBackend):
                     raise asyncio.CancelledError
                 args, kwargs, retry_exceptions = arguments(deps, args_payload)
                 del deps, args_payload
-                if kwargs and (STREAM_KWARG in kwargs or DYNAMIC_KWARG in kwargs):
-                    value = await self._run_generator(function, args, kwargs, name)
+                if kwargs and EXTRAS_KWARG in kwargs:
+                    value = await self._run_with_extras(function, args, kwargs, name)
                 else:
                     value = function(*args, **kwargs)
                     if inspect.isawaitable(value):
@@ -493,17 +496,16 @@ class AsyncActorBackend(ActorBackend):
             finally:
                 self.drop_created(created)
 
-    async def _run_generator(self, function: Callable[..., Any], args: list, kwargs: dict,
-                             name: str) -> Any:
-        """run_generator for an async generator method too: its values are
-        awaited on the loop."""
+    async def _run_with_extras(self, function: Callable[..., Any], args: list, kwargs: dict,
+                               name: str) -> Any:
+        """run_with_extras, and an async generator method's values awaited
+        on the loop."""
         if not inspect.isasyncgenfunction(function):
-            return self.run_generator(function, args, kwargs, name)
-        stream = kwargs.pop(STREAM_KWARG, None)
-        kwargs.pop(DYNAMIC_KWARG, None)
+            return self.run_with_extras(function, args, kwargs, name)
+        extras: CallExtras = kwargs.pop(EXTRAS_KWARG)
         values = function(*args, **kwargs)
-        if stream is not None:
-            await ValueStream(self, *stream).run_async(values, name)
+        if extras.stream is not None:
+            await ValueStream(self, *extras.stream).run_async(values, name)
             return None
         return DynamicObjectRefGenerator([self.put(value) async for value in values])
 

@@ -5,22 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .options import returns_fields
+from .options import PLACEMENT_OPTIONS, placement_options, returns_fields
 
 # Accepted and acted on.
 _OWN = frozenset({
     "name", "namespace", "get_if_exists", "lifetime", "num_cpus", "max_concurrency",
     "max_restarts", "max_task_retries", "max_pending_calls", "concurrency_groups",
     "allow_out_of_order_execution", "enable_task_events", "memory", "object_store_memory",
-    "_labels",
+    "_labels", *PLACEMENT_OPTIONS,
 })
 # Ray options whose meaning other parts of the runtime will carry: accepted by
 # name, and an error when set to anything but their default, never ignored.
 _NOT_YET = {
     "num_gpus": (None, 0), "resources": (None, {}), "runtime_env": (None, {}),
-    "scheduling_strategy": (None, "DEFAULT"), "placement_group": (None, "default"),
-    "placement_group_bundle_index": (None, -1),
-    "placement_group_capture_child_tasks": (None, False), "accelerator_type": (None,),
+    "accelerator_type": (None,),
     "label_selector": (None, {}), "fallback_strategy": (None, []),
     "enable_tensor_transport": (None, False),
     "_actor_generator_backpressure_num_objects": (None, -1),
@@ -46,6 +44,8 @@ class ActorOptions:
     max_task_retries: int = 0
     max_pending_calls: int = -1
     concurrency_groups: tuple[tuple[str, int], ...] = ()
+    # scheduling_strategy and the placement_group options, as given.
+    placement: tuple | None = None
     given: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -94,6 +94,8 @@ class ActorOptions:
             changes["max_pending_calls"] = pending
         if options.get("concurrency_groups") is not None:
             changes["concurrency_groups"] = _groups(options["concurrency_groups"])
+        if any(key in options for key in PLACEMENT_OPTIONS):
+            changes["placement"] = placement_options(self.placement, options)
         given = dict(self.given)
         given.update(options)
         return replace(self, given=given, **changes)

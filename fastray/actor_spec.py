@@ -45,6 +45,9 @@ class ActorMeta:
     max_pending_calls: int
     name: str
     namespace: str
+    # Why the actor can never start (a hard affinity to another node); its
+    # calls fail with ActorUnschedulableError.  "": it runs.
+    unschedulable: str = ""
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,9 @@ class ActorSettings:
     meta: ActorMeta
     max_concurrency: int
     concurrency_groups: tuple[tuple[str, int], ...]
+    # The placement group it runs in, and whether its calls' children go in it.
+    placement_group: Any = None
+    capture_children: bool = False
 
 
 @dataclass(frozen=True)

@@ -107,6 +107,7 @@ def init(address: str | None = None, *, num_cpus: int | None = None,
         runtime = _start_local(cpus, config, kwargs.get("_temp_dir"), include_dashboard, port,
                                namespace)
         from .context import make_context
+        runtime.node_id = _node_id
         state.install(runtime)
         _session_dir = runtime.session_dir
         _context = make_context(runtime, __version__, _session_dir, _node_id, shutdown)
@@ -382,6 +383,12 @@ def cancel(object_ref: ObjectRef, *, force: bool = False, recursive: bool = True
         raise TypeError(f"cancel() takes an ObjectRef or an ObjectRefGenerator, got "
                         f"{type(object_ref).__name__}")
     _get_backend_for_refs().cancel(object_ref, force, recursive)
+
+
+def nodes() -> list[dict[str, Any]]:
+    """Ray's list of the cluster's nodes, with Ray's keys: on the local
+    runtime one, this machine, whose NodeID is get_runtime_context()'s."""
+    return _start_on_first_use().nodes()
 
 
 def available_resources() -> dict[str, float]:

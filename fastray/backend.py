@@ -21,11 +21,13 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence, cast
 from . import state, wire
 from .exceptions import FastrayError, GetTimeoutError, ObjectLostError
 from ._scheduler import new_refs
-from .generators import DYNAMIC_KWARG, start_stream, wait_with_generators
+from .call_extras import with_extras
+from .generators import start_stream, wait_with_generators
 from .object_ref import ObjectRef
 from .options import TaskOptions
 from ._store import Mapping
-from .serialization import Fetched, deserialize, error_of, serialize
+from .scheduling import Placement, placement_of
+from .serialization import Fetched, deserialize, error_of, serialize, text_payload
 from .task_args import NO_ARGS, EncodedArgs, encode_args
 
 if TYPE_CHECKING:
@@ -94,6 +96,10 @@ class Backend(abc.ABC):
         """(total, available) resources, with Ray's keys."""
 
     @abc.abstractmethod
+    def nodes(self) -> list[dict[str, Any]]:
+        """Ray's nodes() list."""
+
+    @abc.abstractmethod
     def current_task_id(self) -> int | None: ...
 
     @abc.abstractmethod
@@ -129,6 +135,22 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def list_named_actors(self, all_namespaces: bool) -> list: ...
 
+    @abc.abstractmethod
+    def create_placement_group(self, bundles: list[dict[str, float]], strategy: str,
+                               name: str, lifetime: str | None) -> Any: ...
+
+    @abc.abstractmethod
+    def remove_placement_group(self, group: Any) -> None: ...
+
+    @abc.abstractmethod
+    def get_placement_group(self, name: str) -> Any: ...
+
+    @abc.abstractmethod
+    def placement_group_table(self, group: Any) -> dict[str, Any]: ...
+
+    @abc.abstractmethod
+    def current_placement_group(self) -> Any: ...
+
     def runtime_context(self, own: Any) -> Any:
         """What get_runtime_context() returns: fastray's own context here."""
         return own
@@ -142,8 +164,14 @@ class SchedulerBackend(Backend):
     """Backend logic over the scheduler's primitives.  It is also the
     process's handle on the object store (serialization.BlobStore)."""
 
+    # The placement group the running task is in (a worker's), and whether
+    # the tasks it submits go in it too.
+    placement_group: Any = None
+    capture_children = False
+
     def __init__(self, origin: int, num_cpus: int, mapping: Mapping) -> None:
         self.num_cpus = num_cpus
+        self.node_id = os.environ.get("FASTRAY_NODE_ID", "")
         self.mapping = mapping
         self.namespace = os.environ.get("FASTRAY_NAMESPACE", "")
         self._origin = origin << ORIGIN_SHIFT
@@ -159,9 +187,10 @@ class SchedulerBackend(Backend):
 
     @abc.abstractmethod
     def _submit(self, task_id: int, fn_id: int, options: TaskOptions,
-                args: EncodedArgs, actor: int = 0) -> list[ObjectRef]:
-        """Submits a task (a call of actor's method if actor is not 0);
-        returns the refs to its num_returns results."""
+                args: EncodedArgs, actor: int = 0, pool: int = 0) -> list[ObjectRef]:
+        """Submits a task (a call of actor's method if actor is not 0; pool:
+        the placement group whose CPUs it uses); returns the refs to its
+        num_returns results."""
 
     @abc.abstractmethod
     def _actor_op(self, op: int, body: bytes) -> tuple[int, bytes]:
@@ -217,20 +246,52 @@ class SchedulerBackend(Backend):
         if function.fn_id not in self._defined:
             self._define(function.fn_id, function.name.encode(), function.pickled())
             self._defined.add(function.fn_id)
+        if options.placement is not None or options.max_calls or self.capture_children:
+            return self._submit_placed(function, args, kwargs, options)
         return self._submit_with_args(function.fn_id, options, args, kwargs,
                                       options.retry_exceptions, 0)
 
+    def _submit_placed(self, function: RemoteFunction, args: tuple, kwargs: dict,
+                       options: TaskOptions) -> list[ObjectRef]:
+        """submit() of a task with scheduling options or max_calls, or of a
+        child of a task whose placement group captures its children."""
+        if options.placement is None:
+            placement = Placement(self.placement_group, self.capture_children)
+        else:
+            placement = placement_of(options.placement, options.num_cpus, function.name)
+        if placement.node_id and placement.node_id != self.node_id:
+            return self.failed_refs(options.num_returns or 1, wire.PAYLOAD_UNSCHEDULABLE, (
+                f"{function.name} has a hard affinity to node {placement.node_id}, which is "
+                f"not this runtime's node ({self.node_id}): it can never run"))
+        if placement.group is not None:
+            kwargs = with_extras(kwargs, placement_group=placement.group,
+                                 capture_children=placement.capture)
+        if options.max_calls:
+            kwargs = with_extras(kwargs, max_calls=options.max_calls)
+        return self._submit_with_args(function.fn_id, options, args, kwargs,
+                                      options.retry_exceptions, 0, placement.pool)
+
+    def failed_refs(self, count: int, kind: int, text: str) -> list[ObjectRef]:
+        """Refs to count new objects holding an error of a text kind."""
+        payload = text_payload(kind, text)
+        refs = []
+        for _ in range(count):
+            object_id = self._next_ids(1)
+            self._put(object_id, payload, [])
+            refs.append(ObjectRef(object_id, adopt=True))
+        return refs
+
     def _submit_with_args(self, fn_id: int, options: TaskOptions, args: tuple, kwargs: dict,
-                          retry_exceptions: Any, actor: int) -> list[ObjectRef]:
+                          retry_exceptions: Any, actor: int, pool: int = 0) -> list[ObjectRef]:
         if not args and not kwargs and retry_exceptions is False:
             # No arguments to encode, nothing created in the store: the
             # common call of a method that reads the actor's state.
             return self._submit(self._next_ids(options.num_returns or 1), fn_id, options,
-                                NO_ARGS, actor)
+                                NO_ARGS, actor, pool)
         encoded = encode_args(args, kwargs, retry_exceptions, self)
         try:
             return self._submit(self._next_ids(options.num_returns or 1), fn_id, options,
-                                encoded, actor)
+                                encoded, actor, pool)
         finally:
             self.drop_created(encoded.created)
 
@@ -240,7 +301,7 @@ class SchedulerBackend(Backend):
             warnings.warn('num_returns="dynamic" is deprecated, as in Ray; use a streaming '
                           "generator (the default for a generator function)",
                           DeprecationWarning, stacklevel=4)
-            return submit({**kwargs, DYNAMIC_KWARG: True})[0]
+            return submit(with_extras(kwargs, dynamic=True))[0]
         return start_stream(self, submit, kwargs, options.max_retries, options.backpressure)
 
     def wait_generators(self, waitables: list, num_returns: int, timeout: float | None
@@ -340,11 +401,36 @@ class SchedulerBackend(Backend):
         from . import actor_calls
         return actor_calls.list_named_actors(self, all_namespaces)
 
+    # -- placement groups (the rest in fastray/placement_calls.py, loaded on first use)
+
+    def create_placement_group(self, bundles: list[dict[str, float]], strategy: str,
+                               name: str, lifetime: str | None) -> Any:
+        from . import placement_calls
+        return placement_calls.create(self, bundles, strategy, name, lifetime)
+
+    def remove_placement_group(self, group: Any) -> None:
+        from . import placement_calls
+        placement_calls.remove(self, group)
+
+    def get_placement_group(self, name: str) -> Any:
+        from . import placement_calls
+        return placement_calls.by_name(self, name)
+
+    def placement_group_table(self, group: Any) -> dict[str, Any]:
+        from . import placement_calls
+        return placement_calls.table_of(self, group)
+
+    def current_placement_group(self) -> Any:
+        return self.placement_group
+
     def call_actor(self, handle: ActorHandle, method: str, fn_id: int, args: tuple,
                    kwargs: dict, options: TaskOptions, retry_exceptions: Any
                    ) -> list[ObjectRef]:
         if self._stopped:
             raise FastrayError(SHUT_DOWN)
+        if handle.meta.unschedulable:
+            return self.failed_refs(options.num_returns or 1, wire.PAYLOAD_ACTOR_UNSCHEDULABLE,
+                                    handle.meta.unschedulable)
         if fn_id not in self._defined:
             self._define(fn_id, f"{handle.meta.class_name}.{method}".encode(),
                          _pickled_call(method))

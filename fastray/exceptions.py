@@ -11,6 +11,7 @@ __all__ = [
     "RayActorError", "ActorDiedError", "ActorUnavailableError", "ActorAlreadyExistsError",
     "PendingCallsLimitExceeded", "OwnerDiedError", "ObjectReconstructionFailedError",
     "OutOfMemoryError", "RaySystemError", "TaskUnschedulableError", "ActorUnschedulableError",
+    "TaskPlacementGroupRemoved", "ActorPlacementGroupRemoved", "RuntimeEnvSetupError",
 ]
 
 
@@ -111,6 +112,20 @@ class TaskUnschedulableError(FastrayError):
 
 class ActorUnschedulableError(FastrayError):
     """The actor can never be started: no node can meet what it asks for."""
+
+
+class TaskPlacementGroupRemoved(FastrayError):
+    """The task's placement group was removed before it could run."""
+
+
+class ActorPlacementGroupRemoved(FastrayError):
+    """The actor's placement group was removed (Ray's name; the local runtime
+    kills such an actor, whose calls then raise ActorDiedError)."""
+
+
+class RuntimeEnvSetupError(FastrayError):
+    """The task's runtime_env could not be set up in its worker (its
+    worker_process_setup_hook raised, or its working_dir is gone)."""
 
 
 class RayActorError(FastrayError):

@@ -28,30 +28,15 @@ from typing import Any, Callable, Iterator, Sequence
 
 from . import state
 from .exceptions import GetTimeoutError
-from .object_ref import ObjectRef
+from .call_extras import with_extras
+from .object_ref import ObjectRef, RaysToo
 
-# Keyword arguments a generator task's call carries to the worker, taken out
-# before the function runs: (first links, release, backpressure bound), ids.
-STREAM_KWARG = "__fastray_stream__"
-# True: the task returns its values as one DynamicObjectRefGenerator.
-DYNAMIC_KWARG = "__fastray_dynamic__"
 # Retries of a task whose values are not sent again: after that many, a
 # retry's values go unread, and its crash is the stream's last value.
 MOST_RETRIED_STREAMS = 4
 
 
-class _GeneratorType(type):
-    """On the Ray backend generators are Ray's own: isinstance against these
-    classes accepts Ray's of the same name too (checked by name, without
-    importing Ray)."""
-
-    def __instancecheck__(cls, instance: Any) -> bool:
-        kind = type(instance)
-        return issubclass(kind, cls) or (
-            kind.__name__ == cls.__name__ and kind.__module__.partition(".")[0] == "ray")
-
-
-class ObjectRefGenerator(metaclass=_GeneratorType):
+class ObjectRefGenerator(metaclass=RaysToo):
     """The refs to a generator task's values, in the order it yields them.
 
     ``next(gen)`` blocks until the next value is there; ``async for`` and
@@ -191,7 +176,7 @@ def _failed(backend: Any, ref: ObjectRef) -> bool:
     return False
 
 
-class DynamicObjectRefGenerator(metaclass=_GeneratorType):
+class DynamicObjectRefGenerator(metaclass=RaysToo):
     """What a ``num_returns="dynamic"`` task's one ref holds: the refs to the
     values it yielded (Ray's deprecated form of generator task)."""
 
@@ -219,7 +204,7 @@ def start_stream(backend: Any, submit: Callable[[dict], list[ObjectRef]], kwargs
                                                                 MOST_RETRIED_STREAMS)
     release, *roots = backend.promises(2 + retried)
     stream = (tuple(root.id for root in roots), release.id, backpressure)
-    refs = submit({**kwargs, STREAM_KWARG: stream})
+    refs = submit(with_extras(kwargs, stream=stream))
     return ObjectRefGenerator(refs[0], roots, release)
 
 

@@ -36,17 +36,18 @@ def note_contained(object_id: int) -> None:
         ids.append(object_id)
 
 
-class _RefType(type):
-    """On the Ray backend refs are Ray's own ObjectRefs: isinstance against
-    ObjectRef accepts those too (checked by name, without importing Ray)."""
+class RaysToo(type):
+    """On the Ray backend refs, generators and placement groups are Ray's
+    own: isinstance against a class with this metaclass accepts Ray's class
+    of the same name too (checked by name, without importing Ray)."""
 
     def __instancecheck__(cls, instance: Any) -> bool:
         kind = type(instance)
         return issubclass(kind, cls) or (
-            kind.__name__ == "ObjectRef" and kind.__module__.partition(".")[0] == "ray")
+            kind.__name__ == cls.__name__ and kind.__module__.partition(".")[0] == "ray")
 
 
-class ObjectRef(metaclass=_RefType):
+class ObjectRef(metaclass=RaysToo):
     """Refers to an object in the store; the object lives while refs do.
 
     Refs are hashable, comparable and picklable: pickled inside a value or an

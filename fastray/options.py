@@ -4,16 +4,27 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-# Options Ray accepts for remote functions that have no meaning on one
-# machine; accepted so Ray code runs unchanged.
+# Options Ray accepts for remote functions that change nothing on one
+# machine (README's differences table says why for each): accepted so Ray
+# code runs unchanged.
 IGNORED_OPTIONS = frozenset({
-    "memory", "name", "scheduling_strategy", "runtime_env", "accelerator_type",
-    "placement_group", "placement_group_bundle_index", "placement_group_capture_child_tasks",
-    "max_calls", "object_store_memory", "enable_task_events", "label_selector", "_metadata",
-    "_labels", "concurrency_groups",
+    "memory", "name", "object_store_memory", "enable_task_events", "_metadata", "_labels",
 })
+# Ray options that need what the local runtime does not have: an error
+# when set to anything but their default, never ignored.
+_UNSUPPORTED = {
+    "accelerator_type": "accelerator types",
+    "label_selector": "node labels",
+    "fallback_strategy": "node labels",
+}
+PLACEMENT_OPTIONS = ("scheduling_strategy", "placement_group", "placement_group_bundle_index",
+                     "placement_group_capture_child_tasks")
 OPTIONS = frozenset({"num_returns", "num_cpus", "num_gpus", "resources", "max_retries",
-                     "retry_exceptions", "_generator_backpressure_num_objects"}) | IGNORED_OPTIONS
+                     "retry_exceptions", "_generator_backpressure_num_objects", "max_calls",
+                     "runtime_env", *PLACEMENT_OPTIONS, *_UNSUPPORTED}) | IGNORED_OPTIONS
+# Resources the local node lists (cluster_resources()) that a task may ask
+# for without their being counted: every task runs on this node.
+NODE_RESOURCES = ("node:127.0.0.1", "node:__internal_head__")
 
 # num_returns values that make a generator task: its values as they are
 # yielded (an ObjectRefGenerator), or all of them in one ref (Ray's older
@@ -36,6 +47,10 @@ class TaskOptions:
     # "streaming" or "dynamic" for a generator task (num_returns is 1 then).
     generator: str = ""
     backpressure: int = DEFAULT_BACKPRESSURE
+    # scheduling_strategy and the older placement_group options, as given
+    # (resolved per submit by fastray/scheduling.py); None: the default.
+    placement: tuple | None = None
+    max_calls: int = 0
     # num_cpus in thousandths, as the scheduler counts them (read per submit).
     cpu_milli: int = field(init=False, repr=False, compare=False)
 
@@ -64,9 +79,19 @@ class TaskOptions:
             changes["num_cpus"] = float(cpus)
         if options.get("num_gpus"):
             raise ValueError("num_gpus > 0 cannot be satisfied: fastray schedules CPUs only")
-        if options.get("resources"):
-            raise ValueError(f"custom resources {options['resources']!r} cannot be satisfied: "
-                             "fastray schedules CPUs only")
+        _check_resources(options.get("resources"))
+        for key, what in _UNSUPPORTED.items():
+            if options.get(key):
+                raise NotImplementedError(f"{key}={options[key]!r}: the local runtime has no "
+                                          f"{what}; use the Ray backend (init(address=...))")
+        memory = options.get("memory")
+        if memory is not None and (not isinstance(memory, (int, float))
+                                   or isinstance(memory, bool) or memory < 0):
+            raise ValueError(f"memory must be a number of bytes >= 0, got {memory!r}")
+        if "max_calls" in options:
+            changes["max_calls"] = _check_count("max_calls", options["max_calls"] or 0, 0)
+        if any(key in options for key in PLACEMENT_OPTIONS):
+            changes["placement"] = placement_options(self.placement, options)
         if "max_retries" in options:
             retries = options["max_retries"]
             if not isinstance(retries, int) or isinstance(retries, bool) or retries < -1:
@@ -86,6 +111,47 @@ def returns_fields(num_returns: Any) -> tuple[int, str]:
         raise ValueError(f"num_returns must be an int >= 0, \"streaming\" or \"dynamic\"; "
                          f"got {num_returns!r}")
     return num_returns, ""
+
+
+def placement_options(current: tuple | None, options: dict[str, Any]) -> tuple | None:
+    """The scheduling options as given (PLACEMENT_OPTIONS' order), the new
+    over the current; None if all are defaults."""
+    old = current or (None, None, None, None)
+    given = tuple(options[key] if key in options else old[i]
+                  for i, key in enumerate(PLACEMENT_OPTIONS))
+    return None if all(_unset(value) for value in given) else given
+
+
+def _unset(value: Any) -> bool:
+    """Whether a scheduling option holds its default (None, "DEFAULT", -1, False)."""
+    return (value is None or value is False or (type(value) is int and value == -1)
+            or (isinstance(value, str) and value in ("DEFAULT", "default")))
+
+
+def _check_count(key: str, value: Any, least: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < least:
+        raise ValueError(f"{key} must be an int >= {least}, got {value!r}")
+    return value
+
+
+def _check_resources(resources: Any) -> None:
+    """Custom resources are the GPU issue's; the node's own may be asked for."""
+    if not resources:
+        return
+    if not isinstance(resources, dict):
+        raise TypeError(f"resources must be a dict, got {type(resources).__name__}")
+    for key, amount in resources.items():
+        if key in ("CPU", "GPU"):
+            raise ValueError(f'use num_cpus/num_gpus, not resources={{"{key}": ...}}')
+        if key.startswith("node:") and key not in NODE_RESOURCES:
+            raise ValueError(f"resource {key!r} cannot be satisfied: this runtime's node is "
+                             f"{NODE_RESOURCES[0]!r}")
+        if key not in NODE_RESOURCES:
+            raise ValueError(f"custom resources {resources!r} cannot be satisfied: fastray "
+                             "schedules CPUs only")
+        if not isinstance(amount, (int, float)) or isinstance(amount, bool) or not (
+                0 <= amount <= 1):
+            raise ValueError(f"resource {key!r} takes an amount from 0 to 1, got {amount!r}")
 
 
 def _retry_spec(value: Any) -> bool | tuple[type[BaseException], ...]:

@@ -66,16 +66,20 @@ class RayBackend(Backend):
                options: TaskOptions) -> list[Any]:
         remote = self._functions.get(function.fn_id)
         if remote is None:
-            remote = self._functions[function.fn_id] = self.ray.remote(function.function)
-        streaming = ({"_generator_backpressure_num_objects": options.backpressure}
-                     if options.generator == "streaming" else {})
+            # max_calls only in Ray's decorator: a function's workers share it.
+            decorate = (self.ray.remote(max_calls=options.max_calls) if options.max_calls
+                        else self.ray.remote)
+            remote = self._functions[function.fn_id] = decorate(function.function)
+        extra: dict[str, Any] = self._scheduling(options.placement)
+        if options.generator == "streaming":
+            extra["_generator_backpressure_num_objects"] = options.backpressure
         refs = remote.options(
             num_returns=options.generator or options.num_returns, num_cpus=options.num_cpus,
             max_retries=options.max_retries,
             retry_exceptions=(list(options.retry_exceptions)
                               if isinstance(options.retry_exceptions, tuple)
                               else options.retry_exceptions),
-            **streaming,
+            **extra,
         ).remote(*args, **kwargs)
         if options.num_returns == 1:
             return [refs]
@@ -112,6 +116,9 @@ class RayBackend(Backend):
     def resources(self) -> tuple[dict[str, float], dict[str, float]]:
         return self.ray.cluster_resources(), self.ray.available_resources()
 
+    def nodes(self) -> list[dict[str, Any]]:
+        return self.ray.nodes()
+
     def current_task_id(self) -> int | None:
         task_id = self.ray.get_runtime_context().get_task_id()
         return None if task_id is None else int(task_id, 16)
@@ -145,7 +152,10 @@ class RayBackend(Backend):
         if remote is None:
             remote = self._functions[actor_class.class_id] = self.ray.remote(actor_class.cls)
         with translated_errors(self.ray):
-            return remote.options(**options.given).remote(*args, **kwargs)
+            given = dict(options.given)
+        if "scheduling_strategy" in given:
+            given["scheduling_strategy"] = self._their_strategy(given["scheduling_strategy"])
+        return remote.options(**given).remote(*args, **kwargs)
 
     def call_actor(self, handle: ActorHandle, method: str, fn_id: int, args: tuple,
                    kwargs: dict, options: TaskOptions, retry_exceptions: Any) -> list[Any]:
@@ -166,6 +176,54 @@ class RayBackend(Backend):
     def exit_actor(self) -> None:
         """Ray's own, which raises TypeError outside an actor."""
         self.ray.actor.exit_actor()
+
+    # -- placement groups: Ray's own
+
+    def create_placement_group(self, bundles: list[dict[str, float]], strategy: str,
+                               name: str, lifetime: str | None) -> Any:
+        with translated_errors(self.ray):
+            return self.ray.util.placement_group(bundles, strategy=strategy, name=name,
+                                                 lifetime=lifetime)
+
+    def remove_placement_group(self, group: Any) -> None:
+        with translated_errors(self.ray):
+            self.ray.util.remove_placement_group(group)
+
+    def get_placement_group(self, name: str) -> Any:
+        with translated_errors(self.ray):
+            return self.ray.util.get_placement_group(name)
+
+    def placement_group_table(self, group: Any) -> dict[str, Any]:
+        return self.ray.util.placement_group_table(group)
+
+    def current_placement_group(self) -> Any:
+        return self.ray.util.get_current_placement_group()
+
+    def _their_strategy(self, strategy: Any) -> Any:
+        """Ray's strategy class for one of fastray's (others as they are)."""
+        from . import scheduling
+        theirs = self.ray.util.scheduling_strategies
+        if isinstance(strategy, scheduling.PlacementGroupSchedulingStrategy):
+            return theirs.PlacementGroupSchedulingStrategy(
+                strategy.placement_group, strategy.placement_group_bundle_index,
+                strategy.placement_group_capture_child_tasks)
+        if isinstance(strategy, scheduling.NodeAffinitySchedulingStrategy):
+            return theirs.NodeAffinitySchedulingStrategy(strategy.node_id, strategy.soft)
+        return strategy
+
+    def _scheduling(self, placement: tuple | None) -> dict[str, Any]:
+        """Ray's options for fastray's scheduling options: its own strategy
+        classes in place of fastray's."""
+        if placement is None:
+            return {}
+        strategy, group, index, capture = placement
+        options = ({"scheduling_strategy": self._their_strategy(strategy)}
+                   if strategy is not None else {})
+        if group is not None:
+            options.update(placement_group=group, placement_group_bundle_index=(
+                -1 if index is None else index),
+                placement_group_capture_child_tasks=capture)
+        return options
 
 
 class translated_errors:
@@ -213,6 +271,11 @@ def translate(ray: Any, error: BaseException) -> BaseException:
                          (errors.TaskUnschedulableError, exceptions.TaskUnschedulableError),
                          (errors.ActorUnschedulableError, exceptions.ActorUnschedulableError),
                          (errors.RaySystemError, exceptions.RaySystemError),
+                         (errors.TaskPlacementGroupRemoved,
+                          exceptions.TaskPlacementGroupRemoved),
+                         (errors.ActorPlacementGroupRemoved,
+                          exceptions.ActorPlacementGroupRemoved),
+                         (errors.RuntimeEnvSetupError, exceptions.RuntimeEnvSetupError),
                          (errors.WorkerCrashedError, exceptions.WorkerCrashedError),
                          (errors.ObjectStoreFullError, exceptions.ObjectStoreFullError),
                          (errors.ObjectLostError, exceptions.ObjectLostError),

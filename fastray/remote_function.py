@@ -55,6 +55,9 @@ class RemoteFunction(Generic[R]):
 
     def options(self, **options: Any) -> _BoundOptions[R]:
         """This function with some options changed for the calls made through it."""
+        if "max_calls" in options:
+            raise ValueError("max_calls can be set in @remote(max_calls=...) only, not in "
+                             ".options() (as in Ray): it belongs to the function's workers")
         return _BoundOptions(self, self._options.updated(**options))
 
     def remote(self, *args: Any, **kwargs: Any) -> Any:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import os
+import socket
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -122,10 +123,10 @@ class LocalRuntime(SchedulerBackend):
         self._scheduler.define(fn_id, name, blob)
 
     def _submit(self, task_id: int, fn_id: int, options: TaskOptions, args: EncodedArgs,
-                actor: int = 0) -> list[ObjectRef]:
+                actor: int = 0, pool: int = 0) -> list[ObjectRef]:
         return self._scheduler.submit(task_id, fn_id, options.num_returns, options.cpu_milli,
                                       options.max_retries, args.deps, args.contained,
-                                      args.payload, actor, ObjectRef, state.generation)
+                                      args.payload, actor, ObjectRef, state.generation, pool)
 
     def _actor_op(self, op: int, body: bytes) -> tuple[int, bytes]:
         return self._scheduler.actor_op(op, body)
@@ -201,6 +202,19 @@ class LocalRuntime(SchedulerBackend):
 
     def current_task_id(self) -> int | None:
         return None
+
+    def nodes(self) -> list[dict[str, Any]]:
+        """This machine, the one node, with the keys of Ray's nodes()."""
+        address = "127.0.0.1"
+        return [{"NodeID": self.node_id, "Alive": True, "alive": True,
+                 "NodeManagerAddress": address, "NodeManagerHostname": socket.gethostname(),
+                 "NodeManagerPort": 0, "ObjectManagerPort": 0, "NodeName": address,
+                 "ObjectStoreSocketName": "", "RayletSocketName": "",
+                 "MetricsExportPort": -1, "MetricsAgentPort": -1,
+                 "DashboardAgentListenPort": -1, "RuntimeEnvAgentPort": -1,
+                 "DeathReason": 0, "DeathReasonMessage": "",
+                 "Resources": self.resources()[0],
+                 "Labels": {"ray.io/node-id": self.node_id}}]
 
     def resources(self) -> tuple[dict[str, float], dict[str, float]]:
         stats = self._scheduler.stats()

@@ -26,8 +26,11 @@ import cloudpickle
 from . import pickler, wire
 from ._store import BlobView, Mapping
 from .object_ref import collecting_refs
-from .exceptions import (ActorDiedError, ActorUnavailableError, ObjectLostError, ObjectStoreFullError,
-                         TaskCancelledError, WorkerCrashedError)
+from .exceptions import (ActorDiedError, ActorUnavailableError, ActorUnschedulableError,
+                         ObjectLostError,
+                         ObjectStoreFullError, TaskCancelledError, TaskPlacementGroupRemoved,
+                         TaskUnschedulableError,
+                         WorkerCrashedError)
 from .task_errors import received_error, sent_error
 
 # Ray inlines task arguments and results up to 100 KiB; above that they go
@@ -245,6 +248,12 @@ def error_of(payload: bytes | memoryview) -> BaseException:
         return ActorDiedError(text)
     if kind == wire.PAYLOAD_ACTOR_UNAVAILABLE:
         return ActorUnavailableError(text)
+    if kind == wire.PAYLOAD_UNSCHEDULABLE:
+        return TaskUnschedulableError(text)
+    if kind == wire.PAYLOAD_ACTOR_UNSCHEDULABLE:
+        return ActorUnschedulableError(text)
+    if kind == wire.PAYLOAD_GROUP_REMOVED:
+        return TaskPlacementGroupRemoved(text)
     return WorkerCrashedError(text)
 
 

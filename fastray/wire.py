@@ -12,7 +12,9 @@ from ._scheduler import (ACTOR_CREATE, ACTOR_DETACHED, ACTOR_GET_IF_EXISTS, ACTO
                          ACTOR_SEQUENTIAL,
                          ACTOR_LOOKUP, ACTOR_NAMED, ACTOR_NAMES, ACTOR_OP, ACTOR_STATUS_EXISTS,
                          ACTOR_STATUS_OK, ACTOR_STATUS_UNKNOWN, PAYLOAD_ACTOR_DIED,
-                         PAYLOAD_ACTOR_UNAVAILABLE,
+                         PAYLOAD_ACTOR_UNAVAILABLE, PAYLOAD_ACTOR_UNSCHEDULABLE, PAYLOAD_GROUP_REMOVED,
+                         PAYLOAD_UNSCHEDULABLE, POOL_CREATE,
+                         POOL_REMOVE,
                          STATUS_ACTOR_EXIT, TASK_ACTOR_CREATE, ALLOC, ALLOCATED, CANCEL, CANCEL_FORCE, CANCEL_RECURSIVE, DEFINE,
                          EXITED, HEADER_SIZE, OBJ_FAILED, OBJ_PENDING, OBJ_READY, OBJ_UNKNOWN,
                          PAYLOAD_CANCELLED, PAYLOAD_CRASHED, PAYLOAD_ERROR, PAYLOAD_LOST,
@@ -24,7 +26,8 @@ from ._scheduler import (ACTOR_CREATE, ACTOR_DETACHED, ACTOR_GET_IF_EXISTS, ACTO
 __all__ = [
     "ACTOR_CREATE", "ACTOR_DETACHED", "ACTOR_GET_IF_EXISTS", "ACTOR_KILL", "ACTOR_LOOKUP",
     "ACTOR_NAMED", "ACTOR_NAMES", "ACTOR_SEQUENTIAL", "ACTOR_OP", "ACTOR_STATUS_EXISTS", "ACTOR_STATUS_OK",
-    "ACTOR_STATUS_UNKNOWN", "PAYLOAD_ACTOR_DIED", "PAYLOAD_ACTOR_UNAVAILABLE", "STATUS_ACTOR_EXIT", "TASK_ACTOR_CREATE",
+    "ACTOR_STATUS_UNKNOWN", "PAYLOAD_ACTOR_DIED", "PAYLOAD_ACTOR_UNAVAILABLE",
+    "PAYLOAD_ACTOR_UNSCHEDULABLE", "PAYLOAD_GROUP_REMOVED", "PAYLOAD_UNSCHEDULABLE", "POOL_CREATE", "POOL_REMOVE", "STATUS_ACTOR_EXIT", "TASK_ACTOR_CREATE",
     "ACTOR_CREATE_FIELDS",
     "ALLOC", "ALLOCATED", "CANCEL", "CANCEL_FORCE", "CANCEL_RECURSIVE", "DEFINE", "EXITED",
     "HEADER", "HEADER_SIZE", "LOCATION", "OBJ_FAILED", "OBJ_PENDING", "OBJ_READY",
@@ -39,11 +42,12 @@ __all__ = [
 HEADER = struct.Struct("<IIQQ")
 # Where a blob's bytes are: blob id, offset in the store, size.
 LOCATION = struct.Struct("<QQQ")
-# The fixed start of a SUBMIT body: num_returns, cpu_milli, max_retries, actor id.
-SUBMIT_FIELDS = struct.Struct("<IIiQ")
+# The fixed start of a SUBMIT body: num_returns, cpu_milli, max_retries, actor id,
+# placement group id.
+SUBMIT_FIELDS = struct.Struct("<IIiQQ")
 # The fixed start of an ACTOR_CREATE body: actor id, class function id,
-# cpu_milli, max_restarts, flags, most calls sent ahead.
-ACTOR_CREATE_FIELDS = struct.Struct("<QQIiII")
+# cpu_milli, max_restarts, flags, most calls sent ahead, placement group id.
+ACTOR_CREATE_FIELDS = struct.Struct("<QQIiIIQ")
 # The fixed start of a TASK body: flags, num_returns, ndeps.
 TASK_FIELDS = struct.Struct("<III")
 

@@ -36,7 +36,8 @@ from .exceptions import ObjectStoreFullError
 from .object_ref import ObjectRef
 from .connection import Connection
 from .generator_task import ValueStream
-from .generators import DYNAMIC_KWARG, STREAM_KWARG, DynamicObjectRefGenerator
+from .call_extras import EXTRAS_KWARG, CallExtras
+from .generators import DynamicObjectRefGenerator
 from .serialization import Fetched, deserialize, serialize, serialize_error
 from .wire import HEADER, LOCATION, SUBMIT_FIELDS, TASK_FIELDS, pack_ids, refs_frame
 
@@ -87,6 +88,9 @@ class WorkerBackend(SchedulerBackend):
         # Tasks queued behind the running one: (task id, function id, body).
         self.pending: collections.deque[tuple[int, int, memoryview]] = collections.deque()
         self._call = NO_CALL
+        # Calls of functions with max_calls run here, by function name.
+        self._calls_counted: collections.Counter[str] = collections.Counter()
+        self._retiring = False
 
     # -- messages
 
@@ -128,10 +132,10 @@ class WorkerBackend(SchedulerBackend):
         self._send(wire.DEFINE, fn_id, 0, U32.pack(len(name)) + name + blob)
 
     def _submit(self, task_id: int, fn_id: int, options: TaskOptions, args: EncodedArgs,
-                actor: int = 0) -> list[ObjectRef]:
+                actor: int = 0, pool: int = 0) -> list[ObjectRef]:
         body = b"".join([
             SUBMIT_FIELDS.pack(options.num_returns, options.cpu_milli, options.max_retries,
-                               actor),
+                               actor, pool),
             pack_ids(args.deps), pack_ids(args.contained), args.payload])
         self._local_refs_adopt(task_id, options.num_returns)
         self._send(wire.SUBMIT, task_id, fn_id, body, later=True)
@@ -314,8 +318,12 @@ class WorkerBackend(SchedulerBackend):
     def resources(self) -> tuple[dict[str, float], dict[str, float]]:
         raise NotImplementedError("cluster resources are known to the driver only")
 
+    def nodes(self) -> list[dict[str, Any]]:
+        raise NotImplementedError("the list of nodes is known to the driver only")
+
     def current_task_id(self) -> int | None:
         return self._call.task_id
+
 
     def store_stats(self) -> dict[str, int]:
         raise NotImplementedError("object store figures are known to the driver only")
@@ -397,6 +405,16 @@ class WorkerBackend(SchedulerBackend):
             self._call = below
         sys.stdout.flush()
         sys.stderr.flush()
+        if self._retiring and below is NO_CALL:
+            self.retire()
+
+    def retire(self) -> None:
+        """Ends the process after a function's max_calls-th call here (Ray's
+        way to hand back what a library keeps, such as GPU memory): the
+        scheduler starts another worker, and gives tasks sent here behind
+        this one to others, unstarted."""
+        self.send_outbox()
+        os._exit(0)
 
     def send_result(self, task_id: int, status: int,
                     results: list[tuple[bytes, list[int]]]) -> None:
@@ -424,8 +442,8 @@ class WorkerBackend(SchedulerBackend):
                 self.interrupt_if_cancelled()
                 args, kwargs, retry_exceptions = arguments(dep_payloads, args_payload)
                 del dep_payloads, args_payload
-                if kwargs and (STREAM_KWARG in kwargs or DYNAMIC_KWARG in kwargs):
-                    value = self.run_generator(function, args, kwargs, name)
+                if kwargs and EXTRAS_KWARG in kwargs:
+                    value = self.run_with_extras(function, args, kwargs, name)
                 else:
                     value = function(*args, **kwargs)
                 del args, kwargs
@@ -440,17 +458,31 @@ class WorkerBackend(SchedulerBackend):
             error = exc
         return self.failure_of(error, retry_exceptions, name, num_returns)
 
-    def run_generator(self, function: Callable[..., Any], args: list, kwargs: dict,
-                      name: str) -> Any:
-        """Runs a generator task: streams its values (returning None), or
-        puts them and returns a DynamicObjectRefGenerator of them."""
-        stream = kwargs.pop(STREAM_KWARG, None)
-        dynamic = kwargs.pop(DYNAMIC_KWARG, False)
-        if stream is not None:
-            ValueStream(self, *stream).run(_values(function, args, kwargs), name)
-            return None
-        assert dynamic
-        return DynamicObjectRefGenerator([self.put(v) for v in function(*args, **kwargs)])
+    def run_with_extras(self, function: Callable[..., Any], args: list, kwargs: dict,
+                        name: str) -> Any:
+        """Runs a call that carries CallExtras: a generator task streams
+        its values (returning None), or puts them and returns a
+        DynamicObjectRefGenerator of them; a task in a placement group is
+        known to be (and its children join it if it captures them);
+        max_calls ends the worker after."""
+        extras: CallExtras = kwargs.pop(EXTRAS_KWARG)
+        below = self.placement_group, self.capture_children
+        if extras.placement_group is not None:
+            self.placement_group = extras.placement_group
+            self.capture_children = extras.capture_children
+        try:
+            if extras.stream is not None:
+                ValueStream(self, *extras.stream).run(_values(function, args, kwargs), name)
+                return None
+            if extras.dynamic:
+                return DynamicObjectRefGenerator([self.put(v)
+                                                  for v in function(*args, **kwargs)])
+            return function(*args, **kwargs)
+        finally:
+            self.placement_group, self.capture_children = below
+            if extras.max_calls:
+                self._calls_counted[name] += 1
+                self._retiring = self._calls_counted[name] >= extras.max_calls
 
     def results_of(self, value: Any, num_returns: int, name: str, created: list[int]
                    ) -> list[tuple[bytes, list[int]]]:

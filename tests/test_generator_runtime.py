@@ -11,7 +11,7 @@ import pytest
 import fastray
 from fastray.exceptions import WorkerCrashedError
 
-from generator_functions import count_to, logs_progress
+from core_api_functions import count_to, logs_progress
 from helpers import wait_for_file
 
 pytestmark = pytest.mark.timeout(120)

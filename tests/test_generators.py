@@ -12,7 +12,7 @@ import pytest
 import fastray
 from fastray.exceptions import TaskCancelledError
 
-from generator_functions import (AsyncStreams, Streams, ThreadedStreams, big_arrays, count_to,
+from core_api_functions import (AsyncStreams, Streams, ThreadedStreams, big_arrays, count_to,
                                  fails_after, gated, logs_progress)
 
 pytestmark = [pytest.mark.both_backends, pytest.mark.timeout(120)]

@@ -49,6 +49,8 @@ cdef uint32_t actor_op(Core *c, uint32_t op, Cursor *cur, Worker *caller,
     if op == FR_ACTOR_NAMES:
         put_names(c, answer)
         return FR_ACTOR_STATUS_OK
+    if op == FR_POOL_CREATE or op == FR_POOL_REMOVE:
+        return pool_op(c, op, cur)
     return FR_ACTOR_STATUS_UNKNOWN
 
 
@@ -92,6 +94,7 @@ cdef uint32_t create_actor(Core *c, Cursor *cur, Worker *caller, string &answer)
     cdef int32_t max_restarts = <int32_t>get_u32(cur)
     cdef uint32_t flags = get_u32(cur)
     cdef uint32_t sent_ahead = get_u32(cur)
+    cdef uint64_t pool = get_u64(cur)
     cdef string key
     cdef string payload
     cdef Actor *a
@@ -124,6 +127,7 @@ cdef uint32_t create_actor(Core *c, Cursor *cur, Worker *caller, string &answer)
         hold(caller, aid, 1)
     a.id = aid
     a.cpu_milli = cpu_milli
+    a.pool = pool
     a.restarts_left = max_restarts
     a.pinned = (flags & (FR_ACTOR_NAMED | FR_ACTOR_DETACHED)) != 0
     a.sequential = (flags & FR_ACTOR_SEQUENTIAL) != 0
@@ -145,7 +149,7 @@ cdef uint32_t create_actor(Core *c, Cursor *cur, Worker *caller, string &answer)
     for i in range(a.spec.contained.size()):
         incref(c, a.spec.contained[i], 1)
     c.actors[aid] = a
-    if cpu_milli > 0 and c.used_cpu_milli + cpu_milli > c.total_cpu_milli:
+    if not cpus_fit(c, pool, cpu_milli):
         c.unplaced.push_back(a)
     else:
         place_actor(c, a)
@@ -153,19 +157,24 @@ cdef uint32_t create_actor(Core *c, Cursor *cur, Worker *caller, string &answer)
 
 
 cdef void place_actor(Core *c, Actor *a) noexcept nogil:
-    c.used_cpu_milli += a.cpu_milli
+    take_cpus(c, a.pool, a.cpu_milli)
     a.state = A_ALIVE
     start_actor_process(c, a)
 
 
 cdef void place_waiting_actors(Core *c) noexcept nogil:
-    """Actors that hold CPUs start in order as CPUs come free."""
+    """Actors that hold CPUs start in order as CPUs come free: in the order
+    they were made, within the general pool and within each group."""
     cdef Actor *a
-    while not c.unplaced.empty():
-        a = c.unplaced.front()
-        if c.used_cpu_milli + a.cpu_milli > c.total_cpu_milli:
-            return
-        c.unplaced.erase(c.unplaced.begin())
+    cdef size_t i = 0
+    cdef unordered_set[uint64_t] blocked
+    while i < c.unplaced.size():
+        a = c.unplaced[i]
+        if blocked.count(a.pool) or not cpus_fit(c, a.pool, a.cpu_milli):
+            blocked.insert(a.pool)
+            i += 1
+            continue
+        c.unplaced.erase(c.unplaced.begin() + i)
         place_actor(c, a)
 
 
@@ -474,7 +483,7 @@ cdef void actor_dies(Core *c, Actor *a, const string &payload) noexcept nogil:
                 c.unplaced.erase(c.unplaced.begin() + i)
                 break
     else:
-        c.used_cpu_milli -= a.cpu_milli
+        give_cpus(c, a.pool, a.cpu_milli)
     a.state = A_DEAD
     a.death = payload
     forget_name(c, a)

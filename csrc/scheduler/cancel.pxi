@@ -61,10 +61,7 @@ cdef void cancel_task(Core *c, uint64_t tid, uint32_t flags) noexcept nogil:
         # The worker may have started it already, before the revoke comes.
         interrupt_task(w, t)
     if t.state == TASK_READY:
-        for i in range(c.ready.size()):
-            if c.ready[i] == t:
-                c.ready.erase(c.ready.begin() + i)
-                break
+        take_from_line(c, t)
         for i in range(c.parked.size()):
             if c.parked[i] == t:
                 c.parked.erase(c.parked.begin() + i)
@@ -110,7 +107,7 @@ cdef void task_lost(Core *c, Task *t, int pid, uint32_t status) noexcept nogil:
             t.retries_left -= 1
         c.retries += 1
         t.state = TASK_READY
-        c.ready.push_front(t)
+        enqueue_ready(c, t, True)
         return
     fn = c.functions.find(t.fn_id)
     if fn != c.functions.end():
@@ -142,6 +139,7 @@ cdef void worker_gone(Core *c, Worker *w, uint32_t status) noexcept nogil:
     cdef vector[pair[TaskPtr, RequestPtr]] frames
     cdef size_t i
     cdef uint64_t actor = w.actor
+    cdef Task *t_queued
     if w.fd >= 0:
         close(w.fd)
         w.fd = -1
@@ -153,7 +151,7 @@ cdef void worker_gone(Core *c, Worker *w, uint32_t status) noexcept nogil:
         drop_request(c, w.request)
         w.request = NULL
     elif t != NULL:
-        c.used_cpu_milli -= t.cpu_milli
+        give_cpus(c, t.pool, t.cpu_milli)
     w.task = NULL
     w.state = W_DEAD
     c.workers_died += 1
@@ -163,8 +161,9 @@ cdef void worker_gone(Core *c, Worker *w, uint32_t status) noexcept nogil:
         w.queued.back().state = TASK_READY
         w.queued.back().worker = -1
         w.queued.back().attempts -= 1
-        c.ready.push_front(w.queued.back())
+        t_queued = w.queued.back()
         w.queued.pop_back()
+        enqueue_ready(c, t_queued, True)
     if t != NULL:
         task_lost(c, t, w.pid, status)
     for i in range(frames.size()):

@@ -198,7 +198,7 @@ cdef bint answer_request(Core *c, Request *r) noexcept nogil:
     if w.request == r:
         w.request = NULL
         if w.task != NULL:
-            c.used_cpu_milli += w.task.cpu_milli
+            take_cpus(c, w.task.pool, w.task.cpu_milli)
     elif w.actor != 0:
         for i in range(w.requests.size()):
             if w.requests[i] == r:
@@ -381,7 +381,7 @@ cdef void dependencies_done(Core *c, Task *t) noexcept nogil:
         actor_call_ready(c, t)
         return
     t.state = TASK_READY
-    c.ready.push_back(t)
+    enqueue_ready(c, t, False)
 
 
 cdef void add_task(Core *c, Task *t, Worker *owner) noexcept nogil:

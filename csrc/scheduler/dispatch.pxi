@@ -119,7 +119,7 @@ cdef void mark_running(Core *c, Task *t, Worker *w) noexcept nogil:
     t.started_ns = now_ns()
     w.task = t
     w.state = W_BUSY
-    c.used_cpu_milli += t.cpu_milli
+    take_cpus(c, t.pool, t.cpu_milli)
 
 
 cdef bint send_task(Core *c, Task *t, Worker *w, uint32_t flags) noexcept nogil:
@@ -239,7 +239,7 @@ cdef void revoke_queued(Core *c, Worker *w, Task *only) noexcept nogil:
         t.worker = -1
         t.attempts -= 1
         if only == NULL:
-            c.ready.push_front(t)
+            enqueue_ready(c, t, True)
 
 
 cdef void schedule(Core *c) noexcept nogil:
@@ -248,8 +248,12 @@ cdef void schedule(Core *c) noexcept nogil:
     the next task, up to max_workers."""
     cdef Task *t
     cdef Worker *w
+    if not c.pending_pools.empty():
+        reserve_pools(c)
     if not c.unplaced.empty():
         place_waiting_actors(c)
+    if not c.pools.empty():
+        schedule_pools(c)
     if c.spawner_lost and live_workers(c) == 0:
         while not c.ready.empty():
             t = c.ready.front()
@@ -305,7 +309,7 @@ cdef void help_blocked_workers(Core *c) noexcept nogil:
             t = owning_task(c, r.ids[k])
             if t == NULL or t.state != TASK_READY:
                 continue
-            if t.cpu_milli > 0 and c.used_cpu_milli + t.cpu_milli > c.total_cpu_milli:
+            if not cpus_fit(c, t.pool, t.cpu_milli):
                 return
             if not take_ready(c, t):
                 continue

@@ -22,7 +22,7 @@ cdef void resume_suspended(Core *c, Worker *w) noexcept nogil:
     w.suspended.pop_back()
     w.state = W_BUSY
     if w.request == NULL:
-        c.used_cpu_milli += w.task.cpu_milli
+        take_cpus(c, w.task.pool, w.task.cpu_milli)
 
 
 cdef void handle_frame(Core *c, Worker *w, fr_header *h, Cursor *cur) noexcept nogil:
@@ -65,7 +65,7 @@ cdef void on_result(Core *c, Worker *w, fr_header *h, Cursor *cur) noexcept nogi
         return
     w.task = NULL
     w.state = W_IDLE
-    c.used_cpu_milli -= t.cpu_milli
+    give_cpus(c, t.pool, t.cpu_milli)
     t.worker = -1
     note_duration(c, t)
     if not w.queued.empty():
@@ -80,7 +80,7 @@ cdef void on_result(Core *c, Worker *w, fr_header *h, Cursor *cur) noexcept nogi
             t.retries_left -= 1
         c.retries += 1
         t.state = TASK_READY
-        c.ready.push_back(t)
+        enqueue_ready(c, t, False)
     else:
         store_returns(c, t, cur)
         if h.b != FR_STATUS_OK:
@@ -121,6 +121,7 @@ cdef void on_submit(Core *c, Worker *w, fr_header *h, Cursor *cur) noexcept nogi
     t.cpu_milli = get_u32(cur)
     t.retries_left = <int32_t>get_u32(cur)
     t.actor = get_u64(cur)
+    t.pool = get_u64(cur)
     get_ids(cur, t.deps)
     get_ids(cur, t.contained)
     if cur.bad:
@@ -217,7 +218,7 @@ cdef void on_wait(Core *c, Worker *w, fr_header *h, Cursor *cur) noexcept nogil:
     r = open_request(c, w.slot, h.a, <uint32_t>h.b, flags, ids)
     w.request = r
     if w.task != NULL:
-        c.used_cpu_milli -= w.task.cpu_milli
+        give_cpus(c, w.task.pool, w.task.cpu_milli)
     if r.done and answer_request(c, r):
         del r
     else:

@@ -266,7 +266,7 @@ cdef void unpark(Core *c) noexcept nogil:
     cdef Request *r
     tasks.swap(c.parked)
     for i in range(tasks.size()):
-        c.ready.push_front(tasks[tasks.size() - 1 - i])
+        enqueue_ready(c, tasks[tasks.size() - 1 - i], True)
     requests.swap(c.parked_requests)
     for i in range(requests.size()):
         r = requests[i]

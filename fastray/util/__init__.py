@@ -5,11 +5,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .. import state
+# Bound here, over the submodule of the same name, as in Ray: fastray.util.placement_group
+# is the function, and `import fastray.util.placement_group` the module.
+from .placement_group import (get_current_placement_group, get_placement_group,
+                              placement_group, placement_group_table, remove_placement_group)
 
 if TYPE_CHECKING:
     from .actor_pool import ActorPool
 
-__all__ = ["ActorPool", "list_named_actors"]
+__all__ = ["ActorPool", "get_current_placement_group", "get_placement_group",
+           "list_named_actors", "placement_group", "placement_group_table",
+           "remove_placement_group"]
 
 
 def list_named_actors(all_namespaces: bool = False) -> list[Any]:

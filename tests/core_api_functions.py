@@ -1,5 +1,5 @@
-"""Generator tasks and actors the generator tests share, at module level so
-that Ray's workers import them by name."""
+"""Remote functions and actors the generator, placement and scheduling tests
+share, at module level so that Ray's workers import them by name."""
 from __future__ import annotations
 
 import os
@@ -67,3 +67,46 @@ class AsyncStreams:
 
     async def ping(self):
         return "pong"
+
+
+@fastray.remote
+def current_group():
+    from fastray.util import get_current_placement_group
+    group = get_current_placement_group()
+    return None if group is None else group.id.hex()
+
+
+@fastray.remote
+def child_group():
+    """The group of a task this one submits (captured, or not)."""
+    return fastray.get(current_group.remote())
+
+
+@fastray.remote
+def node_of_task():
+    return fastray.get_runtime_context().get_node_id()
+
+
+@fastray.remote
+class GroupMember:
+    def ping(self):
+        return "pong"
+
+
+@fastray.remote
+def hold_until(started_path, gate_path):
+    """Holds its CPU from when it writes started_path until gate_path exists."""
+    with open(started_path, "w"):
+        pass
+    wait_for_file(gate_path, timeout=60)
+    return True
+
+
+@fastray.remote(max_calls=1)
+def pid_once():
+    return os.getpid()
+
+
+@fastray.remote(max_calls=2)
+def pid_twice():
+    return os.getpid()

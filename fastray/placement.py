@@ -1,0 +1,111 @@
+"""A placement group as every process sees it: its id, bundles, strategy,
+name and the ref that is ready once its CPUs are reserved; and which
+groups no machine of this runtime's can hold.  The API is
+fastray/util/placement_group.py, the driver's side fastray/placement_calls.py."""
+from __future__ import annotations
+
+import warnings
+
+from . import state
+from .object_ref import ObjectRef, RaysToo
+
+STRATEGIES = ("PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD")
+# Resources a bundle may name that the local runtime reserves or ignores.
+_RESERVED = "CPU"
+_NOT_RESERVED = ("memory", "object_store_memory")
+
+
+class PlacementGroupID:
+    """A group's id, with Ray's ``hex()``."""
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def hex(self) -> str:
+        return f"{self.value:032x}"
+
+    def binary(self) -> bytes:
+        return self.value.to_bytes(16, "big")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PlacementGroupID) and other.value == self.value
+
+    def __hash__(self) -> int:
+        return hash(self.value)
+
+    def __repr__(self) -> str:
+        return f"PlacementGroupID({self.hex()})"
+
+
+class PlacementGroup(metaclass=RaysToo):
+    """A placement group: its bundles, strategy and name, and ready()."""
+
+    def __init__(self, group_id: int, bundles: list[dict[str, float]], strategy: str,
+                 name: str, ready: ObjectRef | None, ready_id: int) -> None:
+        self.id = PlacementGroupID(group_id)
+        self._bundles = bundles
+        self.strategy = strategy
+        self.name = name
+        self._ready = ready
+        self._ready_id = ready_id
+
+    @property
+    def bundle_specs(self) -> list[dict[str, float]]:
+        return [dict(bundle) for bundle in self._bundles]
+
+    @property
+    def bundle_count(self) -> int:
+        return len(self._bundles)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self._bundles
+
+    def ready(self) -> ObjectRef:
+        """A ref that is ready (to this group) once its CPUs are reserved."""
+        return self._ready if self._ready is not None else ObjectRef(self._ready_id)
+
+    def wait(self, timeout_seconds: float = 30) -> bool:
+        """Whether the group is ready within timeout_seconds."""
+        backend = state.require_backend()
+        return bool(backend.wait([self.ready()], 1, timeout_seconds)[0])
+
+    def cpu_milli(self, bundle_index: int) -> int:
+        """CPUs (thousandths) of one bundle, or of the largest for -1."""
+        bundles = self._bundles if bundle_index < 0 else [self._bundles[bundle_index]]
+        return max(round(b.get("CPU", 0) * 1000) for b in bundles)
+
+    def __reduce__(self):
+        return (PlacementGroup, (self.id.value, self._bundles, self.strategy, self.name,
+                                 self._ready, self._ready_id))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PlacementGroup) and other.id == self.id
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+    def __repr__(self) -> str:
+        return f"PlacementGroup({self.id.hex()}, {self.strategy}, {self._bundles})"
+
+
+def why_infeasible(bundles: list[dict[str, float]], strategy: str, num_cpus: int) -> str:
+    """Why no machine of this runtime's can ever hold the group, or ""."""
+    if strategy == "STRICT_SPREAD" and len(bundles) > 1:
+        return (f"STRICT_SPREAD needs a node for each of its {len(bundles)} bundles, and the "
+                "local runtime has one node")
+    cpus = sum(b.get(_RESERVED, 0) for b in bundles)
+    if cpus > num_cpus:
+        return f"its bundles ask for {cpus:g} CPUs and the runtime has {num_cpus}"
+    unknown = sorted({k for b in bundles for k, v in b.items()
+                      if v and k != _RESERVED and k not in _NOT_RESERVED})
+    if unknown:
+        return f"the runtime has none of {', '.join(unknown)}"
+    return ""
+
+
+def warn_infeasible(reason: str) -> None:
+    warnings.warn(f"the placement group can never be ready: {reason}; it stays pending, as "
+                  "in Ray", RuntimeWarning, stacklevel=5)
+
+

@@ -1,0 +1,43 @@
+"""The names Ray programs import and task options Ray documents, on the
+local runtime and on a Ray head."""
+from __future__ import annotations
+
+import collections
+
+import pytest
+
+import fastray
+from fastray import exceptions
+
+from core_api_functions import pid_once, pid_twice
+
+pytestmark = [pytest.mark.both_backends, pytest.mark.timeout(120)]
+
+
+def test_max_calls_gives_each_worker_that_many_calls(ray):
+    once = [ray.get(pid_once.remote(), timeout=60) for _ in range(4)]
+    assert len(set(once)) == 4
+    twice = collections.Counter(ray.get(pid_twice.remote(), timeout=60) for _ in range(6))
+    assert max(twice.values()) <= 2
+
+
+def test_the_names_ray_programs_import_are_there(ray):
+    from fastray._raylet import ObjectRefGenerator
+    import fastray.cloudpickle as cloudpickle
+    assert fastray.ObjectRefGenerator is ObjectRefGenerator
+    assert cloudpickle.loads(fastray.cloudpickle.dumps(lambda: 3))() == 3
+    assert fastray.actor.ActorHandle is not None
+    for name in ("RayActorError", "ActorDiedError", "ActorUnavailableError", "OwnerDiedError",
+                 "OutOfMemoryError", "ObjectReconstructionFailedError", "RaySystemError",
+                 "TaskUnschedulableError", "ActorUnschedulableError",
+                 "PendingCallsLimitExceeded", "TaskPlacementGroupRemoved",
+                 "ActorPlacementGroupRemoved", "RuntimeEnvSetupError"):
+        assert issubclass(getattr(exceptions, name), exceptions.RayError), name
+    assert issubclass(exceptions.OwnerDiedError, exceptions.ObjectLostError)
+
+
+def test_max_calls_is_set_in_the_decorator_only(ray):
+    with pytest.raises(ValueError, match="max_calls"):
+        pid_once.options(max_calls=3)
+    with pytest.raises(ValueError, match="max_calls"):
+        ray.remote(max_calls=-1)(lambda: None)
