@@ -294,23 +294,25 @@ cdef class Scheduler:
 
     def submit(self, uint64_t task_id, uint64_t fn_id, uint32_t num_returns,
                uint32_t cpu_milli, int32_t max_retries, deps, contained, bytes args,
-               uint64_t actor, ref_type, generation, uint64_t pool=0) -> list:
+               uint64_t actor, ref_type, generation, uint64_t pool=0,
+               uint64_t env=0) -> list:
         """Registers a task from the driver (a call of actor's method if
         actor is not 0; pool: the placement group whose CPUs it uses); it
         runs once its deps are ready.  Returns the refs to its results,
         made here (new_refs): the per-call cost of the driver is mostly
-        Python work around a submit."""
+        Python work around a submit.  env: the id of its runtime_env (0: none)."""
         self.enqueue(task_id, fn_id, num_returns, cpu_milli, max_retries, deps, contained,
-                     args, actor, pool)
+                     args, actor, pool, env)
         return new_refs(ref_type, task_id, num_returns, generation)
 
     cdef int enqueue(self, uint64_t task_id, uint64_t fn_id, uint32_t num_returns,
                      uint32_t cpu_milli, int32_t max_retries, deps, contained, bytes args,
-                     uint64_t actor, uint64_t pool) except -1:
+                     uint64_t actor, uint64_t pool, uint64_t env) except -1:
         cdef Task *t = new Task()
         t.id = task_id
         t.actor = actor
         t.pool = pool
+        t.env = env
         t.fn_id = fn_id
         t.num_returns = num_returns
         t.cpu_milli = cpu_milli

@@ -55,7 +55,7 @@ enum {
     FR_RESULT = 10,
     /* a=task id, b=function id; body: u32 num_returns, u32 cpu_milli,
        i32 max_retries, u64 actor id (0: a plain task), u64 placement group
-       (0: none), u32 ndeps,
+       (0: none), u64 runtime_env id (0: none), u32 ndeps,
        ndeps x u64, u32 ncontained, ncontained x u64, args payload */
     FR_SUBMIT = 11,
     /* a=function id; body: the pickled function */

@@ -92,6 +92,7 @@ struct Task {
     uint64_t actor = 0;         /* the actor whose method it calls, or creates */
     bool creation = false;      /* runs the actor's constructor */
     uint64_t pool = 0;          /* the placement group whose CPUs it uses; 0: none */
+    uint64_t env = 0;           /* its runtime_env's id; 0: none */
     std::vector<uint64_t> deps;
     std::vector<uint64_t> contained;
     std::vector<uint64_t> children;
@@ -141,6 +142,10 @@ struct Worker {
     std::unordered_map<uint64_t, int32_t> held;  /* refs the process holds */
     std::unordered_map<uint64_t, int32_t> pinned;  /* blob views it maps */
     uint64_t actor = 0;         /* the actor it hosts, if any */
+    /* The runtime_env its tasks run in, fixed by the first it runs (a
+     * worker serves one: much is read at import time). */
+    uint64_t env = 0;
+    bool env_fixed = false;
     std::vector<Request *> requests;  /* an actor's waits (several at once) */
     std::string in;
     std::string out;

@@ -94,6 +94,7 @@ cdef extern from "sched_state.hpp" nogil:
         vector[uint64_t] children
         string args
         uint64_t pool
+        uint64_t env
 
     ctypedef Task *TaskPtr
     ctypedef Request *RequestPtr
@@ -134,6 +135,8 @@ cdef extern from "sched_state.hpp" nogil:
         unordered_map[uint64_t, int32_t] held
         unordered_map[uint64_t, int32_t] pinned
         uint64_t actor
+        uint64_t env
+        cbool env_fixed
         vector[Request *] requests
         string in_ "in"
         string out

@@ -13,6 +13,7 @@ from .actor import ActorClass, ActorHandle
 from .actor_options import ActorOptions
 from .actor_spec import ActorSettings
 from .exceptions import ActorAlreadyExistsError, FastrayError
+from .runtime_env import merged
 from .scheduling import ANYWHERE, placement_of
 from .serialization import deserialize, serialize
 from .task_args import encode_args
@@ -38,7 +39,8 @@ def create_actor(backend: SchedulerBackend, actor_class: ActorClass, args: tuple
             f"which is not this runtime's node ({backend.node_id}): it can never start"))
         return ActorHandle(backend._next_ids(1), meta, counted=False)
     settings = ActorSettings(meta, options.concurrency(actor_class.is_async),
-                             options.concurrency_groups, placement.group, placement.capture)
+                             options.concurrency_groups, placement.group, placement.capture,
+                             merged(backend.runtime_env, options.runtime_env))
     if actor_class.class_id not in backend._defined:
         backend._define(actor_class.class_id, actor_class.__name__.encode(),
                      actor_class.pickled())

@@ -66,6 +66,8 @@ def host_actor(worker: WorkerBackend, task_id: int, fn_id: int, body: memoryview
     try:
         args, kwargs, _ = arguments(deps, args_payload)
         settings: ActorSettings = args.pop(0)
+        if settings.runtime_env is not None:
+            host.enter_runtime_env(settings.runtime_env)
     except BaseException as exc:
         host.send_result(task_id, wire.STATUS_ERROR, [(_constructor_failed(exc), [])])
         serve(host, None)
@@ -78,6 +80,7 @@ def host_actor(worker: WorkerBackend, task_id: int, fn_id: int, body: memoryview
     host.settings = settings
     host.placement_group = settings.placement_group
     host.capture_children = settings.capture_children
+    host.runtime_env = settings.runtime_env
     signal.signal(signal.SIGINT, host.on_sigint)
     host.construct(task_id, blueprint.cls, args, kwargs)
     host.serve()

@@ -6,18 +6,19 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .options import PLACEMENT_OPTIONS, placement_options, returns_fields
+from .runtime_env import checked
 
 # Accepted and acted on.
 _OWN = frozenset({
     "name", "namespace", "get_if_exists", "lifetime", "num_cpus", "max_concurrency",
     "max_restarts", "max_task_retries", "max_pending_calls", "concurrency_groups",
     "allow_out_of_order_execution", "enable_task_events", "memory", "object_store_memory",
-    "_labels", *PLACEMENT_OPTIONS,
+    "_labels", "runtime_env", *PLACEMENT_OPTIONS,
 })
 # Ray options whose meaning other parts of the runtime will carry: accepted by
 # name, and an error when set to anything but their default, never ignored.
 _NOT_YET = {
-    "num_gpus": (None, 0), "resources": (None, {}), "runtime_env": (None, {}),
+    "num_gpus": (None, 0), "resources": (None, {}),
     "accelerator_type": (None,),
     "label_selector": (None, {}), "fallback_strategy": (None, []),
     "enable_tensor_transport": (None, False),
@@ -46,6 +47,7 @@ class ActorOptions:
     concurrency_groups: tuple[tuple[str, int], ...] = ()
     # scheduling_strategy and the placement_group options, as given.
     placement: tuple | None = None
+    runtime_env: dict | None = None
     given: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -96,6 +98,8 @@ class ActorOptions:
             changes["concurrency_groups"] = _groups(options["concurrency_groups"])
         if any(key in options for key in PLACEMENT_OPTIONS):
             changes["placement"] = placement_options(self.placement, options)
+        if "runtime_env" in options:
+            changes["runtime_env"] = checked(options["runtime_env"]) or None
         given = dict(self.given)
         given.update(options)
         return replace(self, given=given, **changes)

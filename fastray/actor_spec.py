@@ -60,6 +60,8 @@ class ActorSettings:
     # The placement group it runs in, and whether its calls' children go in it.
     placement_group: Any = None
     capture_children: bool = False
+    # The runtime_env it runs in (a runtime_env.TaskEnv), or None.
+    runtime_env: Any = None
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from .generators import ObjectRefGenerator
 from .object_ref import ObjectRef
 from .config import RuntimeConfig, runtime_config
 from .progress_bar import should_show, wait_with_bar
+from .runtime_env import checked, merged
 from .session import make_session_dir
 from .spawner import launch
 from .trace import chrome_trace
@@ -100,7 +101,9 @@ def init(address: str | None = None, *, num_cpus: int | None = None,
             return _already_initialized(ignore_reinit_error)
         if state.backend is not None:
             raise RuntimeError("fastray.init() cannot be called from inside a task")
-        for name in sorted(set(kwargs) - {"_system_config", "_temp_dir", "namespace"}):
+        job_env = merged(None, checked(kwargs.get("runtime_env")))
+        for name in sorted(set(kwargs) - {"_system_config", "_temp_dir", "namespace",
+                                          "runtime_env"}):
             logger.info("init(%s=...) has no meaning for the local runtime; ignored", name)
         _install_process_hooks()
         namespace = _namespace(kwargs.get("namespace"))
@@ -108,6 +111,7 @@ def init(address: str | None = None, *, num_cpus: int | None = None,
                                namespace)
         from .context import make_context
         runtime.node_id = _node_id
+        runtime.runtime_env = job_env
         state.install(runtime)
         _session_dir = runtime.session_dir
         _context = make_context(runtime, __version__, _session_dir, _node_id, shutdown)

@@ -26,6 +26,7 @@ from .generators import start_stream, wait_with_generators
 from .object_ref import ObjectRef
 from .options import TaskOptions
 from ._store import Mapping
+from .runtime_env import TaskEnv, merged
 from .scheduling import Placement, placement_of
 from .serialization import Fetched, deserialize, error_of, serialize, text_payload
 from .task_args import NO_ARGS, EncodedArgs, encode_args
@@ -168,6 +169,9 @@ class SchedulerBackend(Backend):
     # the tasks it submits go in it too.
     placement_group: Any = None
     capture_children = False
+    # The runtime_env the tasks submitted here start from: the job's (from
+    # init) in the driver, the running task's in a worker.
+    runtime_env: TaskEnv | None = None
 
     def __init__(self, origin: int, num_cpus: int, mapping: Mapping) -> None:
         self.num_cpus = num_cpus
@@ -187,10 +191,11 @@ class SchedulerBackend(Backend):
 
     @abc.abstractmethod
     def _submit(self, task_id: int, fn_id: int, options: TaskOptions,
-                args: EncodedArgs, actor: int = 0, pool: int = 0) -> list[ObjectRef]:
+                args: EncodedArgs, actor: int = 0, pool: int = 0, env: int = 0
+                ) -> list[ObjectRef]:
         """Submits a task (a call of actor's method if actor is not 0; pool:
-        the placement group whose CPUs it uses); returns the refs to its
-        num_returns results."""
+        the placement group whose CPUs it uses; env: its runtime_env's id);
+        returns the refs to its num_returns results."""
 
     @abc.abstractmethod
     def _actor_op(self, op: int, body: bytes) -> tuple[int, bytes]:
@@ -246,15 +251,15 @@ class SchedulerBackend(Backend):
         if function.fn_id not in self._defined:
             self._define(function.fn_id, function.name.encode(), function.pickled())
             self._defined.add(function.fn_id)
-        if options.placement is not None or options.max_calls or self.capture_children:
-            return self._submit_placed(function, args, kwargs, options)
+        if options.special or self.capture_children or self.runtime_env is not None:
+            return self._submit_special(function, args, kwargs, options)
         return self._submit_with_args(function.fn_id, options, args, kwargs,
                                       options.retry_exceptions, 0)
 
-    def _submit_placed(self, function: RemoteFunction, args: tuple, kwargs: dict,
-                       options: TaskOptions) -> list[ObjectRef]:
-        """submit() of a task with scheduling options or max_calls, or of a
-        child of a task whose placement group captures its children."""
+    def _submit_special(self, function: RemoteFunction, args: tuple, kwargs: dict,
+                        options: TaskOptions) -> list[ObjectRef]:
+        """submit() of a task with scheduling options, max_calls or a
+        runtime_env, or that inherits a placement group or runtime_env."""
         if options.placement is None:
             placement = Placement(self.placement_group, self.capture_children)
         else:
@@ -268,8 +273,12 @@ class SchedulerBackend(Backend):
                                  capture_children=placement.capture)
         if options.max_calls:
             kwargs = with_extras(kwargs, max_calls=options.max_calls)
+        env = merged(self.runtime_env, options.runtime_env)
+        if env is not None:
+            kwargs = with_extras(kwargs, runtime_env=env)
         return self._submit_with_args(function.fn_id, options, args, kwargs,
-                                      options.retry_exceptions, 0, placement.pool)
+                                      options.retry_exceptions, 0, placement.pool,
+                                      env.env_id if env else 0)
 
     def failed_refs(self, count: int, kind: int, text: str) -> list[ObjectRef]:
         """Refs to count new objects holding an error of a text kind."""
@@ -282,16 +291,17 @@ class SchedulerBackend(Backend):
         return refs
 
     def _submit_with_args(self, fn_id: int, options: TaskOptions, args: tuple, kwargs: dict,
-                          retry_exceptions: Any, actor: int, pool: int = 0) -> list[ObjectRef]:
+                          retry_exceptions: Any, actor: int, pool: int = 0, env: int = 0
+                          ) -> list[ObjectRef]:
         if not args and not kwargs and retry_exceptions is False:
             # No arguments to encode, nothing created in the store: the
             # common call of a method that reads the actor's state.
             return self._submit(self._next_ids(options.num_returns or 1), fn_id, options,
-                                NO_ARGS, actor, pool)
+                                NO_ARGS, actor, pool, env)
         encoded = encode_args(args, kwargs, retry_exceptions, self)
         try:
             return self._submit(self._next_ids(options.num_returns or 1), fn_id, options,
-                                encoded, actor, pool)
+                                encoded, actor, pool, env)
         finally:
             self.drop_created(encoded.created)
 

@@ -1,7 +1,8 @@
 """What a task's call carries to its worker besides the user's arguments:
 one reserved keyword argument, taken out before the function runs.  Only
 calls that need it carry it (a generator task, a task in a placement group,
-one with max_calls), so a plain call pays one dict check in the worker."""
+one with max_calls or a runtime_env), so a plain call pays one dict check
+in the worker."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ class CallExtras:
     capture_children: bool = False
     # The worker exits after this many calls of the function (0: never).
     max_calls: int = 0
+    # The runtime_env it runs in (a runtime_env.TaskEnv).
+    runtime_env: Any = None
 
 
 def with_extras(kwargs: dict, **extras: Any) -> dict:

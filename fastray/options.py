@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .runtime_env import checked
+
 # Options Ray accepts for remote functions that change nothing on one
 # machine (README's differences table says why for each): accepted so Ray
 # code runs unchanged.
@@ -51,11 +53,16 @@ class TaskOptions:
     # (resolved per submit by fastray/scheduling.py); None: the default.
     placement: tuple | None = None
     max_calls: int = 0
+    runtime_env: dict | None = None
     # num_cpus in thousandths, as the scheduler counts them (read per submit).
     cpu_milli: int = field(init=False, repr=False, compare=False)
+    # Whether a submit needs more than the plain path (read per submit).
+    special: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "cpu_milli", round(self.num_cpus * 1000))
+        object.__setattr__(self, "special", bool(
+            self.placement is not None or self.max_calls or self.runtime_env))
 
     def updated(self, **options: Any) -> TaskOptions:
         """A copy with options applied; raises ValueError/TypeError for bad ones."""
@@ -90,6 +97,8 @@ class TaskOptions:
             raise ValueError(f"memory must be a number of bytes >= 0, got {memory!r}")
         if "max_calls" in options:
             changes["max_calls"] = _check_count("max_calls", options["max_calls"] or 0, 0)
+        if "runtime_env" in options:
+            changes["runtime_env"] = checked(options["runtime_env"]) or None
         if any(key in options for key in PLACEMENT_OPTIONS):
             changes["placement"] = placement_options(self.placement, options)
         if "max_retries" in options:

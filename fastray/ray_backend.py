@@ -73,6 +73,8 @@ class RayBackend(Backend):
         extra: dict[str, Any] = self._scheduling(options.placement)
         if options.generator == "streaming":
             extra["_generator_backpressure_num_objects"] = options.backpressure
+        if options.runtime_env:
+            extra["runtime_env"] = options.runtime_env
         refs = remote.options(
             num_returns=options.generator or options.num_returns, num_cpus=options.num_cpus,
             max_retries=options.max_retries,

@@ -123,10 +123,11 @@ class LocalRuntime(SchedulerBackend):
         self._scheduler.define(fn_id, name, blob)
 
     def _submit(self, task_id: int, fn_id: int, options: TaskOptions, args: EncodedArgs,
-                actor: int = 0, pool: int = 0) -> list[ObjectRef]:
+                actor: int = 0, pool: int = 0, env: int = 0) -> list[ObjectRef]:
         return self._scheduler.submit(task_id, fn_id, options.num_returns, options.cpu_milli,
                                       options.max_retries, args.deps, args.contained,
-                                      args.payload, actor, ObjectRef, state.generation, pool)
+                                      args.payload, actor, ObjectRef, state.generation, pool,
+                                      env)
 
     def _actor_op(self, op: int, body: bytes) -> tuple[int, bytes]:
         return self._scheduler.actor_op(op, body)

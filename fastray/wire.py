@@ -43,8 +43,8 @@ HEADER = struct.Struct("<IIQQ")
 # Where a blob's bytes are: blob id, offset in the store, size.
 LOCATION = struct.Struct("<QQQ")
 # The fixed start of a SUBMIT body: num_returns, cpu_milli, max_retries, actor id,
-# placement group id.
-SUBMIT_FIELDS = struct.Struct("<IIiQQ")
+# placement group id, runtime_env id.
+SUBMIT_FIELDS = struct.Struct("<IIiQQQ")
 # The fixed start of an ACTOR_CREATE body: actor id, class function id,
 # cpu_milli, max_restarts, flags, most calls sent ahead, placement group id.
 ACTOR_CREATE_FIELDS = struct.Struct("<QQIiIIQ")

@@ -37,6 +37,7 @@ from .object_ref import ObjectRef
 from .connection import Connection
 from .generator_task import ValueStream
 from .call_extras import EXTRAS_KWARG, CallExtras
+from .runtime_env import TaskEnv, set_up
 from .generators import DynamicObjectRefGenerator
 from .serialization import Fetched, deserialize, serialize, serialize_error
 from .wire import HEADER, LOCATION, SUBMIT_FIELDS, TASK_FIELDS, pack_ids, refs_frame
@@ -132,10 +133,10 @@ class WorkerBackend(SchedulerBackend):
         self._send(wire.DEFINE, fn_id, 0, U32.pack(len(name)) + name + blob)
 
     def _submit(self, task_id: int, fn_id: int, options: TaskOptions, args: EncodedArgs,
-                actor: int = 0, pool: int = 0) -> list[ObjectRef]:
+                actor: int = 0, pool: int = 0, env: int = 0) -> list[ObjectRef]:
         body = b"".join([
             SUBMIT_FIELDS.pack(options.num_returns, options.cpu_milli, options.max_retries,
-                               actor, pool),
+                               actor, pool, env),
             pack_ids(args.deps), pack_ids(args.contained), args.payload])
         self._local_refs_adopt(task_id, options.num_returns)
         self._send(wire.SUBMIT, task_id, fn_id, body, later=True)
@@ -466,6 +467,8 @@ class WorkerBackend(SchedulerBackend):
         known to be (and its children join it if it captures them);
         max_calls ends the worker after."""
         extras: CallExtras = kwargs.pop(EXTRAS_KWARG)
+        if extras.runtime_env is not None:
+            self.enter_runtime_env(extras.runtime_env)
         below = self.placement_group, self.capture_children
         if extras.placement_group is not None:
             self.placement_group = extras.placement_group
@@ -483,6 +486,20 @@ class WorkerBackend(SchedulerBackend):
             if extras.max_calls:
                 self._calls_counted[name] += 1
                 self._retiring = self._calls_counted[name] >= extras.max_calls
+
+    def enter_runtime_env(self, env: TaskEnv) -> None:
+        """Sets up env in this process before its first task of it (the
+        scheduler sends a worker tasks of one runtime_env only).  If that
+        fails, the task fails and the process ends after it, so that the
+        next task of env gets a fresh one."""
+        if self.runtime_env is not None and self.runtime_env.env_id == env.env_id:
+            return
+        self.runtime_env = env
+        try:
+            set_up(env)
+        except BaseException:
+            self._retiring = True
+            raise
 
     def results_of(self, value: Any, num_returns: int, name: str, created: list[int]
                    ) -> list[tuple[bytes, list[int]]]:

@@ -110,3 +110,26 @@ def pid_once():
 @fastray.remote(max_calls=2)
 def pid_twice():
     return os.getpid()
+
+
+@fastray.remote
+def env_var(name):
+    return os.environ.get(name)
+
+
+@fastray.remote
+def env_var_of_child(name, runtime_env):
+    """The variable as a child task sees it (with its own runtime_env, if given)."""
+    child = env_var.options(runtime_env=runtime_env) if runtime_env else env_var
+    return fastray.get(child.remote(name))
+
+
+@fastray.remote
+def where_and_who():
+    return os.getcwd(), os.getpid()
+
+
+@fastray.remote
+class EnvReader:
+    def read(self, name):
+        return os.environ.get(name)

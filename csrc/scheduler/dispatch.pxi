@@ -73,6 +73,8 @@ cdef Worker *spawn_worker(Core *c) noexcept nogil:
     w.known_fns.clear()
     w.held.clear()
     w.actor = 0
+    w.env = 0
+    w.env_fixed = False
     w.requests.clear()
     w.in_.clear()
     w.out.clear()
@@ -100,16 +102,46 @@ cdef bint starting_worker(Core *c) noexcept nogil:
     return False
 
 
-cdef Worker *idle_worker(Core *c) noexcept nogil:
+cdef Worker *idle_worker(Core *c, uint64_t env) noexcept nogil:
+    """An idle worker for a task of runtime_env env: one that serves env
+    already, else one that has run nothing yet."""
     cdef size_t i
+    cdef Worker *blank = NULL
+    cdef Worker *w
     for i in range(c.workers.size()):
-        if c.workers[i].state == W_IDLE:
-            return c.workers[i]
-    return NULL
+        w = c.workers[i]
+        if w.state == W_IDLE:
+            if w.env_fixed and w.env == env:
+                return w
+            if not w.env_fixed and blank == NULL:
+                blank = w
+    return blank
+
+
+cdef bint make_room_for(Core *c, uint64_t env) noexcept nogil:
+    """The pool is at its largest and no idle worker serves env: ends an
+    idle worker of another runtime_env, so that a new one can start (as
+    Ray does).  False if there is none."""
+    cdef size_t i
+    cdef Worker *w
+    for i in range(c.workers.size()):
+        w = c.workers[i]
+        if w.state == W_IDLE and w.env_fixed and w.env != env and w.fd >= 0:
+            shutdown(w.fd, SHUT_RDWR)
+            close(w.fd)
+            w.fd = -1
+            w.want_write = False
+            w.state = W_EXITING
+            if c.spawner_lost:
+                worker_gone(c, w, 0)
+            return True
+    return False
 
 
 cdef void dispatch(Core *c, Task *t, Worker *w) noexcept nogil:
-    """Starts t on an idle worker."""
+    """Starts t on an idle worker, which serves t's runtime_env from now on."""
+    w.env = t.env
+    w.env_fixed = True
     if send_task(c, t, w, 0):
         mark_running(c, t, w)
 
@@ -197,6 +229,7 @@ cdef void queue_behind_busy_workers(Core *c) noexcept nogil:
             w = c.workers[i]
             if (w.state == W_BUSY and w.fd >= 0 and w.request == NULL and w.suspended.empty()
                     and w.task != NULL and w.task.cpu_milli == t.cpu_milli
+                    and w.env == t.env
                     and quick(c, w.task) and now - w.task.started_ns < QUICK_TASK_NS
                     and w.queued.size() < QUEUE_DEPTH
                     and (best == NULL or w.queued.size() < best.queued.size())):
@@ -266,13 +299,13 @@ cdef void schedule(Core *c) noexcept nogil:
         if t.cpu_milli > 0 and c.used_cpu_milli + t.cpu_milli > c.total_cpu_milli:
             queue_behind_busy_workers(c)
             return
-        w = idle_worker(c)
+        w = idle_worker(c, t.env)
         if w == NULL:
             # The task waits for a new worker to report in (one at a time).
             if live_workers(c) < c.max_workers:
                 if not starting_worker(c):
                     spawn_worker(c)
-            else:
+            elif not make_room_for(c, t.env):
                 help_blocked_workers(c)
             return
         c.ready.pop_front()
@@ -307,7 +340,7 @@ cdef void help_blocked_workers(Core *c) noexcept nogil:
             continue
         for k in range(r.ids.size()):
             t = owning_task(c, r.ids[k])
-            if t == NULL or t.state != TASK_READY:
+            if t == NULL or t.state != TASK_READY or t.env != w.env:
                 continue
             if not cpus_fit(c, t.pool, t.cpu_milli):
                 return

@@ -122,6 +122,7 @@ cdef void on_submit(Core *c, Worker *w, fr_header *h, Cursor *cur) noexcept nogi
     t.retries_left = <int32_t>get_u32(cur)
     t.actor = get_u64(cur)
     t.pool = get_u64(cur)
+    t.env = get_u64(cur)
     get_ids(cur, t.deps)
     get_ids(cur, t.contained)
     if cur.bad:

@@ -127,10 +127,13 @@ cdef void schedule_pools(Core *c) noexcept nogil:
             t = p.ready.front()
             if not cpus_fit(c, p.id, t.cpu_milli):
                 break
-            w = idle_worker(c)
+            w = idle_worker(c, t.env)
             if w == NULL:
-                if live_workers(c) < c.max_workers and not starting_worker(c):
-                    spawn_worker(c)
+                if live_workers(c) < c.max_workers:
+                    if not starting_worker(c):
+                        spawn_worker(c)
+                else:
+                    make_room_for(c, t.env)
                 return
             p.ready.pop_front()
             dispatch(c, t, w)
