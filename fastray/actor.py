@@ -8,6 +8,7 @@ from typing import Any, Callable, TypeVar
 from . import state
 from .actor_options import ActorOptions, check_method_options
 from .actor_spec import ActorBlueprint, ActorMeta, MethodSpec, is_async_class, method_specs
+from .dag_nodes import ClassMethodNode, ClassNode
 from .exceptions import FastrayError, PendingCallsLimitExceeded
 from .object_ref import ObjectRef, note_contained
 from .options import TaskOptions, returns_fields
@@ -65,6 +66,10 @@ class ActorClass:
     def remote(self, *args: Any, **kwargs: Any) -> ActorHandle:
         return state.require_backend().create_actor(self, args, kwargs, self._options)
 
+    def bind(self, *args: Any, **kwargs: Any) -> ClassNode:
+        """A node of a lazy graph (fastray.dag): an actor each execution makes."""
+        return ClassNode(self.remote, args, kwargs)
+
     def meta(self, options: ActorOptions, namespace: str) -> ActorMeta:
         return ActorMeta(self.__name__, self.methods, options.max_task_retries,
                          options.max_pending_calls, options.name or "", namespace)
@@ -80,6 +85,9 @@ class _BoundActorClass:
     def remote(self, *args: Any, **kwargs: Any) -> ActorHandle:
         return state.require_backend().create_actor(self._actor_class, args, kwargs,
                                                     self._options)
+
+    def bind(self, *args: Any, **kwargs: Any) -> ClassNode:
+        return ClassNode(self.remote, args, kwargs)
 
 
 class ActorHandle:
@@ -169,6 +177,10 @@ class ActorMethod:
     def options(self, **options: Any) -> ActorMethod:
         check_method_options(f"actor method {self._name}", options)
         return ActorMethod(self._handle, self._name, self._spec, {**self._options, **options})
+
+    def bind(self, *args: Any, **kwargs: Any) -> ClassMethodNode:
+        """A node of a lazy graph (fastray.dag) calling this live actor."""
+        return ClassMethodNode(self._handle, self._name, self._options, args, kwargs, None)
 
     def remote(self, *args: Any, **kwargs: Any) -> Any:
         handle = self._handle

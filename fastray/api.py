@@ -133,6 +133,7 @@ def _start_local(cpus: int, config: RuntimeConfig, temp_dir: Any, include_dashbo
                                    namespace)
         except BaseException:
             spawner.stop()
+            os.close(spawner.progress_fd)
             raise
         if include_dashboard:
             try:
@@ -205,8 +206,29 @@ def _install_process_hooks() -> None:
     if _hooks_installed:
         return
     _hooks_installed = True
-    atexit.register(shutdown)
+    atexit.register(_shutdown_at_exit)
     os.register_at_fork(after_in_child=_forget_runtime_after_fork)
+
+
+# How long, at interpreter exit, tasks still pending or running may take to
+# finish before the runtime shuts down and cancels them (README: "At exit").
+EXIT_WAIT_S = 5.0
+
+
+def _shutdown_at_exit() -> None:
+    """At interpreter exit: tasks the program submitted and never waited
+    for get up to EXIT_WAIT_S (FASTRAY_EXIT_WAIT_S) to finish, then the
+    runtime shuts down, cancelling the rest and saying how many.  Not after
+    Ctrl-C: that exit is at once."""
+    finish = getattr(state.backend, "finish_tasks", None)  # the local runtime's
+    interrupted = getattr(sys, "last_type", None) is KeyboardInterrupt
+    if finish is not None and not interrupted:
+        try:
+            seconds = float(os.environ.get("FASTRAY_EXIT_WAIT_S", EXIT_WAIT_S))
+        except ValueError:
+            seconds = EXIT_WAIT_S
+        finish(seconds)
+    shutdown()
 
 
 def _forget_runtime_after_fork() -> None:

@@ -7,6 +7,7 @@ import random
 from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar
 
 from . import state
+from .dag_nodes import FunctionNode
 from .options import TaskOptions
 from .pickler import dumps_code
 
@@ -63,6 +64,10 @@ class RemoteFunction(Generic[R]):
     def remote(self, *args: Any, **kwargs: Any) -> Any:
         return self._remote(args, kwargs, self._options)
 
+    def bind(self, *args: Any, **kwargs: Any) -> FunctionNode:
+        """A node of a lazy graph (fastray.dag) that calls this task."""
+        return FunctionNode(self.remote, args, kwargs)
+
     def _remote(self, args: tuple, kwargs: dict, options: TaskOptions) -> Any:
         accepted = self._positional_range
         if kwargs or accepted is None or not accepted[0] <= len(args) <= accepted[1]:
@@ -111,6 +116,9 @@ class _BoundOptions(Generic[R]):
 
     def remote(self, *args: Any, **kwargs: Any) -> Any:
         return self._function._remote(args, kwargs, self._options)
+
+    def bind(self, *args: Any, **kwargs: Any) -> FunctionNode:
+        return FunctionNode(self.remote, args, kwargs)
 
 
 def remote(*args: Any, **options: Any) -> Any:

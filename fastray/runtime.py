@@ -25,6 +25,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 from . import state, wire
@@ -37,6 +38,7 @@ from .object_ref import ObjectRef
 from .options import TaskOptions
 from .serialization import Fetched, deserialize, error_of
 from .config import RuntimeConfig
+from .progress_board import BarBoard
 from .spawner import Launched
 
 if TYPE_CHECKING:
@@ -66,6 +68,7 @@ class LocalRuntime(SchedulerBackend):
             self._store_fd, store.capacity, store.warm_limit, store.full_timeout,
             os.fsencode(os.path.join(session_dir, "spill")), config.max_task_events)
         self._scheduler.start()
+        self.bar_board = BarBoard(spawner.progress_fd)
         self.dashboard: Dashboard | None = None
         self._futures: list[tuple[ObjectRef, concurrent.futures.Future]] = []
         self._futures_cv = threading.Condition()
@@ -280,6 +283,20 @@ class LocalRuntime(SchedulerBackend):
 
     # -- lifecycle
 
+    def finish_tasks(self, seconds: float) -> None:
+        """Waits up to seconds for the tasks still pending or running (actor
+        calls too) to end, and logs how many did not: shutdown() cancels
+        those."""
+        deadline = time.monotonic() + seconds
+        while (not self._stopped and self._scheduler.stats()["tasks"]
+               and time.monotonic() < deadline):
+            time.sleep(0.005)
+        left = 0 if self._stopped else self._scheduler.stats()["tasks"]
+        if left:
+            logger.warning("%d task(s) still pending or running when the program ended "
+                           "were cancelled after waiting %g s (FASTRAY_EXIT_WAIT_S sets the "
+                           "wait)", left, seconds)
+
     def shutdown(self) -> None:
         """Stops the scheduler, then the spawner, which kills and reaps every
         worker before it exits; returns when all of them are gone."""
@@ -293,6 +310,7 @@ class LocalRuntime(SchedulerBackend):
         self.log_unhandled_errors()
         _next_origin = self._scheduler.next_origin
         self._spawner.stop()
+        self.bar_board.close()
         with self._futures_cv:
             self._futures_cv.notify_all()
         if self._future_thread is not None:

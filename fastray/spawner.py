@@ -16,6 +16,8 @@ import sys
 import time
 from typing import NamedTuple
 
+from .progress_board import PIPE_VARIABLE
+
 # Worker libraries read these at import; like Ray we give each worker the
 # CPUs of one task so numpy in N workers on N cores does not oversubscribe.
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
@@ -54,6 +56,7 @@ class Launched(NamedTuple):
     process: SpawnerProcess
     control: socket.socket   # the driver's end: closing it ends the spawner
     store_fd: int            # the object store's memfd, shared with it
+    progress_fd: int         # the read end of the workers' progress bar pipe
 
     def stop(self) -> None:
         """Ends the spawner (which kills and reaps every worker and removes
@@ -79,6 +82,7 @@ def launch(num_cpus: int, node_id: str, session_dir: str, store_size: int,
     the driver imports the rest of the runtime."""
     store_fd = os.memfd_create("fastray-object-store", os.MFD_CLOEXEC)
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    progress_read, progress_write = os.pipe2(os.O_CLOEXEC)
     start = None
     try:
         os.ftruncate(store_fd, store_size)
@@ -87,17 +91,20 @@ def launch(num_cpus: int, node_id: str, session_dir: str, store_size: int,
         start = _start_message({"sys_path": list(sys.path), "cwd": os.getcwd(),
                                 "session_dir": session_dir, "store_fd": store_fd,
                                 "store_size": store_size})
-        pid = _spawn([theirs.fileno(), start], store_fd,
-                     worker_environment(num_cpus, node_id, namespace))
+        env = worker_environment(num_cpus, node_id, namespace)
+        env[PIPE_VARIABLE] = str(progress_write)
+        pid = _spawn([theirs.fileno(), start], (store_fd, progress_write), env)
     except BaseException:
         ours.close()
         os.close(store_fd)
+        os.close(progress_read)
         raise
     finally:
         theirs.close()
+        os.close(progress_write)
         if start is not None:
             os.close(start)
-    return Launched(SpawnerProcess(pid), ours, store_fd)
+    return Launched(SpawnerProcess(pid), ours, store_fd, progress_read)
 
 
 def _start_message(config: dict) -> int:
@@ -109,12 +116,13 @@ def _start_message(config: dict) -> int:
     return fd
 
 
-def _spawn(arguments: list[int], store_fd: int, env: dict[str, str]) -> int:
+def _spawn(arguments: list[int], inherited: tuple[int, ...], env: dict[str, str]) -> int:
     """posix_spawn of the spawner, which inherits these descriptors (and
-    gets their numbers in its argv) and the store's: no subprocess import on
-    the way to the first task."""
+    gets the arguments' numbers in its argv; the store's and the progress
+    pipe's it learns otherwise): no subprocess import on the way to the
+    first task."""
     # dup2 onto the same number clears close-on-exec for the child only.
-    actions: list[tuple] = [(os.POSIX_SPAWN_DUP2, fd, fd) for fd in (*arguments, store_fd)]
+    actions: list[tuple] = [(os.POSIX_SPAWN_DUP2, fd, fd) for fd in (*arguments, *inherited)]
     actions.append((os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0))
     package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     # -P: not the working directory first on sys.path, where a source
