@@ -72,7 +72,8 @@ class ActorClass:
 
     def meta(self, options: ActorOptions, namespace: str) -> ActorMeta:
         return ActorMeta(self.__name__, self.methods, options.max_task_retries,
-                         options.max_pending_calls, options.name or "", namespace)
+                         options.max_pending_calls, options.name or "", namespace,
+                         generator_backpressure=options.generator_backpressure)
 
 
 class _BoundActorClass:
@@ -218,7 +219,8 @@ class ActorMethod:
         if retries is None:
             retries = self._handle.meta.max_task_retries
         num_returns, generator = returns_fields(given.get("num_returns", spec.num_returns))
-        plan = (TaskOptions(num_returns, 0.0, retries, generator=generator),
+        plan = (TaskOptions(num_returns, 0.0, retries, generator=generator,
+                            backpressure=self._handle.meta.generator_backpressure),
                 given.get("retry_exceptions", spec.retry_exceptions))
         if not given:
             self._handle._plans[self._name] = plan

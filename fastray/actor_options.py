@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .options import PLACEMENT_OPTIONS, placement_options, returns_fields
+from .options import (DEFAULT_BACKPRESSURE, PLACEMENT_OPTIONS, backpressure_bound,
+                      placement_options, returns_fields)
 from .runtime_env import checked
 
 # Accepted and acted on.
@@ -13,7 +14,7 @@ _OWN = frozenset({
     "name", "namespace", "get_if_exists", "lifetime", "num_cpus", "max_concurrency",
     "max_restarts", "max_task_retries", "max_pending_calls", "concurrency_groups",
     "allow_out_of_order_execution", "enable_task_events", "memory", "object_store_memory",
-    "_labels", "runtime_env", *PLACEMENT_OPTIONS,
+    "_labels", "runtime_env", "_actor_generator_backpressure_num_objects", *PLACEMENT_OPTIONS,
 })
 # Ray options whose meaning other parts of the runtime will carry: accepted by
 # name, and an error when set to anything but their default, never ignored.
@@ -22,7 +23,6 @@ _NOT_YET = {
     "accelerator_type": (None,),
     "label_selector": (None, {}), "fallback_strategy": (None, []),
     "enable_tensor_transport": (None, False),
-    "_actor_generator_backpressure_num_objects": (None, -1),
 }
 ACTOR_OPTIONS = _OWN | frozenset(_NOT_YET)
 METHOD_OPTIONS = frozenset({"num_returns", "concurrency_group", "max_task_retries",
@@ -48,6 +48,7 @@ class ActorOptions:
     # scheduling_strategy and the placement_group options, as given.
     placement: tuple | None = None
     runtime_env: dict | None = None
+    generator_backpressure: int = DEFAULT_BACKPRESSURE
     given: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -100,6 +101,10 @@ class ActorOptions:
             changes["placement"] = placement_options(self.placement, options)
         if "runtime_env" in options:
             changes["runtime_env"] = checked(options["runtime_env"]) or None
+        bound = options.get("_actor_generator_backpressure_num_objects")
+        if bound is not None:
+            changes["generator_backpressure"] = backpressure_bound(
+                "_actor_generator_backpressure_num_objects", bound)
         given = dict(self.given)
         given.update(options)
         return replace(self, given=given, **changes)

@@ -13,6 +13,8 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
+from .options import DEFAULT_BACKPRESSURE
+
 # Methods every actor has, run by the runtime itself.
 READY_METHOD = "__ray_ready__"
 TERMINATE_METHOD = "__ray_terminate__"
@@ -48,6 +50,8 @@ class ActorMeta:
     # Why the actor can never start (a hard affinity to another node); its
     # calls fail with ActorUnschedulableError.  "": it runs.
     unschedulable: str = ""
+    # Values a generator method may have ahead of its caller (-1: no bound).
+    generator_backpressure: int = DEFAULT_BACKPRESSURE
 
 
 @dataclass(frozen=True)

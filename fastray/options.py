@@ -74,11 +74,8 @@ class TaskOptions:
         if "num_returns" in options:
             changes["num_returns"], changes["generator"] = returns_fields(options["num_returns"])
         if "_generator_backpressure_num_objects" in options:
-            bound = options["_generator_backpressure_num_objects"]
-            if not isinstance(bound, int) or isinstance(bound, bool) or bound == 0 or bound < -1:
-                raise ValueError("_generator_backpressure_num_objects must be an int >= 1, or "
-                                 f"-1 for no bound; got {bound!r}")
-            changes["backpressure"] = bound
+            changes["backpressure"] = backpressure_bound(
+                "_generator_backpressure_num_objects", options["_generator_backpressure_num_objects"])
         if "num_cpus" in options and options["num_cpus"] is not None:
             cpus = options["num_cpus"]
             if not isinstance(cpus, (int, float)) or isinstance(cpus, bool) or cpus < 0:
@@ -120,6 +117,12 @@ def returns_fields(num_returns: Any) -> tuple[int, str]:
         raise ValueError(f"num_returns must be an int >= 0, \"streaming\" or \"dynamic\"; "
                          f"got {num_returns!r}")
     return num_returns, ""
+
+
+def backpressure_bound(key: str, bound: Any) -> int:
+    if not isinstance(bound, int) or isinstance(bound, bool) or bound == 0 or bound < -1:
+        raise ValueError(f"{key} must be an int >= 1, or -1 for no bound; got {bound!r}")
+    return bound
 
 
 def placement_options(current: tuple | None, options: dict[str, Any]) -> tuple | None:

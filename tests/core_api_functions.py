@@ -133,3 +133,25 @@ def where_and_who():
 class EnvReader:
     def read(self, name):
         return os.environ.get(name)
+
+
+@fastray.remote
+def add(src, inc=1):
+    return src + inc
+
+
+@fastray.remote
+def double(x):
+    return x * 2
+
+
+@fastray.remote
+class Accumulator:
+    def __init__(self, start):
+        self.total = start
+
+    def inc(self, x):
+        self.total += x
+
+    def get(self):
+        return self.total

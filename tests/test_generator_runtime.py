@@ -131,3 +131,21 @@ def test_a_generator_is_not_picklable(ray):
     with pytest.raises(TypeError, match="cannot be passed"):
         pickle.dumps(gen)
     assert [ray.get(ref) for ref in gen] == [0, 1]
+
+
+def test_an_actor_bounds_its_generator_methods(ray, tmp_path):
+    @ray.remote(_actor_generator_backpressure_num_objects=3)
+    class Producer:
+        def numbers(self, n, log_path):
+            for i in range(n):
+                with open(log_path, "a") as log:
+                    log.write(f"{i}\n")
+                yield i
+
+    log = str(tmp_path / "log")
+    producer = Producer.remote()
+    gen = producer.numbers.remote(100, log)
+    wait_for_file(log)
+    assert ray.wait([gen.completed()], timeout=0.5)[0] == []
+    assert len(lines(log)) <= 4
+    assert [ray.get(ref) for ref in gen] == list(range(100))
