@@ -3,6 +3,7 @@ local runtime and on a Ray head."""
 from __future__ import annotations
 
 import collections
+import os
 
 import pytest
 
@@ -41,3 +42,12 @@ def test_max_calls_is_set_in_the_decorator_only(ray):
         pid_once.options(max_calls=3)
     with pytest.raises(ValueError, match="max_calls"):
         ray.remote(max_calls=-1)(lambda: None)
+
+
+def test_the_readme_example_of_the_rest_of_ray_core_runs(capsys):
+    with open(os.path.join(os.path.dirname(__file__), "..", "README.md")) as file:
+        readme = file.read()
+    section = readme[readme.index("## The rest of Ray Core"):]
+    code = section[section.index("```python") + len("```python"):section.index("```\n", 10)]
+    exec(compile(code, "README.md", "exec"), {})
+    assert capsys.readouterr().out.split() == ["[0,", "1,", "4,", "9]", "test"]
