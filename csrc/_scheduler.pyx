@@ -92,6 +92,7 @@ SUBMIT = FR_SUBMIT
 DEFINE = FR_DEFINE
 PUT = FR_PUT
 PROMISE = FR_PROMISE
+PUT_MANY = FR_PUT_MANY
 WAIT = FR_WAIT
 WAIT_CANCEL = FR_WAIT_CANCEL
 REFS = FR_REFS
@@ -366,6 +367,20 @@ cdef class Scheduler:
         make_promises(self.core, NULL, first, count)
         pthread_mutex_unlock(&self.core.mu)
 
+    def take_refs(self, list ids, ref_type, generation) -> list:
+        """New refs to the objects ids, each counted once more: many
+        ObjectRef(id) at one lock (a generator's values, a link at a time)."""
+        cdef vector[uint64_t] idv
+        cdef size_t i
+        for d in ids:
+            idv.push_back(d)
+        with nogil:
+            lock_core(self.core)
+            for i in range(idv.size()):
+                incref(self.core, idv[i], 1)
+            pthread_mutex_unlock(&self.core.mu)
+        return refs_to(ref_type, ids, generation)
+
     def incref(self, uint64_t oid) -> None:
         lock_core(self.core)
         incref(self.core, oid, 1)
@@ -544,6 +559,39 @@ cdef class Scheduler:
             pthread_mutex_unlock(&c.mu)
             del r
         return [parse_fetched(payloads[i]) if present[i] else None for i in range(idv.size())]
+
+    def fetch_ready(self, ids) -> list | None:
+        """get's quick path: what fetch gives, if every object is ready (not
+        failed, not pending) with its blobs in memory, taken under one lock
+        with no request and no wait; None otherwise (the caller then waits
+        as usual)."""
+        cdef vector[uint64_t] idv
+        cdef vector[string] payloads
+        cdef Obj *o
+        cdef size_t i
+        cdef bint ready = True
+        cdef Core *c = self.core
+        for d in ids:
+            idv.push_back(d)
+        payloads.resize(idv.size())
+        with nogil:
+            lock_core(c)
+            for i in range(idv.size()):
+                o = find_obj(c, idv[i])
+                if o == NULL or o.state != FR_OBJ_READY or not all_mappable(c, o.contains):
+                    ready = False
+                    break
+            if ready and values_in_memory(c, idv):
+                for i in range(idv.size()):
+                    o = find_obj(c, idv[i])
+                    o.retrieved = True
+                    put_payload(c, payloads[i], o.payload, &o.contains, NULL)
+            else:
+                ready = False
+            pthread_mutex_unlock(&c.mu)
+        if not ready:
+            return None
+        return [parse_fetched(payloads[i]) for i in range(idv.size())]
 
     def alloc(self, ids, sizes) -> tuple:
         """Reserves store memory for new blobs, each with one reference owned

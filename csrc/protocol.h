@@ -83,6 +83,9 @@ enum {
     /* a=first id, b=count: pending objects (promises) a .. a+b-1, each held
        by the sender, for an FR_PUT of their id to set (streaming results) */
     FR_PROMISE = 20,
+    /* body: u32 n, n x (u64 object id, u32 ncontained, ncontained x u64,
+       u64 len, payload): n FR_PUTs in one frame (a generator's values) */
+    FR_PUT_MANY = 21,
 };
 
 /* FR_ACTOR_OP operations */

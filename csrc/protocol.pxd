@@ -28,6 +28,7 @@ cdef extern from "protocol.h" nogil:
         FR_ALLOC
         FR_ACTOR_OP
         FR_PROMISE
+        FR_PUT_MANY
         FR_ACTOR_CREATE
         FR_ACTOR_KILL
         FR_ACTOR_LOOKUP

@@ -357,9 +357,9 @@ class ThreadedActorBackend(ActorBackend):
         with self._lock:
             super()._send(kind, a, b, body, later)
 
-    def send_outbox(self) -> None:
+    def send_outbox(self, later: bool = False) -> None:
         with self._lock:
-            super().send_outbox()
+            super().send_outbox(later)
 
     def incref(self, object_id: int) -> None:
         with self._lock:

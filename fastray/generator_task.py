@@ -1,22 +1,23 @@
-"""The task's side of a streaming generator: each yielded value goes into
-the store as it comes, and the links the caller follows are set in
-batches, one per send of the worker's outbox (the protocol is told in
+"""The task's side of a streaming generator: the yielded values go into
+the store in batches, one per send of the worker's outbox, each batch with
+the link the caller follows to it (the protocol is told in
 fastray/generators.py).
 
-A value's object is put as soon as it is yielded and waits in the outbox
-with the other frames; whenever the outbox sends, the values put since the
-last send are linked in that same send.  The outbox sends at the latest
-OUTBOX_SECONDS after a frame came, so a value never waits for the next
-yield, however long the generator takes to make it.
+A value is serialized as soon as it is yielded and waits for the outbox's
+next send, which puts the values made since the last one (one PUT_MANY
+frame) and links them.  The outbox sends at the latest OUTBOX_SECONDS after
+a value came, so a value never waits for the next yield, however long the
+generator takes to make it.
 
-This process holds the link it will set next, the values not linked yet
-and the acks it has not waited for: if it dies, the scheduler fails the
-unset link, and the caller turns to the stream of the task's next attempt.
+This process holds the link it will set next and the acks it has not
+waited for: if it dies, the scheduler fails the unset link, and the caller
+turns to the stream of the task's next attempt.
 """
 from __future__ import annotations
 
 import asyncio
 import collections
+import struct
 import threading
 from typing import TYPE_CHECKING, Any, AsyncIterable, Iterable
 
@@ -24,6 +25,11 @@ from . import wire
 from .object_ref import ObjectRef
 from .serialization import serialize, serialize_error
 from .wire import HEADER, pack_ids, refs_frame
+
+# Values made at most before the outbox sends them (and their link) anyway.
+MOST_UNSENT = 256
+_VALUE_HEAD = struct.Struct("<Q")
+_SIZE = struct.Struct("<Q")
 
 if TYPE_CHECKING:
     from .worker import WorkerBackend
@@ -44,7 +50,8 @@ class ValueStream:
         self._link = 0
         self._release = release
         self._bound = backpressure
-        self._unlinked: list[int] = []
+        # Values made since the last send: (id, payload, ids it contains).
+        self._unsent: list[tuple[int, bytes, list[int]]] = []
         self._linked = 0
         # (values linked when the ack was made, ack id), oldest first.
         self._acks: collections.deque[tuple[int, int]] = collections.deque()
@@ -113,19 +120,26 @@ class ValueStream:
     def _add(self, serialized: tuple[bytes, list[int], list[int]]) -> None:
         payload, contained, created = serialized
         worker = self._worker
-        object_id = worker._next_ids(1)
+        if contained:
+            worker.send_outbox(later=True)  # the references it names go first
         with self._lock:
-            self._unlinked.append(object_id)
-            worker._send(wire.PUT, object_id, 0, pack_ids(contained) + payload, later=True)
+            self._unsent.append((worker._next_ids(1), payload, contained))
+            self._outbox.expect()
+            full = len(self._unsent) >= MOST_UNSENT
+        if full or created:
+            # Blobs made for it are let go just below: it must be put first.
+            self._outbox.send()
         if created:
             worker.drop_created(created)
 
     def _ack_to_wait_for(self) -> int | None:
         """The ack to wait for while the caller is the bound or more values
         behind; None: go on."""
+        if self._linked + len(self._unsent) - self._acked_count < self._bound - 64:
+            return None  # far from the bound: no need to look closer (or lock)
         while self._bound >= 0:
             with self._lock:
-                if self._linked + len(self._unlinked) - self._acked_count < self._bound:
+                if self._linked + len(self._unsent) - self._acked_count < self._bound:
                     return None
                 if self._acks:
                     return self._acks[0][1]
@@ -144,19 +158,30 @@ class ValueStream:
         return self._ack_to_wait_for()
 
     def _link_frames(self) -> list[bytes]:
-        """The frames that link the values put since the last send (called
-        by the outbox as it sends, its lock held)."""
-        if not self._unlinked or self._ended:
+        """The frames that put the values made since the last send and link
+        them (called by the outbox as it sends, its lock held)."""
+        if not self._unsent or self._ended:
             return []
-        ids, self._unlinked = self._unlinked, []
+        ids = [value[0] for value in self._unsent]
+        frames = [self._put_frame()]
         next_link = self._worker._next_ids(2)
         ack = next_link + 1
         self._linked += len(ids)
         self._acks.append((self._linked, ack))
-        frames = [HEADER.pack(0, wire.PROMISE, next_link, 2)]
+        frames.append(HEADER.pack(0, wire.PROMISE, next_link, 2))
         frames += self._set_link((ids, next_link, ack), ids + [next_link, ack])
         self._link = next_link
         return frames
+
+    def _put_frame(self) -> bytes:
+        """A PUT_MANY frame of the unsent values, which it takes."""
+        parts = [struct.pack("<I", len(self._unsent))]
+        for object_id, payload, contained in self._unsent:
+            parts += [_VALUE_HEAD.pack(object_id), pack_ids(contained),
+                      _SIZE.pack(len(payload)), payload]
+        self._unsent = []
+        body = b"".join(parts)
+        return HEADER.pack(len(body), wire.PUT_MANY, 0, 0) + body
 
     def _set_link(self, value: tuple, contained: list[int]) -> list[bytes]:
         """Frames that set the current link and drop this process's holds on
@@ -167,23 +192,24 @@ class ValueStream:
                 refs_frame([], list(value[0]) + [self._link], [])]
 
     def _finish(self) -> None:
-        """Links the last values and ends the stream, now."""
+        """Puts and links the last values and ends the stream, now."""
         with self._lock:
-            ids, self._unlinked = self._unlinked, []
+            ids = [value[0] for value in self._unsent]
+            frames = [self._put_frame()] if ids else []
             self._ended = True
-            self._outbox.add(self._set_link((ids, 0, 0), ids), False)
+            self._outbox.add(frames + self._set_link((ids, 0, 0), ids), False)
 
     def _stop(self) -> None:
         """Drops this process's holds on the acks it still had and, if the
-        stream did not end (the task was interrupted), on its values and
-        unset link."""
+        stream did not end (the task was interrupted), on its unset link;
+        values not sent yet are never sent."""
         with self._lock:
             self._outbox.before_send = None
             dropped = [ack for _, ack in self._acks]
             self._acks.clear()
             if not self._ended:
-                dropped += self._unlinked + [self._link]
-                self._unlinked = []
+                dropped.append(self._link)
+                self._unsent = []
                 self._ended = True
             if dropped:
                 self._outbox.add([refs_frame([], dropped, [])], True)

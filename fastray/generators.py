@@ -104,7 +104,9 @@ class ObjectRefGenerator(metaclass=RaysToo):
         link = self._link
         assert link is not None
         backend: Any = state.require_backend()
-        ready, _ = backend.wait([link, self._completed], 1, timeout)
+        waited = [link, self._completed]
+        split = backend.wait_ready(waited, 1)  # the quick check, when one is ready
+        ready = split[0] if split is not None else backend.wait(waited, 1, timeout)[0]
         if link in ready:
             try:
                 item_ids, next_id, ack_id = backend.get([link], None)[0]
@@ -127,7 +129,8 @@ class ObjectRefGenerator(metaclass=RaysToo):
         of the task sent already."""
         skipped = min(self._skip, len(item_ids))
         self._skip -= skipped
-        self._refs.extend(ObjectRef(object_id) for object_id in item_ids[skipped:])
+        backend: Any = state.require_backend()
+        self._refs.extend(backend.take_refs(item_ids[skipped:]))
         self._received += len(item_ids) - skipped
 
     def _writer_died(self, backend: Any, link: ObjectRef) -> None:

@@ -20,7 +20,13 @@ class Outbox:
     outbox is full, when the worker is about to block, or at the latest
     OUTBOX_SECONDS after the first was held: a watcher thread sends them
     then, as the task may compute or sleep for long before its next call
-    into the runtime, and a held frame must not wait for that."""
+    into the runtime, and a held frame must not wait for that.
+
+    before_send, if set, gives frames to add at the end of each send (a
+    generator task sends the values it made since the last one, and links
+    them); lock is held while it runs, and may be held around adding frames
+    that must go together with what it adds.  expect() says it has
+    something: the outbox then sends as if a frame were held."""
 
     def __init__(self, send_all: Callable[[bytes], None]) -> None:
         self._send_all = send_all
@@ -28,16 +34,17 @@ class Outbox:
         self._since = 0.0
         self.lock = threading.RLock()
         self.before_send: Optional[Callable[[], list[bytes]]] = None
+        self._expecting = False
         self._held = threading.Event()
         self._watcher: threading.Thread | None = None
 
     def __bool__(self) -> bool:
-        return bool(self._frames)
+        return bool(self._frames) or self._expecting
 
     def add(self, frames: list[bytes], later: bool) -> None:
         """Adds frames; later: they may wait for the next send."""
         with self.lock:
-            if not self._frames:
+            if not self._frames and not self._expecting:
                 self._since = time.perf_counter()
             self._frames += frames
             if not later or len(self._frames) >= OUTBOX_FRAMES:
@@ -50,15 +57,25 @@ class Outbox:
         with self.lock:
             self._send_held()
 
+    def expect(self) -> None:
+        """before_send has frames to add (lock held): they go at the latest
+        OUTBOX_SECONDS from now, or with an earlier send."""
+        if not self._frames and not self._expecting:
+            self._since = time.perf_counter()
+        self._expecting = True
+        if not self._held.is_set():
+            self._watch()
+
     def due(self) -> bool:
         """Whether the held frames should go before anything else is done."""
-        return bool(self._frames) and (
+        return (bool(self._frames) or self._expecting) and (
             len(self._frames) >= OUTBOX_FRAMES
             or time.perf_counter() - self._since > OUTBOX_SECONDS)
 
     def _send_held(self) -> None:
         if self.before_send is not None:
             self._frames += self.before_send()
+        self._expecting = False
         if self._frames:
             self._send_all(b"".join(self._frames))
             self._frames.clear()
@@ -76,7 +93,8 @@ class Outbox:
             self._held.wait()
             time.sleep(OUTBOX_SECONDS)
             with self.lock:
-                if self._frames and time.perf_counter() - self._since >= OUTBOX_SECONDS:
+                if ((self._frames or self._expecting)
+                        and time.perf_counter() - self._since >= OUTBOX_SECONDS):
                     self._send_held()
-                if not self._frames:
+                if not self._frames and not self._expecting:
                     self._held.clear()

@@ -169,6 +169,18 @@ class LocalRuntime(SchedulerBackend):
                 (item[0], [view(blob, offset, size, release) for blob, offset, size in item[1]])
                 for item in self._scheduler.fetch(ids)]
 
+    def take_refs(self, ids: list[int]) -> list[ObjectRef]:
+        return self._scheduler.take_refs(ids, ObjectRef, state.generation)
+
+    def _fetch_ready(self, ids: list[int]) -> list[Fetched] | None:
+        fetched = self._scheduler.fetch_ready(ids)
+        if fetched is None:
+            return None
+        view = self.mapping.view
+        release = self.release_view
+        return [(payload, [view(blob, offset, size, release) for blob, offset, size in blobs])
+                for payload, blobs in fetched]
+
     def allocate_blob(self, size: int) -> tuple[int, int]:
         blob_id = self._next_ids(1)
         offsets, error = self._scheduler.alloc([blob_id], [size])

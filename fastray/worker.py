@@ -110,13 +110,15 @@ class WorkerBackend(SchedulerBackend):
             self._decrefs, self._unpins = [], []
         self._outbox.add(frames, later)
 
-    def send_outbox(self) -> None:
-        """Sends the frames held back, and the reference changes queued."""
+    def send_outbox(self, later: bool = False) -> None:
+        """Sends the frames held back, and the reference changes queued;
+        later: only queues those changes (a frame built elsewhere, to go
+        after them, may name the references they take)."""
         if self._increfs or self._decrefs or self._unpins:
             frame = refs_frame(self._increfs, self._decrefs, self._unpins)
             self._increfs, self._decrefs, self._unpins = [], [], []
-            self._outbox.add([frame], False)
-        else:
+            self._outbox.add([frame], later)
+        elif not later:
             self._outbox.send()
 
     def more_work(self) -> bool:

@@ -98,3 +98,26 @@ def test_a_result_is_not_held_behind_a_long_call(ray, tmp_path):
     assert ray.get([first, quick], timeout=20) == [gate, str(tmp_path)]
     open(release, "w").close()
     assert ray.get(long, timeout=40) == release
+
+
+def test_what_before_send_has_goes_out_soon_with_no_frame_held():
+    # A generator's values wait in before_send, not as frames: expect()
+    # must still get them sent without any later call.
+    sent = Sent()
+    outbox = Outbox(sent)
+    waiting = [b"value", b"link"]
+    outbox.before_send = lambda: [waiting.pop(0) for _ in range(len(waiting))]
+    with outbox.lock:
+        outbox.expect()
+    assert outbox and sent.sent.wait(10)
+    assert sent.sends == [b"valuelink"]
+    assert not outbox
+
+
+def test_before_send_adds_after_the_frames_held():
+    sent = Sent()
+    outbox = Outbox(sent)
+    outbox.before_send = lambda: [b"!"]
+    outbox.add([b"a"], later=True)
+    outbox.send()
+    assert sent.sends == [b"a!"]

@@ -48,6 +48,8 @@ cdef void handle_frame(Core *c, Worker *w, fr_header *h, Cursor *cur) noexcept n
         on_cancel(c, h)
     elif h.type == FR_ACTOR_OP:
         on_actor_op(c, w, h, cur)
+    elif h.type == FR_PUT_MANY:
+        on_put_many(c, w, cur)
     elif h.type == FR_PROMISE:
         if h.b <= 1 << 20:
             make_promises(c, w, h.a, h.b)
@@ -157,6 +159,23 @@ cdef void on_put(Core *c, Worker *w, fr_header *h, Cursor *cur) noexcept nogil:
         return
     payload.assign(cur.p, cur.end - cur.p)
     store_put(c, w, h.a, payload, contains)
+
+
+cdef void on_put_many(Core *c, Worker *w, Cursor *cur) noexcept nogil:
+    """FR_PUT_MANY: several values w stored, each as by FR_PUT."""
+    cdef uint32_t n = get_u32(cur)
+    cdef uint32_t i
+    cdef uint64_t oid
+    cdef vector[uint64_t] contains
+    cdef string payload
+    for i in range(n):
+        oid = get_u64(cur)
+        contains.clear()
+        get_ids(cur, contains)
+        get_bytes(cur, get_u64(cur), payload)
+        if cur.bad or payload.empty():
+            return
+        store_put(c, w, oid, payload, contains)
 
 
 cdef void store_put(Core *c, Worker *w, uint64_t oid, string &payload,

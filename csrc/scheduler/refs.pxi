@@ -19,18 +19,33 @@ cpdef list new_refs(ref_type, uint64_t first_id, uint32_t count, generation):
     cdef Py_ssize_t gen_at = slot_offset(ref_type, "_generation")
     cdef list refs = PyList_New(count)
     cdef uint32_t i
-    cdef object ref, object_id
     for i in range(count):
-        ref = ref_type.__new__(ref_type)
-        object_id = first_id + i
-        Py_INCREF(object_id)
-        (<PyObject **>(<char *><PyObject *>ref + id_at))[0] = <PyObject *>object_id
-        Py_INCREF(generation)
-        (<PyObject **>(<char *><PyObject *>ref + gen_at))[0] = <PyObject *>generation
-        PyObject_GC_UnTrack(<PyObject *>ref)
-        Py_INCREF(ref)
-        PyList_SET_ITEM(refs, i, ref)
+        put_ref(refs, i, ref_type, id_at, gen_at, first_id + i, generation)
     return refs
+
+
+cdef list refs_to(ref_type, list ids, generation):
+    """Refs of ref_type to ids (ints), already counted, as new_refs makes them."""
+    cdef Py_ssize_t id_at = slot_offset(ref_type, "_id")
+    cdef Py_ssize_t gen_at = slot_offset(ref_type, "_generation")
+    cdef Py_ssize_t n = len(ids)
+    cdef list refs = PyList_New(n)
+    cdef Py_ssize_t i
+    for i in range(n):
+        put_ref(refs, i, ref_type, id_at, gen_at, ids[i], generation)
+    return refs
+
+
+cdef inline void put_ref(list refs, Py_ssize_t i, ref_type, Py_ssize_t id_at,
+                         Py_ssize_t gen_at, object object_id, object generation) except *:
+    cdef object ref = ref_type.__new__(ref_type)
+    Py_INCREF(object_id)
+    (<PyObject **>(<char *><PyObject *>ref + id_at))[0] = <PyObject *>object_id
+    Py_INCREF(generation)
+    (<PyObject **>(<char *><PyObject *>ref + gen_at))[0] = <PyObject *>generation
+    PyObject_GC_UnTrack(<PyObject *>ref)
+    Py_INCREF(ref)
+    PyList_SET_ITEM(refs, i, ref)
 
 
 cdef Py_ssize_t slot_offset(cls, str name) except -1:
