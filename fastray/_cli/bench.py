@@ -309,6 +309,7 @@ MICROBENCHMARK_ROWS = (
     "single client get object containing 10k refs (/s)",
     "single client wait 1k refs (/s)",
     "streaming generator, each value got (/s)",
+    "placement group made, ready and removed (/s)",
 )
 
 
@@ -340,6 +341,11 @@ def microbenchmark_workloads(ray: Any, quick: bool) -> list[tuple[str, Callable[
     def stream_values() -> int:
         return sum(ray.get(ref) for ref in counting.remote(streamed))
 
+    def group_cycle() -> None:
+        group = ray.util.placement_group([{"CPU": 1}])
+        ray.get(group.ready())
+        ray.util.remove_placement_group(group)
+
     def tasks_and_get_batch() -> list:
         return ray.get([small_value.remote() for _ in range(1000)])
 
@@ -360,6 +366,7 @@ def microbenchmark_workloads(ray: Any, quick: bool) -> list[tuple[str, Callable[
         (lambda: ray.get(holder), 1),
         (wait_1k_refs, 1),
         (stream_values, streamed),
+        (group_cycle, 1),
     ]
     return [(row, action, per_call)
             for row, (action, per_call) in zip(MICROBENCHMARK_ROWS, actions, strict=True)]
