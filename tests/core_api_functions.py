@@ -155,3 +155,18 @@ class Accumulator:
 
     def get(self):
         return self.total
+
+
+@fastray.remote
+def notes_its_cancel(started_path, note_path):
+    """Runs until cancelled; then writes whether is_canceled() says so."""
+    import time
+    with open(started_path, "w"):
+        pass
+    try:
+        while True:
+            time.sleep(0.01)
+    except KeyboardInterrupt:
+        with open(note_path, "w") as note:
+            note.write(str(fastray.get_runtime_context().is_canceled()))
+        raise

@@ -10,7 +10,8 @@ import pytest
 import fastray
 from fastray import exceptions
 
-from core_api_functions import pid_once, pid_twice
+from core_api_functions import notes_its_cancel, pid_once, pid_twice
+from helpers import wait_for_file
 
 pytestmark = [pytest.mark.both_backends, pytest.mark.timeout(120)]
 
@@ -51,3 +52,15 @@ def test_the_readme_example_of_the_rest_of_ray_core_runs(capsys):
     code = section[section.index("```python") + len("```python"):section.index("```\n", 10)]
     exec(compile(code, "README.md", "exec"), {})
     assert capsys.readouterr().out.split() == ["[0,", "1,", "4,", "9]", "test"]
+
+
+def test_a_cancelled_task_sees_is_canceled(ray, tmp_path):
+    started, note = str(tmp_path / "started"), str(tmp_path / "note")
+    ref = notes_its_cancel.remote(started, note)
+    wait_for_file(started)
+    ray.cancel(ref)
+    with pytest.raises(exceptions.TaskCancelledError):
+        ray.get(ref, timeout=60)
+    wait_for_file(note)
+    with open(note) as text:
+        assert text.read() == "True"
