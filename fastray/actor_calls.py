@@ -13,6 +13,7 @@ from .actor import ActorClass, ActorHandle
 from .actor_options import ActorOptions
 from .actor_spec import ActorSettings
 from .exceptions import ActorAlreadyExistsError, FastrayError
+from .options import unavailable
 from .runtime_env import merged
 from .scheduling import ANYWHERE, placement_of
 from .serialization import deserialize, serialize
@@ -25,6 +26,10 @@ if TYPE_CHECKING:
 def create_actor(backend: SchedulerBackend, actor_class: ActorClass, args: tuple, kwargs: dict,
                  options: ActorOptions) -> ActorHandle:
     backend._check_running()
+    why = unavailable(options.num_gpus, options.custom_resources or {},
+                      f"actor {actor_class.name}")
+    if why:
+        raise ValueError(why)
     if options.num_cpus > backend.num_cpus:
         raise ValueError(f"actor {actor_class.name} asks for num_cpus="
                          f"{options.num_cpus:g} but the pool has {backend.num_cpus} CPUs; it "

@@ -24,7 +24,7 @@ from ._scheduler import new_refs
 from .call_extras import with_extras
 from .generators import start_stream, wait_with_generators
 from .object_ref import ObjectRef
-from .options import TaskOptions
+from .options import TaskOptions, unavailable
 from ._store import Mapping
 from .runtime_env import TaskEnv, merged
 from .scheduling import Placement, placement_of
@@ -258,8 +258,12 @@ class SchedulerBackend(Backend):
 
     def _submit_special(self, function: RemoteFunction, args: tuple, kwargs: dict,
                         options: TaskOptions) -> list[ObjectRef]:
-        """submit() of a task with scheduling options, max_calls or a
-        runtime_env, or that inherits a placement group or runtime_env."""
+        """submit() of a task with scheduling options, max_calls, a
+        runtime_env, GPUs or custom resources, or that inherits a placement
+        group or runtime_env."""
+        why = unavailable(options.num_gpus, options.custom_resources or {}, function.name)
+        if why:
+            raise ValueError(why)
         if options.placement is None:
             placement = Placement(self.placement_group, self.capture_children)
         else:

@@ -54,6 +54,9 @@ class TaskOptions:
     placement: tuple | None = None
     max_calls: int = 0
     runtime_env: dict | None = None
+    # Asked for, checked against the machine at .remote() (not at @remote).
+    num_gpus: float = 0.0
+    custom_resources: dict | None = None
     # num_cpus in thousandths, as the scheduler counts them (read per submit).
     cpu_milli: int = field(init=False, repr=False, compare=False)
     # Whether a submit needs more than the plain path (read per submit).
@@ -62,7 +65,8 @@ class TaskOptions:
     def __post_init__(self) -> None:
         object.__setattr__(self, "cpu_milli", round(self.num_cpus * 1000))
         object.__setattr__(self, "special", bool(
-            self.placement is not None or self.max_calls or self.runtime_env))
+            self.placement is not None or self.max_calls or self.runtime_env or self.num_gpus
+            or self.custom_resources))
 
     def updated(self, **options: Any) -> TaskOptions:
         """A copy with options applied; raises ValueError/TypeError for bad ones."""
@@ -81,9 +85,10 @@ class TaskOptions:
             if not isinstance(cpus, (int, float)) or isinstance(cpus, bool) or cpus < 0:
                 raise ValueError(f"num_cpus must be a number >= 0, got {cpus!r}")
             changes["num_cpus"] = float(cpus)
-        if options.get("num_gpus"):
-            raise ValueError("num_gpus > 0 cannot be satisfied: fastray schedules CPUs only")
-        _check_resources(options.get("resources"))
+        if "num_gpus" in options or "resources" in options:
+            changes["custom_resources"] = check_gpus_and_resources(
+                options.get("num_gpus"), options.get("resources"))
+            changes["num_gpus"] = float(options.get("num_gpus") or 0)
         for key, what in _UNSUPPORTED.items():
             if options.get(key):
                 raise NotImplementedError(f"{key}={options[key]!r}: the local runtime has no "
@@ -146,24 +151,47 @@ def _check_count(key: str, value: Any, least: int) -> int:
     return value
 
 
-def _check_resources(resources: Any) -> None:
-    """Custom resources are the GPU issue's; the node's own may be asked for."""
+def check_gpus_and_resources(num_gpus: Any, resources: Any) -> dict[str, float]:
+    """Checks what num_gpus and resources may hold; returns the custom
+    resources asked for (the node's own, which every task may have, left
+    out).  Whether the machine has them is checked when the task or actor
+    is made: declaring is not asking."""
+    if num_gpus is not None and (not isinstance(num_gpus, (int, float))
+                                 or isinstance(num_gpus, bool) or num_gpus < 0):
+        raise ValueError(f"num_gpus must be a number >= 0, got {num_gpus!r}")
     if not resources:
-        return
+        return {}
     if not isinstance(resources, dict):
         raise TypeError(f"resources must be a dict, got {type(resources).__name__}")
+    custom = {}
     for key, amount in resources.items():
+        if not isinstance(key, str):
+            raise TypeError(f"resource names must be str, got {key!r}")
         if key in ("CPU", "GPU"):
             raise ValueError(f'use num_cpus/num_gpus, not resources={{"{key}": ...}}')
+        if not isinstance(amount, (int, float)) or isinstance(amount, bool) or amount < 0:
+            raise ValueError(f"resource {key!r} takes an amount >= 0, got {amount!r}")
         if key.startswith("node:") and key not in NODE_RESOURCES:
             raise ValueError(f"resource {key!r} cannot be satisfied: this runtime's node is "
                              f"{NODE_RESOURCES[0]!r}")
-        if key not in NODE_RESOURCES:
-            raise ValueError(f"custom resources {resources!r} cannot be satisfied: fastray "
-                             "schedules CPUs only")
-        if not isinstance(amount, (int, float)) or isinstance(amount, bool) or not (
-                0 <= amount <= 1):
-            raise ValueError(f"resource {key!r} takes an amount from 0 to 1, got {amount!r}")
+        if key in NODE_RESOURCES:
+            if amount > 1:
+                raise ValueError(f"resource {key!r} takes an amount from 0 to 1, got {amount!r}")
+        elif amount:
+            custom[key] = float(amount)
+    return custom
+
+
+def unavailable(num_gpus: float, custom: dict[str, float], what: str) -> str:
+    """Why a task or actor asking for GPUs or custom resources can never run
+    on the local runtime (which schedules CPUs only), or ""."""
+    if num_gpus:
+        return (f"{what} asks for num_gpus={num_gpus:g}, and the runtime has no GPUs: it "
+                "could never run")
+    if custom:
+        return (f"{what} asks for custom resources {custom!r}, which the runtime does not "
+                "have: it could never run")
+    return ""
 
 
 def _retry_spec(value: Any) -> bool | tuple[type[BaseException], ...]:

@@ -117,8 +117,15 @@ def test_bad_calls_fail_at_the_call_site(ray):
         Counter.options(num_cpus=64).remote()
     with pytest.raises(TypeError, match="serialize"):
         Counter.remote(threading.Lock())
-    with pytest.raises(NotImplementedError, match="num_gpus"):
-        Counter.options(num_gpus=1)
+    # Declaring is not asking: the options are taken; making the actor
+    # asks the machine, which has no GPU.
+    wants_gpu = Counter.options(num_gpus=1)
+    with pytest.raises(ValueError, match="num_gpus"):
+        wants_gpu.remote()
+    with pytest.raises(ValueError, match="custom resources"):
+        Counter.options(resources={"accelerator": 1}).remote()
+    with pytest.raises(NotImplementedError, match="accelerator_type"):
+        Counter.options(accelerator_type="A100")
     assert ray.get(counter.incr.remote()) == 1
 
 

@@ -64,3 +64,21 @@ def test_a_cancelled_task_sees_is_canceled(ray, tmp_path):
     wait_for_file(note)
     with open(note) as text:
         assert text.read() == "True"
+
+
+def test_declaring_gpus_is_not_asking_for_them(ray, request):
+    @ray.remote(num_gpus=1)
+    def never_called():
+        return 1
+
+    @ray.remote(resources={"accelerator": 1})
+    def never_called_either():
+        return 1
+
+    if request.node.callspec.params["ray"] == "local":
+        with pytest.raises(ValueError, match="num_gpus"):
+            never_called.remote()
+        with pytest.raises(ValueError, match="custom resources"):
+            never_called_either.remote()
+    with pytest.raises(ValueError):
+        never_called.options(num_gpus=-1)
