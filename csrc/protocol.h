@@ -171,6 +171,7 @@ enum {
     FR_PAYLOAD_UNSCHEDULABLE = 8,  /* utf-8 text: the task can never run here */
     FR_PAYLOAD_ACTOR_UNSCHEDULABLE = 9,  /* utf-8 text: the actor can never start here */
     FR_PAYLOAD_GROUP_REMOVED = 10,  /* utf-8 text: its placement group was removed */
+    FR_PAYLOAD_INTERRUPTED = 11,  /* utf-8 text: cancelled while it ran (interrupted) */
 };
 
 #endif

@@ -69,3 +69,4 @@ cdef extern from "protocol.h" nogil:
         FR_PAYLOAD_UNSCHEDULABLE
         FR_PAYLOAD_ACTOR_UNSCHEDULABLE
         FR_PAYLOAD_GROUP_REMOVED
+        FR_PAYLOAD_INTERRUPTED

@@ -488,6 +488,10 @@ class AsyncActorBackend(ActorBackend):
                         value = await value
                 status, results = wire.STATUS_OK, self.results_of(value, num_returns, name,
                                                                   created)
+                if _cancel_signal.requested(task_id):
+                    # Cancelled while it ran, though the coroutine caught the
+                    # CancelledError: as Ray, the call counts as interrupted.
+                    status, results = wire.STATUS_INTERRUPTED, []
             except asyncio.CancelledError:
                 status, results = wire.STATUS_INTERRUPTED, []
             except BaseException as exc:

@@ -256,8 +256,9 @@ def translate(ray: Any, error: BaseException) -> BaseException:
     if isinstance(error, errors.RayTaskError):
         cause = getattr(error, "cause", None)
         if isinstance(cause, errors.TaskCancelledError):
-            # A task cancelled while it ran (a generator's next value).
-            return exceptions.TaskCancelledError(str(cause))
+            # Cancelled while it ran: fastray's own TaskCancelledError as the
+            # cause, so the error is both, as Ray's is.
+            cause = exceptions.TaskCancelledError(str(cause))
         return exceptions.TaskError(
             getattr(error, "function_name", "task"), getattr(error, "traceback_str", str(error)),
             cause if isinstance(cause, BaseException) else None,

@@ -27,10 +27,8 @@ from . import pickler, wire
 from ._store import BlobView, Mapping
 from .object_ref import collecting_refs
 from .exceptions import (ActorDiedError, ActorUnavailableError, ActorUnschedulableError,
-                         ObjectLostError,
-                         ObjectStoreFullError, TaskCancelledError, TaskPlacementGroupRemoved,
-                         TaskUnschedulableError,
-                         WorkerCrashedError)
+                         ObjectLostError, ObjectStoreFullError, TaskCancelledError, TaskError,
+                         TaskPlacementGroupRemoved, TaskUnschedulableError, WorkerCrashedError)
 from .task_errors import received_error, sent_error
 
 # Ray inlines task arguments and results up to 100 KiB; above that they go
@@ -240,6 +238,10 @@ def error_of(payload: bytes | memoryview) -> BaseException:
     text = bytes(payload[1:]).decode("utf-8", "replace")
     if kind == wire.PAYLOAD_CANCELLED:
         return TaskCancelledError(text)
+    if kind == wire.PAYLOAD_INTERRUPTED:
+        # As Ray: cancelled while it ran, the task "raised" the cancel, so the
+        # error is a RayTaskError too (RayTaskError(TaskCancelledError)).
+        return TaskError("task", text, TaskCancelledError(text)).as_instanceof_cause()
     if kind == wire.PAYLOAD_LOST:
         return ObjectLostError(text)
     if kind == wire.PAYLOAD_STORE_FULL:

@@ -170,3 +170,16 @@ def notes_its_cancel(started_path, note_path):
         with open(note_path, "w") as note:
             note.write(str(fastray.get_runtime_context().is_canceled()))
         raise
+
+
+@fastray.remote
+class Sleeper:
+    async def sleep_through_cancel(self, started_path):
+        """Swallows the CancelledError that a cancel raises in it."""
+        import asyncio
+        with open(started_path, "w"):
+            pass
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            return "swallowed"

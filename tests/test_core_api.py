@@ -10,7 +10,7 @@ import pytest
 import fastray
 from fastray import exceptions
 
-from core_api_functions import notes_its_cancel, pid_once, pid_twice
+from core_api_functions import Sleeper, notes_its_cancel, pid_once, pid_twice
 from helpers import wait_for_file
 
 pytestmark = [pytest.mark.both_backends, pytest.mark.timeout(120)]
@@ -59,8 +59,10 @@ def test_a_cancelled_task_sees_is_canceled(ray, tmp_path):
     ref = notes_its_cancel.remote(started, note)
     wait_for_file(started)
     ray.cancel(ref)
-    with pytest.raises(exceptions.TaskCancelledError):
+    # As Ray: cancelled while it ran, the error is a RayTaskError too.
+    with pytest.raises(exceptions.TaskCancelledError) as raised:
         ray.get(ref, timeout=60)
+    assert isinstance(raised.value, exceptions.RayTaskError)
     wait_for_file(note)
     with open(note) as text:
         assert text.read() == "True"
@@ -82,3 +84,14 @@ def test_declaring_gpus_is_not_asking_for_them(ray, request):
             never_called_either.remote()
     with pytest.raises(ValueError):
         never_called.options(num_gpus=-1)
+
+
+def test_a_cancelled_async_call_is_a_task_error_even_if_it_caught_the_cancel(ray, tmp_path):
+    started = str(tmp_path / "started")
+    sleeper = Sleeper.remote()
+    ref = sleeper.sleep_through_cancel.remote(started)
+    wait_for_file(started)
+    ray.cancel(ref)
+    with pytest.raises(exceptions.TaskCancelledError) as raised:
+        ray.get(ref, timeout=60)
+    assert isinstance(raised.value, exceptions.RayTaskError)

@@ -322,7 +322,9 @@ cdef void on_actor_result(Core *c, Worker *w, fr_header *h, Cursor *cur) noexcep
         a.ending_cause = string(b"it exited intentionally (exit_actor() or "
                                 b"__ray_terminate__)")
         fail_task(c, t, died_payload(a, a.ending_cause))
-    elif t.cancelled or h.b == FR_STATUS_INTERRUPTED:
+    elif h.b == FR_STATUS_INTERRUPTED:
+        fail_task_text(c, t, FR_PAYLOAD_INTERRUPTED, "the actor call was cancelled while it ran")
+    elif t.cancelled:
         fail_task_text(c, t, FR_PAYLOAD_CANCELLED, "the actor call was cancelled")
     elif h.b == FR_STATUS_RETRYABLE_ERROR and t.retries_left != 0:
         if t.retries_left > 0:

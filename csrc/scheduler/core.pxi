@@ -81,7 +81,8 @@ cdef void maybe_free(Core *c, Obj *o) noexcept nogil:
     if o.blob:
         drop_blob(c, o)
     elif (o.state == FR_OBJ_FAILED and not o.retrieved
-          and <uint8_t>o.payload[0] != FR_PAYLOAD_CANCELLED):
+          and <uint8_t>o.payload[0] != FR_PAYLOAD_CANCELLED
+          and <uint8_t>o.payload[0] != FR_PAYLOAD_INTERRUPTED):
         # Like Ray, an error nobody looked at is reported when it goes.
         c.unhandled.push_back(o.payload)
     contained.swap(o.contains)
@@ -333,7 +334,7 @@ cdef void release_task(Core *c, Task *t) noexcept nogil:
 
 
 cdef int outcome_of(uint8_t payload_kind) noexcept nogil:
-    if payload_kind == FR_PAYLOAD_CANCELLED:
+    if payload_kind == FR_PAYLOAD_CANCELLED or payload_kind == FR_PAYLOAD_INTERRUPTED:
         return TASK_CANCELLED
     if payload_kind == FR_PAYLOAD_CRASHED:
         return TASK_CRASHED

@@ -76,7 +76,7 @@ cdef void on_result(Core *c, Worker *w, fr_header *h, Cursor *cur) noexcept nogi
     elif not w.suspended.empty():
         resume_suspended(c, w)
     if h.b == FR_STATUS_INTERRUPTED:
-        fail_task_text(c, t, FR_PAYLOAD_CANCELLED, "the task was cancelled while it ran")
+        fail_task_text(c, t, FR_PAYLOAD_INTERRUPTED, "the task was cancelled while it ran")
     elif h.b == FR_STATUS_RETRYABLE_ERROR and t.retries_left != 0 and not t.cancelled:
         if t.retries_left > 0:
             t.retries_left -= 1
