@@ -13,7 +13,7 @@ from .actor import ActorClass, ActorHandle
 from .actor_options import ActorOptions
 from .actor_spec import ActorSettings
 from .exceptions import ActorAlreadyExistsError, FastrayError
-from .options import unavailable
+from .options import elsewhere, unavailable
 from .runtime_env import merged
 from .scheduling import ANYWHERE, placement_of
 from .serialization import deserialize, serialize
@@ -38,10 +38,11 @@ def create_actor(backend: SchedulerBackend, actor_class: ActorClass, args: tuple
     meta = actor_class.meta(options, namespace)
     placement = ANYWHERE if options.placement is None else placement_of(
         options.placement, options.num_cpus, f"actor {actor_class.name}")
-    if placement.node_id and placement.node_id != backend.node_id:
+    other_node = elsewhere(options.custom_resources)
+    if (placement.node_id and placement.node_id != backend.node_id) or other_node:
         meta = replace(meta, unschedulable=(
-            f"actor {actor_class.name} has a hard affinity to node {placement.node_id}, "
-            f"which is not this runtime's node ({backend.node_id}): it can never start"))
+            f"actor {actor_class.name} asks for another node "
+            f"({other_node or placement.node_id}) than this runtime's one: it can never start"))
         return ActorHandle(backend._next_ids(1), meta, counted=False)
     settings = ActorSettings(meta, options.concurrency(actor_class.is_async),
                              options.concurrency_groups, placement.group, placement.capture,

@@ -24,7 +24,7 @@ from ._scheduler import new_refs
 from .call_extras import with_extras
 from .generators import start_stream, wait_with_generators
 from .object_ref import ObjectRef
-from .options import TaskOptions, unavailable
+from .options import NODE_RESOURCES, TaskOptions, elsewhere, unavailable
 from ._store import Mapping
 from .runtime_env import TaskEnv, merged
 from .scheduling import Placement, placement_of
@@ -272,6 +272,11 @@ class SchedulerBackend(Backend):
             return self.failed_refs(options.num_returns or 1, wire.PAYLOAD_UNSCHEDULABLE, (
                 f"{function.name} has a hard affinity to node {placement.node_id}, which is "
                 f"not this runtime's node ({self.node_id}): it can never run"))
+        other_node = elsewhere(options.custom_resources)
+        if other_node:
+            return self.failed_refs(options.num_returns or 1, wire.PAYLOAD_UNSCHEDULABLE, (
+                f"{function.name} asks for the resource {other_node!r} of another node; this "
+                f"runtime's one node is {NODE_RESOURCES[0]!r}: it can never run"))
         if placement.group is not None:
             kwargs = with_extras(kwargs, placement_group=placement.group,
                                  capture_children=placement.capture)

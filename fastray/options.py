@@ -172,9 +172,8 @@ def check_gpus_and_resources(num_gpus: Any, resources: Any) -> dict[str, float]:
         if not isinstance(amount, (int, float)) or isinstance(amount, bool) or amount < 0:
             raise ValueError(f"resource {key!r} takes an amount >= 0, got {amount!r}")
         if key.startswith("node:") and key not in NODE_RESOURCES:
-            raise ValueError(f"resource {key!r} cannot be satisfied: this runtime's node is "
-                             f"{NODE_RESOURCES[0]!r}")
-        if key in NODE_RESOURCES:
+            custom[key] = float(amount)  # another node's: see unavailable()
+        elif key in NODE_RESOURCES:
             if amount > 1:
                 raise ValueError(f"resource {key!r} takes an amount from 0 to 1, got {amount!r}")
         elif amount:
@@ -185,6 +184,7 @@ def check_gpus_and_resources(num_gpus: Any, resources: Any) -> dict[str, float]:
 def unavailable(num_gpus: float, custom: dict[str, float], what: str) -> str:
     """Why a task or actor asking for GPUs or custom resources can never run
     on the local runtime (which schedules CPUs only), or ""."""
+    custom = {k: v for k, v in custom.items() if not k.startswith("node:")}
     if num_gpus:
         return (f"{what} asks for num_gpus={num_gpus:g}, and the runtime has no GPUs: it "
                 "could never run")
@@ -192,6 +192,12 @@ def unavailable(num_gpus: float, custom: dict[str, float], what: str) -> str:
         return (f"{what} asks for custom resources {custom!r}, which the runtime does not "
                 "have: it could never run")
     return ""
+
+
+def elsewhere(custom: dict[str, float] | None) -> str:
+    """The resource of another node a task or actor asks for, if any: like a
+    hard affinity to that node, it can never run here (TaskUnschedulableError)."""
+    return next((key for key in custom or {} if key.startswith("node:")), "")
 
 
 def _retry_spec(value: Any) -> bool | tuple[type[BaseException], ...]:

@@ -23,6 +23,7 @@ import signal
 import struct
 import sys
 import time
+import types
 from typing import TYPE_CHECKING, Any, Callable, TextIO
 
 import cloudpickle
@@ -480,14 +481,26 @@ class WorkerBackend(SchedulerBackend):
                 ValueStream(self, *extras.stream).run(_values(function, args, kwargs), name)
                 return None
             if extras.dynamic:
-                return DynamicObjectRefGenerator([self.put(v)
-                                                  for v in function(*args, **kwargs)])
+                return DynamicObjectRefGenerator(self.put_each(function(*args, **kwargs), name))
             return function(*args, **kwargs)
         finally:
             self.placement_group, self.capture_children = below
             if extras.max_calls:
                 self._calls_counted[name] += 1
                 self._retiring = self._calls_counted[name] >= extras.max_calls
+
+    def put_each(self, values: Any, name: str) -> list[ObjectRef]:
+        """Refs to what values yields, put one by one; an exception it raises
+        is put last, as an error (num_returns="dynamic", as Ray)."""
+        refs = []
+        try:
+            for value in values:
+                refs.append(self.put(value))
+        except Exception as exc:
+            object_id = self._next_ids(1)
+            self._put(object_id, serialize_error(exc, name), [])
+            refs.append(ObjectRef(object_id, adopt=True))
+        return refs
 
     def enter_runtime_env(self, env: TaskEnv) -> None:
         """Sets up env in this process before its first task of it (the
@@ -505,18 +518,26 @@ class WorkerBackend(SchedulerBackend):
 
     def results_of(self, value: Any, num_returns: int, name: str, created: list[int]
                    ) -> list[tuple[bytes, list[int]]]:
-        """A returned value as result payloads; blobs made are added to created."""
-        if num_returns == 1:
+        """A returned value as result payloads; blobs made are added to created.
+        A generator's values are its returns, as it yields them; if it
+        raises first, the returns it did not reach hold the error (Ray's rule)."""
+        if num_returns == 1 and type(value) is not types.GeneratorType:
             payload, contained, blobs = serialize(value, self)
             created += blobs
             return [(payload, contained)]
-        outputs = _split_returns(value, num_returns, name)
+        error = None
+        if type(value) is types.GeneratorType:
+            outputs, error = _yielded(value, num_returns, name)
+        else:
+            outputs = _split_returns(value, num_returns, name)
         del value
         results = []
         for output in outputs:
             payload, contained, blobs = serialize(output, self)
             created += blobs
             results.append((payload, contained))
+        if error is not None:
+            results += [(serialize_error(error, name), [])] * (num_returns - len(outputs))
         return results
 
     def failure_of(self, error: BaseException, retry_exceptions: Any, name: str,
@@ -543,6 +564,31 @@ def arguments(dep_payloads: list[Fetched], args_payload: Fetched) -> tuple[list,
     """A task's arguments, with its dependencies' values filled in."""
     deps = [deserialize(p) for p in dep_payloads]
     return decode_args(args_payload, deps)
+
+
+def _yielded(values: Any, num_returns: int, name: str) -> tuple[list[Any], Exception | None]:
+    """A generator task's num_returns values, and the exception it raised
+    before it yielded them all (None if it did not).  One that yields more,
+    or raises after its last return, has that reported, not raised, as Ray
+    does (its returns exist already)."""
+    taken: list[Any] = []
+    try:
+        for value in values:
+            if len(taken) == num_returns:
+                print(f"task {name} yielded more than num_returns={num_returns} values; "
+                      "the rest are dropped", file=sys.stderr)
+                values.close()
+                break
+            taken.append(value)
+    except Exception as exc:
+        if len(taken) < num_returns:
+            return taken, exc
+        print(f"Unhandled error: task {name} raised {exc!r} after its {num_returns} returns "
+              "were made", file=sys.stderr)
+    if len(taken) < num_returns:
+        raise ValueError(f"task {name} has num_returns={num_returns} but yielded "
+                         f"{len(taken)} values")
+    return taken, None
 
 
 def _split_returns(value: Any, num_returns: int, name: str) -> list[Any]:

@@ -108,3 +108,13 @@ def test_nodes_lists_this_node_with_rays_keys(ray):
     assert node["NodeID"] == ray.get_runtime_context().get_node_id()
     assert {"NodeID", "Alive", "NodeManagerAddress", "Resources", "Labels"} <= set(node)
     assert node["Resources"]["CPU"] == ray.cluster_resources()["CPU"]
+
+
+def test_another_nodes_resource_can_never_be_had(ray, request):
+    ref = node_of_task.options(resources={"node:10.0.0.9": 0.1}).remote()
+    if request.node.callspec.params["ray"] == "local":
+        with pytest.raises(TaskUnschedulableError, match="node:10.0.0.9"):
+            ray.get(ref, timeout=60)
+    else:  # Ray leaves it pending: that node may join the cluster later
+        assert ray.wait([ref], timeout=0.5)[0] == []
+        ray.cancel(ref)

@@ -72,8 +72,6 @@ def test_unsupported_scheduling_is_refused_clearly(ray):
         node_of_task.options(scheduling_strategy="NEAREST").remote()
     with pytest.raises(NotImplementedError, match="label"):
         node_of_task.options(label_selector={"a": "b"})
-    with pytest.raises(ValueError, match="node"):
-        node_of_task.options(resources={"node:10.0.0.9": 0.1})
     with pytest.raises(ValueError, match="memory"):
         node_of_task.options(memory=-1)
 
