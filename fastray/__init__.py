@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 # Submodules Ray programs reach as attributes (ray.util.ActorPool, ray.actor.exit_actor,
 # ray.cloudpickle.dumps).
-_SUBMODULES = frozenset({"actor", "cloudpickle", "dag", "experimental", "util"})
+_SUBMODULES = frozenset({"_private", "actor", "cloudpickle", "dag", "experimental", "util"})
 
 
 def __getattr__(name: str) -> Any:

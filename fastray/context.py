@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -107,6 +108,33 @@ def make_ray_context(backend: Any, version: str,
         _runtime=backend, _shutdown=shutdown, backend="ray")
 
 
+def _deprecated(instead: str) -> None:
+    warnings.warn(f"this property is deprecated, as in Ray; use {instead} instead",
+                  DeprecationWarning, stacklevel=3)
+
+
+class HexId:
+    """An id as Ray's ID objects show it: hex(), binary(), equal by value."""
+
+    def __init__(self, hex_text: str) -> None:
+        self._hex = hex_text
+
+    def hex(self) -> str:
+        return self._hex
+
+    def binary(self) -> bytes:
+        return bytes.fromhex(self._hex)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, HexId) and other._hex == self._hex
+
+    def __hash__(self) -> int:
+        return hash(self._hex)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._hex})"
+
+
 class RuntimeContext:
     """Ray's runtime context: who is running this code."""
 
@@ -161,6 +189,31 @@ class RuntimeContext:
     @property
     def pid(self) -> int:
         return os.getpid()
+
+    # Ray's older properties, deprecated as in Ray: ids with hex(), as Ray's
+    # ID objects.
+
+    @property
+    def node_id(self) -> HexId:
+        _deprecated("get_node_id()")
+        return HexId(self._node_id)
+
+    @property
+    def job_id(self) -> HexId:
+        _deprecated("get_job_id()")
+        return HexId(self.get_job_id())
+
+    @property
+    def task_id(self) -> HexId | None:
+        _deprecated("get_task_id()")
+        task_id = self.get_task_id()
+        return None if task_id is None else HexId(task_id)
+
+    @property
+    def actor_id(self) -> HexId | None:
+        _deprecated("get_actor_id()")
+        actor_id = self.get_actor_id()
+        return None if actor_id is None else HexId(actor_id)
 
     def get(self) -> dict[str, Any]:
         info: dict[str, Any] = {"job_id": self.get_job_id(), "node_id": self._node_id,

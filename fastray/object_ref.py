@@ -36,6 +36,28 @@ def note_contained(object_id: int) -> None:
         ids.append(object_id)
 
 
+# Refs pickled outside fastray's own serialization (pickle.dumps, cloudpickle
+# to a file): their objects are pinned, as in Ray, since nobody can know when
+# the pickle is read back; free() lets go of them.  id -> pins taken here.
+_pinned_out_of_band: dict[int, int] = {}
+
+
+def pin_out_of_band(ref: ObjectRef) -> None:
+    backend = state.backend
+    if backend is not None and ref._generation == state.generation:
+        backend.incref(ref._id)
+        _pinned_out_of_band[ref._id] = _pinned_out_of_band.get(ref._id, 0) + 1
+
+
+def unpin_out_of_band(ref: ObjectRef) -> None:
+    """Lets go of the pins out-of-band pickling took on ref's object."""
+    backend = state.backend
+    pins = _pinned_out_of_band.pop(ref._id, 0)
+    if backend is not None and ref._generation == state.generation:
+        for _ in range(pins):
+            backend.decref(ref._id)
+
+
 class RaysToo(type):
     """On the Ray backend refs, generators and placement groups are Ray's
     own: isinstance against a class with this metaclass accepts Ray's class
@@ -102,6 +124,8 @@ class ObjectRef(metaclass=RaysToo):
         ids = getattr(_collector, "ids", None)
         if ids is not None:
             ids.append(self._id)
+        else:
+            pin_out_of_band(self)
         return (ObjectRef, (self._id,))
 
     def future(self) -> concurrent.futures.Future[Any]:

@@ -32,6 +32,21 @@ ACCEPTED = ("config", "excludes")
 _REMOTE = ("://",)
 
 
+class RuntimeEnv(dict):
+    """Ray's typed runtime_env (``ray.runtime_env.RuntimeEnv``): a dict of
+    the keys given."""
+
+    def __init__(self, *, py_modules: Any = None, working_dir: Any = None, pip: Any = None,
+                 conda: Any = None, container: Any = None, env_vars: Any = None,
+                 worker_process_setup_hook: Any = None, config: Any = None,
+                 **other: Any) -> None:
+        given = dict(py_modules=py_modules, working_dir=working_dir, pip=pip, conda=conda,
+                     container=container, env_vars=env_vars,
+                     worker_process_setup_hook=worker_process_setup_hook, config=config,
+                     **other)
+        super().__init__({key: value for key, value in given.items() if value is not None})
+
+
 @dataclass(frozen=True)
 class TaskEnv:
     """A checked runtime_env, merged with its parent's, and its id (the

@@ -88,10 +88,13 @@ def placement_of(options: tuple, num_cpus: float, what: str) -> Placement:
     if isinstance(strategy, PlacementGroupSchedulingStrategy):
         return _in_group(strategy, num_cpus, what)
     if isinstance(strategy, NodeAffinitySchedulingStrategy):
-        if not isinstance(strategy.node_id, str) or not strategy.node_id:
+        node_id = strategy.node_id
+        if not isinstance(node_id, str) and callable(getattr(node_id, "hex", None)):
+            node_id = node_id.hex()  # an id object (runtime context's node_id)
+        if not isinstance(node_id, str) or not node_id:
             raise ValueError(f"{what}: NodeAffinitySchedulingStrategy needs a node id (a hex "
                              f"str), got {strategy.node_id!r}")
-        return ANYWHERE if strategy.soft else Placement(node_id=strategy.node_id)
+        return ANYWHERE if strategy.soft else Placement(node_id=node_id)
     if isinstance(strategy, NodeLabelSchedulingStrategy):
         raise NotImplementedError(f"{what}: NodeLabelSchedulingStrategy: the local runtime's "
                                   "node has no labels; use the Ray backend "

@@ -183,3 +183,10 @@ class Sleeper:
             await asyncio.sleep(60)
         except asyncio.CancelledError:
             return "swallowed"
+
+
+@fastray.remote
+def two_then_fails():
+    for i in range(2):
+        yield i
+    raise KeyError("after two")

@@ -10,7 +10,8 @@ import pytest
 import fastray
 from fastray import exceptions
 
-from core_api_functions import Sleeper, notes_its_cancel, pid_once, pid_twice
+from core_api_functions import (Sleeper, env_var, notes_its_cancel, pid_once, pid_twice,
+                                two_then_fails)
 from helpers import wait_for_file
 
 pytestmark = [pytest.mark.both_backends, pytest.mark.timeout(120)]
@@ -95,3 +96,31 @@ def test_a_cancelled_async_call_is_a_task_error_even_if_it_caught_the_cancel(ray
     with pytest.raises(exceptions.TaskCancelledError) as raised:
         ray.get(ref, timeout=60)
     assert isinstance(raised.value, exceptions.RayTaskError)
+
+
+def test_fixed_and_dynamic_returns_of_a_failing_generator(ray):
+    refs = two_then_fails.options(num_returns=4).remote()
+    assert ray.get(refs[:2], timeout=60) == [0, 1]
+    for ref in refs[2:]:
+        with pytest.raises(KeyError, match="after two"):
+            ray.get(ref, timeout=60)
+    with pytest.warns(DeprecationWarning):
+        dynamic = two_then_fails.options(num_returns="dynamic").remote()
+    first, second, error = ray.get(dynamic, timeout=60)
+    assert ray.get([first, second], timeout=60) == [0, 1]
+    with pytest.raises(KeyError, match="after two"):
+        ray.get(error, timeout=60)
+
+
+def test_older_runtime_context_properties_and_typed_runtime_env(ray):
+    from fastray.runtime_env import RuntimeEnv
+    from fastray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+    context = ray.get_runtime_context()
+    with pytest.warns(DeprecationWarning):
+        node_id = context.node_id
+    assert node_id.hex() == context.get_node_id()
+    here = NodeAffinitySchedulingStrategy(node_id=node_id, soft=False)
+    assert ray.get(env_var.options(scheduling_strategy=here,
+                                   runtime_env=RuntimeEnv(env_vars={"FR_T": "typed"})
+                                   ).remote("FR_T"), timeout=60) == "typed"
+    assert RuntimeEnv(env_vars={"A": "1"}) == {"env_vars": {"A": "1"}}
