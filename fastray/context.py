@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from . import state
+from .hex_id import HexId
 
 
 @dataclass
@@ -111,28 +112,6 @@ def make_ray_context(backend: Any, version: str,
 def _deprecated(instead: str) -> None:
     warnings.warn(f"this property is deprecated, as in Ray; use {instead} instead",
                   DeprecationWarning, stacklevel=3)
-
-
-class HexId:
-    """An id as Ray's ID objects show it: hex(), binary(), equal by value."""
-
-    def __init__(self, hex_text: str) -> None:
-        self._hex = hex_text
-
-    def hex(self) -> str:
-        return self._hex
-
-    def binary(self) -> bytes:
-        return bytes.fromhex(self._hex)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, HexId) and other._hex == self._hex
-
-    def __hash__(self) -> int:
-        return hash(self._hex)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._hex})"
 
 
 class RuntimeContext:

@@ -38,21 +38,23 @@ def note_contained(object_id: int) -> None:
 
 # Refs pickled outside fastray's own serialization (pickle.dumps, cloudpickle
 # to a file): their objects are pinned, as in Ray, since nobody can know when
-# the pickle is read back; free() lets go of them.  id -> pins taken here.
-_pinned_out_of_band: dict[int, int] = {}
+# the pickle is read back; free() lets go of them.  (runtime generation, id)
+# -> pins taken here.
+_pinned_out_of_band: dict[tuple[int, int], int] = {}
 
 
 def pin_out_of_band(ref: ObjectRef) -> None:
     backend = state.backend
     if backend is not None and ref._generation == state.generation:
         backend.incref(ref._id)
-        _pinned_out_of_band[ref._id] = _pinned_out_of_band.get(ref._id, 0) + 1
+        key = (ref._generation, ref._id)
+        _pinned_out_of_band[key] = _pinned_out_of_band.get(key, 0) + 1
 
 
 def unpin_out_of_band(ref: ObjectRef) -> None:
     """Lets go of the pins out-of-band pickling took on ref's object."""
     backend = state.backend
-    pins = _pinned_out_of_band.pop(ref._id, 0)
+    pins = _pinned_out_of_band.pop((ref._generation, ref._id), 0)
     if backend is not None and ref._generation == state.generation:
         for _ in range(pins):
             backend.decref(ref._id)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import warnings
 
 from . import state
+from .hex_id import HexId
 from .object_ref import ObjectRef, RaysToo
 
 STRATEGIES = ("PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD")
@@ -15,26 +16,12 @@ _RESERVED = "CPU"
 _NOT_RESERVED = ("memory", "object_store_memory")
 
 
-class PlacementGroupID:
-    """A group's id, with Ray's ``hex()``."""
+class PlacementGroupID(HexId):
+    """A group's id (its value is the scheduler's pool of its CPUs)."""
 
     def __init__(self, value: int) -> None:
+        super().__init__(f"{value:032x}")
         self.value = value
-
-    def hex(self) -> str:
-        return f"{self.value:032x}"
-
-    def binary(self) -> bytes:
-        return self.value.to_bytes(16, "big")
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, PlacementGroupID) and other.value == self.value
-
-    def __hash__(self) -> int:
-        return hash(self.value)
-
-    def __repr__(self) -> str:
-        return f"PlacementGroupID({self.hex()})"
 
 
 class PlacementGroup(metaclass=RaysToo):

@@ -157,11 +157,11 @@ class RayBackend(Backend):
         remote = self._functions.get(actor_class.class_id)
         if remote is None:
             remote = self._functions[actor_class.class_id] = self.ray.remote(actor_class.cls)
-        with translated_errors(self.ray):
-            given = dict(options.given)
+        given = dict(options.given)
         if "scheduling_strategy" in given:
             given["scheduling_strategy"] = self._their_strategy(given["scheduling_strategy"])
-        return remote.options(**given).remote(*args, **kwargs)
+        with translated_errors(self.ray):
+            return remote.options(**given).remote(*args, **kwargs)
 
     def call_actor(self, handle: ActorHandle, method: str, fn_id: int, args: tuple,
                    kwargs: dict, options: TaskOptions, retry_exceptions: Any) -> list[Any]:
@@ -251,6 +251,17 @@ class translated_errors:
             raise translated from error
 
 
+# Ray's errors that fastray has under the same name, the more specific
+# before the classes they derive from.
+_SAME_NAMES = (
+    "GetTimeoutError", "ActorDiedError", "ActorUnavailableError", "ActorAlreadyExistsError",
+    "RayActorError", "PendingCallsLimitExceeded", "TaskCancelledError", "OwnerDiedError",
+    "ObjectReconstructionFailedError", "OutOfMemoryError", "TaskUnschedulableError",
+    "ActorUnschedulableError", "RaySystemError", "TaskPlacementGroupRemoved",
+    "ActorPlacementGroupRemoved", "RuntimeEnvSetupError", "WorkerCrashedError",
+    "ObjectStoreFullError", "ObjectLostError")
+
+
 def translate(ray: Any, error: BaseException) -> BaseException:
     errors = ray.exceptions
     if isinstance(error, errors.RayTaskError):
@@ -263,30 +274,9 @@ def translate(ray: Any, error: BaseException) -> BaseException:
             getattr(error, "function_name", "task"), getattr(error, "traceback_str", str(error)),
             cause if isinstance(cause, BaseException) else None,
             getattr(error, "pid", None)).as_instanceof_cause()
-    for theirs, ours in ((errors.GetTimeoutError, exceptions.GetTimeoutError),
-                         (errors.ActorDiedError, exceptions.ActorDiedError),
-                         (errors.ActorUnavailableError, exceptions.ActorUnavailableError),
-                         (errors.ActorAlreadyExistsError, exceptions.ActorAlreadyExistsError),
-                         (errors.RayActorError, exceptions.RayActorError),
-                         (errors.PendingCallsLimitExceeded,
-                          exceptions.PendingCallsLimitExceeded),
-                         (errors.TaskCancelledError, exceptions.TaskCancelledError),
-                         (errors.OwnerDiedError, exceptions.OwnerDiedError),
-                         (errors.ObjectReconstructionFailedError,
-                          exceptions.ObjectReconstructionFailedError),
-                         (errors.OutOfMemoryError, exceptions.OutOfMemoryError),
-                         (errors.TaskUnschedulableError, exceptions.TaskUnschedulableError),
-                         (errors.ActorUnschedulableError, exceptions.ActorUnschedulableError),
-                         (errors.RaySystemError, exceptions.RaySystemError),
-                         (errors.TaskPlacementGroupRemoved,
-                          exceptions.TaskPlacementGroupRemoved),
-                         (errors.ActorPlacementGroupRemoved,
-                          exceptions.ActorPlacementGroupRemoved),
-                         (errors.RuntimeEnvSetupError, exceptions.RuntimeEnvSetupError),
-                         (errors.WorkerCrashedError, exceptions.WorkerCrashedError),
-                         (errors.ObjectStoreFullError, exceptions.ObjectStoreFullError),
-                         (errors.ObjectLostError, exceptions.ObjectLostError),
-                         (errors.RayError, exceptions.FastrayError)):
-        if isinstance(error, theirs):
-            return ours(str(error))
+    for name in _SAME_NAMES:
+        if isinstance(error, getattr(errors, name)):
+            return getattr(exceptions, name)(str(error))
+    if isinstance(error, errors.RayError):
+        return exceptions.FastrayError(str(error))
     return error

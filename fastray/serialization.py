@@ -236,27 +236,25 @@ def error_of(payload: bytes | memoryview) -> BaseException:
     if kind == wire.PAYLOAD_ERROR:
         return received_error(_loads(payload, []))
     text = bytes(payload[1:]).decode("utf-8", "replace")
-    if kind == wire.PAYLOAD_CANCELLED:
-        return TaskCancelledError(text)
     if kind == wire.PAYLOAD_INTERRUPTED:
         # As Ray: cancelled while it ran, the task "raised" the cancel, so the
         # error is a RayTaskError too (RayTaskError(TaskCancelledError)).
         return TaskError("task", text, TaskCancelledError(text)).as_instanceof_cause()
-    if kind == wire.PAYLOAD_LOST:
-        return ObjectLostError(text)
-    if kind == wire.PAYLOAD_STORE_FULL:
-        return ObjectStoreFullError(text)
-    if kind == wire.PAYLOAD_ACTOR_DIED:
-        return ActorDiedError(text)
-    if kind == wire.PAYLOAD_ACTOR_UNAVAILABLE:
-        return ActorUnavailableError(text)
-    if kind == wire.PAYLOAD_UNSCHEDULABLE:
-        return TaskUnschedulableError(text)
-    if kind == wire.PAYLOAD_ACTOR_UNSCHEDULABLE:
-        return ActorUnschedulableError(text)
-    if kind == wire.PAYLOAD_GROUP_REMOVED:
-        return TaskPlacementGroupRemoved(text)
-    return WorkerCrashedError(text)
+    return _TEXT_ERRORS.get(kind, WorkerCrashedError)(text)
+
+
+# The error of each payload kind that carries a message only.
+_TEXT_ERRORS: dict[int, type[Exception]] = {
+    wire.PAYLOAD_CANCELLED: TaskCancelledError,
+    wire.PAYLOAD_LOST: ObjectLostError,
+    wire.PAYLOAD_STORE_FULL: ObjectStoreFullError,
+    wire.PAYLOAD_ACTOR_DIED: ActorDiedError,
+    wire.PAYLOAD_ACTOR_UNAVAILABLE: ActorUnavailableError,
+    wire.PAYLOAD_UNSCHEDULABLE: TaskUnschedulableError,
+    wire.PAYLOAD_ACTOR_UNSCHEDULABLE: ActorUnschedulableError,
+    wire.PAYLOAD_GROUP_REMOVED: TaskPlacementGroupRemoved,
+    wire.PAYLOAD_CRASHED: WorkerCrashedError,
+}
 
 
 def serialize_error(exc: BaseException, function_name: str) -> bytes:
