@@ -190,3 +190,9 @@ def two_then_fails():
     for i in range(2):
         yield i
     raise KeyError("after two")
+
+
+@fastray.remote
+def counts_with_a_bar(n):
+    from fastray.experimental.tqdm_ray import tqdm
+    return sum(1 for _ in tqdm(range(n), desc="counting"))

@@ -10,8 +10,8 @@ import pytest
 import fastray
 from fastray import exceptions
 
-from core_api_functions import (Sleeper, env_var, notes_its_cancel, pid_once, pid_twice,
-                                two_then_fails)
+from core_api_functions import (Sleeper, counts_with_a_bar, env_var, notes_its_cancel,
+                                pid_once, pid_twice, two_then_fails)
 from helpers import wait_for_file
 
 pytestmark = [pytest.mark.both_backends, pytest.mark.timeout(120)]
@@ -124,3 +124,7 @@ def test_older_runtime_context_properties_and_typed_runtime_env(ray):
                                    runtime_env=RuntimeEnv(env_vars={"FR_T": "typed"})
                                    ).remote("FR_T"), timeout=60) == "typed"
     assert RuntimeEnv(env_vars={"A": "1"}) == {"env_vars": {"A": "1"}}
+
+
+def test_a_task_can_draw_a_progress_bar(ray):
+    assert ray.get(counts_with_a_bar.remote(25), timeout=60) == 25
