@@ -33,6 +33,7 @@ from ._scheduler import new_refs
 from ._store import Mapping
 from .backend import ORIGIN_SHIFT, SchedulerBackend
 from .task_args import EncodedArgs, decode_args
+from .task_returns import retryable_by, split_returns, yielded_returns
 from .exceptions import ObjectStoreFullError
 from .object_ref import ObjectRef
 from .connection import Connection
@@ -527,9 +528,9 @@ class WorkerBackend(SchedulerBackend):
             return [(payload, contained)]
         error = None
         if type(value) is types.GeneratorType:
-            outputs, error = _yielded(value, num_returns, name)
+            outputs, error = yielded_returns(value, num_returns, name)
         else:
-            outputs = _split_returns(value, num_returns, name)
+            outputs = split_returns(value, num_returns, name)
         del value
         results = []
         for output in outputs:
@@ -543,7 +544,7 @@ class WorkerBackend(SchedulerBackend):
     def failure_of(self, error: BaseException, retry_exceptions: Any, name: str,
                    num_returns: int) -> tuple[int, list[tuple[bytes, list[int]]]]:
         """The status and result payloads of a task that raised error."""
-        retryable = _retryable(error, retry_exceptions)
+        retryable = retryable_by(error, retry_exceptions)
         status = wire.STATUS_RETRYABLE_ERROR if retryable else wire.STATUS_ERROR
         payload = serialize_error(error, name)
         del error
@@ -564,52 +565,6 @@ def arguments(dep_payloads: list[Fetched], args_payload: Fetched) -> tuple[list,
     """A task's arguments, with its dependencies' values filled in."""
     deps = [deserialize(p) for p in dep_payloads]
     return decode_args(args_payload, deps)
-
-
-def _yielded(values: Any, num_returns: int, name: str) -> tuple[list[Any], Exception | None]:
-    """A generator task's num_returns values, and the exception it raised
-    before it yielded them all (None if it did not).  One that yields more,
-    or raises after its last return, has that reported, not raised, as Ray
-    does (its returns exist already)."""
-    taken: list[Any] = []
-    try:
-        for value in values:
-            if len(taken) == num_returns:
-                print(f"task {name} yielded more than num_returns={num_returns} values; "
-                      "the rest are dropped", file=sys.stderr)
-                values.close()
-                break
-            taken.append(value)
-    except Exception as exc:
-        if len(taken) < num_returns:
-            return taken, exc
-        print(f"Unhandled error: task {name} raised {exc!r} after its {num_returns} returns "
-              "were made", file=sys.stderr)
-    if len(taken) < num_returns:
-        raise ValueError(f"task {name} has num_returns={num_returns} but yielded "
-                         f"{len(taken)} values")
-    return taken, None
-
-
-def _split_returns(value: Any, num_returns: int, name: str) -> list[Any]:
-    if num_returns == 0:
-        return []
-    try:
-        values = list(value)
-    except TypeError:
-        values = None
-    if values is None or len(values) != num_returns:
-        got = "a non-sequence" if values is None else f"{len(values)} values"
-        raise ValueError(f"task {name} has num_returns={num_returns} but returned {got}")
-    return values
-
-
-def _retryable(error: BaseException, retry_exceptions: Any) -> bool:
-    if retry_exceptions is True:
-        return isinstance(error, Exception)
-    if isinstance(retry_exceptions, (list, tuple)):
-        return isinstance(error, tuple(retry_exceptions))
-    return False
 
 
 class _PrefixedOutput(io.TextIOBase):
