@@ -118,3 +118,12 @@ def test_another_nodes_resource_can_never_be_had(ray, request):
     else:  # Ray leaves it pending: that node may join the cluster later
         assert ray.wait([ref], timeout=0.5)[0] == []
         ray.cancel(ref)
+
+
+@pytest.mark.parametrize("strategy, bundles", [
+    ("PACK", 2), ("SPREAD", 2), ("STRICT_PACK", 2), ("STRICT_SPREAD", 1)])
+def test_every_strategy_one_node_can_hold_is_ready(ray, strategy, bundles):
+    group = placement_group([{"CPU": 0.5}] * bundles, strategy=strategy)
+    assert group.wait(60)
+    assert placement_group_table(group)["strategy"] == strategy
+    remove_placement_group(group)
