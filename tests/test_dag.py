@@ -14,6 +14,7 @@ pytestmark = [pytest.mark.both_backends, pytest.mark.timeout(120)]
 
 def test_bound_tasks_run_upstream_first(ray):
     a = add.bind(1, inc=2)
+    assert a.get_args() == (1,) and a.get_kwargs() == {"inc": 2}
     assert ray.get(a.execute(), timeout=60) == 3
     b = add.bind(a, inc=3)
     assert ray.get(b.execute(), timeout=60) == 6

@@ -24,6 +24,7 @@ def test_a_group_reserves_its_cpus_until_removed(ray):
     assert group.wait(60)
     assert ray.get(group.ready(), timeout=60) is not None
     assert group.bundle_count == 1 and group.bundle_specs == [{"CPU": 1}]
+    assert not group.is_empty
     assert placement_group_table(group)["state"] == "CREATED"
     assert ray.available_resources().get("CPU", 0) == before - 1
     remove_placement_group(group)
