@@ -28,8 +28,8 @@ from .wire import HEADER, pack_ids, refs_frame
 
 # Values made at most before the outbox sends them (and their link) anyway.
 MOST_UNSENT = 256
-_VALUE_HEAD = struct.Struct("<Q")
-_SIZE = struct.Struct("<Q")
+# A value's id and its payload's length in a PUT_MANY body.
+_U64 = struct.Struct("<Q")
 
 if TYPE_CHECKING:
     from .worker import WorkerBackend
@@ -177,8 +177,8 @@ class ValueStream:
         """A PUT_MANY frame of the unsent values, which it takes."""
         parts = [struct.pack("<I", len(self._unsent))]
         for object_id, payload, contained in self._unsent:
-            parts += [_VALUE_HEAD.pack(object_id), pack_ids(contained),
-                      _SIZE.pack(len(payload)), payload]
+            parts += [_U64.pack(object_id), pack_ids(contained), _U64.pack(len(payload)),
+                      payload]
         self._unsent = []
         body = b"".join(parts)
         return HEADER.pack(len(body), wire.PUT_MANY, 0, 0) + body
