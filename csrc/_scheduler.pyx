@@ -94,6 +94,7 @@ include "scheduler/cancel.pxi"
 include "scheduler/handlers.pxi"
 include "scheduler/actors.pxi"
 include "scheduler/pools.pxi"
+include "scheduler/resources.pxi"
 include "scheduler/loop.pxi"
 include "scheduler/views.pxi"
 include "scheduler/refs.pxi"
@@ -137,6 +138,36 @@ cdef class Scheduler:
         self.core.full_timeout = full_timeout
         self.core.events.resize(max_events)
         self.core.spill_dir.assign(PyBytes_AS_STRING(spill_dir), PyBytes_GET_SIZE(spill_dir))
+
+    def declare_resources(self, gpu_ids: list, custom_amounts: list) -> None:
+        """The machine's GPUs (their ids as CUDA names them, at most 64) and
+        custom resources (amounts by index); before start()."""
+        cdef Core *c = self.core
+        if len(gpu_ids) > 64:
+            raise ValueError(f"at most 64 GPUs can be scheduled, got {len(gpu_ids)}")
+        c.gpu_ids.clear()
+        for gpu_id in gpu_ids:
+            c.gpu_ids.push_back(gpu_id)
+        c.free.gpu.assign(len(gpu_ids), RESOURCE_UNIT)
+        c.free.custom.clear()
+        for amount in custom_amounts:
+            c.free.custom.push_back(round(amount * RESOURCE_UNIT))
+
+    def free_resources(self, list custom_names) -> dict:
+        """What is free now of CPUs, GPUs and the custom resources (named in
+        their index order)."""
+        cdef Core *c = self.core
+        cdef dict free
+        cdef size_t i
+        with nogil:
+            lock_core(c)
+        free = {"CPU": max(c.total_cpu_milli - c.used_cpu_milli, 0) / 1000.0}
+        if not c.free.gpu.empty():
+            free["GPU"] = sum(c.free.gpu[i] for i in range(c.free.gpu.size())) / <double>RESOURCE_UNIT
+        for i in range(min(len(custom_names), c.free.custom.size())):
+            free[custom_names[i]] = c.free.custom[i] / <double>RESOURCE_UNIT
+        pthread_mutex_unlock(&c.mu)
+        return free
 
     def start(self) -> None:
         """Starts the initial workers, the scheduler thread and the store thread."""
@@ -197,6 +228,10 @@ cdef class Scheduler:
             del ka.second
         for i in range(c.retired.size()):
             del c.retired[i]
+        for kp in c.pools:
+            del kp.second
+        for i in range(c.demands.size()):
+            del c.demands[i]
         for i in range(c.incoming.size()):
             del c.incoming[i]
         for i in range(c.allocs.size()):
@@ -238,24 +273,27 @@ cdef class Scheduler:
     def submit(self, uint64_t task_id, uint64_t fn_id, uint32_t num_returns,
                uint32_t cpu_milli, int32_t max_retries, deps, contained, bytes args,
                uint64_t actor, ref_type, generation, uint64_t pool=0,
-               uint64_t env=0) -> list:
+               uint64_t env=0, uint32_t demand=0) -> list:
         """Registers a task from the driver (a call of actor's method if
         actor is not 0; pool: the placement group whose CPUs it uses); it
         runs once its deps are ready.  Returns the refs to its results,
         made here (new_refs): the per-call cost of the driver is mostly
-        Python work around a submit.  env: the id of its runtime_env (0: none)."""
+        Python work around a submit.  env: the id of its runtime_env (0: none);
+        demand: of the GPUs and custom resources it asks for (0: none)."""
         self.enqueue(task_id, fn_id, num_returns, cpu_milli, max_retries, deps, contained,
-                     args, actor, pool, env)
+                     args, actor, pool, env, demand)
         return new_refs(ref_type, task_id, num_returns, generation)
 
     cdef int enqueue(self, uint64_t task_id, uint64_t fn_id, uint32_t num_returns,
                      uint32_t cpu_milli, int32_t max_retries, deps, contained, bytes args,
-                     uint64_t actor, uint64_t pool, uint64_t env) except -1:
+                     uint64_t actor, uint64_t pool, uint64_t env,
+                     uint32_t demand) except -1:
         cdef Task *t = new Task()
         t.id = task_id
         t.actor = actor
         t.pool = pool
         t.env = env
+        t.demand = demand
         t.fn_id = fn_id
         t.num_returns = num_returns
         t.cpu_milli = cpu_milli

@@ -37,6 +37,10 @@ enum {
     /* body: u32 n, n x u64 task ids: queued tasks the worker must drop
        unstarted (it blocked in get, or they were cancelled) */
     FR_REVOKE = 4,
+    /* a=number of devices; body: their ids, comma-separated (utf-8): the
+       GPUs the worker's tasks see from now on, sent before its first task
+       on a machine with GPUs (a=0: none, a CPU worker) */
+    FR_DEVICES = 5,
 };
 
 /* TASK flags.  FR_TASK_ACTOR_CREATE: the task makes the process an actor's
@@ -55,7 +59,7 @@ enum {
     FR_RESULT = 10,
     /* a=task id, b=function id; body: u32 num_returns, u32 cpu_milli,
        i32 max_retries, u64 actor id (0: a plain task), u64 placement group
-       (0: none), u64 runtime_env id (0: none), u32 ndeps,
+       (0: none), u64 runtime_env id (0: none), u32 demand id (0: none), u32 ndeps,
        ndeps x u64, u32 ncontained, ncontained x u64, args payload */
     FR_SUBMIT = 11,
     /* a=function id; body: the pickled function */
@@ -92,7 +96,7 @@ enum {
 enum {
     /* u64 actor id, u64 class function id, u32 cpu_milli, i32 max_restarts,
        u32 FR_ACTOR_* flags, u32 most calls sent ahead, u64 placement group (0: none),
-       u32 len + name key, u32 len + handle payload,
+       u32 demand id (0: none), u32 len + name key, u32 len + handle payload,
        u32 ndeps + ids, u32 ncontained + ids, constructor args payload.
        Answer: FR_ACTOR_STATUS_OK; or FR_ACTOR_STATUS_EXISTS with u64 id and
        the handle payload of the actor already under that name */
@@ -106,10 +110,15 @@ enum {
     FR_ACTOR_NAMES = 4,
     /* Placement groups (not actors, but the same request and answer):
        u64 group id, u64 cpu_milli, u32 feasible, u64 ready promise id,
+       u32 n, n x u32 demand id (each bundle's GPUs and custom resources),
        payload the promise is set to once the CPUs are reserved */
     FR_POOL_CREATE = 5,
     /* u64 group id: its CPUs go back, what runs in it is ended */
     FR_POOL_REMOVE = 6,
+    /* i64 GPU amount, u32 n, n x (u32 custom resource index, i64 amount),
+       amounts in RESOURCE_UNITs.  Answer: u32 demand id, the same for the
+       same request */
+    FR_DEMAND_ADD = 7,
 };
 
 /* FR_ACTOR_SEQUENTIAL: it runs one call at a time, in order, so a call sent

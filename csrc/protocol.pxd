@@ -15,6 +15,7 @@ cdef extern from "protocol.h" nogil:
         FR_REPLY
         FR_ALLOCATED
         FR_REVOKE
+        FR_DEVICES
         FR_TASK_INLINE
         FR_TASK_ACTOR_CREATE
         FR_RESULT
@@ -35,6 +36,7 @@ cdef extern from "protocol.h" nogil:
         FR_ACTOR_NAMES
         FR_POOL_CREATE
         FR_POOL_REMOVE
+        FR_DEMAND_ADD
         FR_ACTOR_NAMED
         FR_ACTOR_DETACHED
         FR_ACTOR_GET_IF_EXISTS

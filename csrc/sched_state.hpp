@@ -93,6 +93,9 @@ struct Task {
     bool creation = false;      /* runs the actor's constructor */
     uint64_t pool = 0;          /* the placement group whose CPUs it uses; 0: none */
     uint64_t env = 0;           /* its runtime_env's id; 0: none */
+    uint32_t demand = 0;        /* the GPUs and custom resources it asks for; 0: none */
+    bool holds = false;         /* holds its demand now (from dispatch to its end) */
+    uint64_t gpus = 0;          /* the devices it runs on: bit i for device i */
     std::vector<uint64_t> deps;
     std::vector<uint64_t> contained;
     std::vector<uint64_t> children;
@@ -146,6 +149,9 @@ struct Worker {
      * worker serves one: much is read at import time). */
     uint64_t env = 0;
     bool env_fixed = false;
+    /* The GPUs its process sees (bit i: device i), fixed with env: CUDA
+     * reads CUDA_VISIBLE_DEVICES once per process. */
+    uint64_t gpus = 0;
     std::vector<Request *> requests;  /* an actor's waits (several at once) */
     std::string in;
     std::string out;
@@ -183,6 +189,28 @@ struct Actor {
     std::string death;          /* FR_PAYLOAD_ACTOR_DIED payload once dead */
     uint64_t calls_done = 0;
     uint64_t pool = 0;          /* the placement group whose CPUs it holds; 0: none */
+    uint32_t demand = 0;        /* GPUs and custom resources held for its whole life */
+    uint64_t gpus = 0;          /* the devices it holds: bit i for device i */
+};
+
+/* Resource amounts are counted in RESOURCE_UNIT parts of one (Ray counts
+ * fractions of a GPU to four decimals). */
+static const int64_t RESOURCE_UNIT = 10000;
+
+/* GPUs and custom resources that a task or actor asks for, registered once
+ * per distinct request (csrc/scheduler/resources.pxi). */
+struct Demand {
+    uint32_t id = 0;
+    int64_t gpu = 0;            /* RESOURCE_UNITs: below one, a share of one device */
+    std::vector<std::pair<uint32_t, int64_t>> custom;  /* (resource index, amount) */
+    std::deque<Task *> ready;   /* its tasks outside groups that may run, in order */
+};
+
+/* What a holder (the machine, or a placement group's reservation) has of
+ * GPUs and custom resources. */
+struct Holdings {
+    std::vector<int64_t> custom;  /* by resource index */
+    std::vector<int64_t> gpu;     /* by device: RESOURCE_UNIT is all of one */
 };
 
 /* A placement group's reservation: CPUs taken from the general pool once
@@ -196,6 +224,9 @@ struct Pool {
     uint64_t ready_oid = 0;        /* a promise, set once the CPUs are reserved */
     std::string ready_payload;
     std::deque<Task *> ready;      /* its tasks ready to run, in order */
+    std::vector<uint32_t> bundle_demands;  /* each bundle's GPUs and custom resources */
+    Holdings taken;                /* what it took from the machine */
+    Holdings free;                 /* what of that is not in use */
 };
 
 /* A request for store memory that could not be met at once: served in
@@ -254,6 +285,14 @@ struct Core {
     std::vector<Actor *> retired;    /* dead and forgotten, freed by the loop */
     int64_t total_cpu_milli = 0;
     int64_t used_cpu_milli = 0;
+    /* GPUs and custom resources: the machine's free amounts, the demands
+     * registered (id i at i - 1, looked up by their encoding), how many
+     * tasks wait in demands' lines, and each device's id as CUDA names it. */
+    Holdings free;
+    std::vector<Demand *> demands;
+    std::unordered_map<std::string, uint32_t> demand_ids;
+    size_t gated = 0;
+    std::vector<std::string> gpu_ids;
     int min_workers = 0;
     int max_workers = 0;
     int spawner_fd = -1;

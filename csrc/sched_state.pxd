@@ -95,6 +95,9 @@ cdef extern from "sched_state.hpp" nogil:
         string args
         uint64_t pool
         uint64_t env
+        uint32_t demand
+        cbool holds
+        uint64_t gpus
 
     ctypedef Task *TaskPtr
     ctypedef Request *RequestPtr
@@ -137,6 +140,7 @@ cdef extern from "sched_state.hpp" nogil:
         uint64_t actor
         uint64_t env
         cbool env_fixed
+        uint64_t gpus
         vector[Request *] requests
         string in_ "in"
         string out
@@ -173,6 +177,20 @@ cdef extern from "sched_state.hpp" nogil:
         string death
         uint64_t calls_done
         uint64_t pool
+        uint32_t demand
+        uint64_t gpus
+
+    const int64_t RESOURCE_UNIT
+
+    cdef cppclass Demand:
+        uint32_t id
+        int64_t gpu
+        vector[pair[uint32_t, int64_t]] custom
+        deque[Task *] ready
+
+    cdef cppclass Holdings:
+        vector[int64_t] custom
+        vector[int64_t] gpu
 
     cdef cppclass Pool:
         uint64_t id
@@ -183,6 +201,9 @@ cdef extern from "sched_state.hpp" nogil:
         uint64_t ready_oid
         string ready_payload
         deque[Task *] ready
+        vector[uint32_t] bundle_demands
+        Holdings taken
+        Holdings free
 
     cdef cppclass Alloc:
         int32_t worker
@@ -222,6 +243,11 @@ cdef extern from "sched_state.hpp" nogil:
         vector[Actor *] retired
         int64_t total_cpu_milli
         int64_t used_cpu_milli
+        Holdings free
+        vector[Demand *] demands
+        unordered_map[string, uint32_t] demand_ids
+        size_t gated
+        vector[string] gpu_ids
         int min_workers
         int max_workers
         int spawner_fd

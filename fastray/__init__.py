@@ -21,14 +21,14 @@ _PUBLIC = {
     "method": "actor",
     **{name: "api" for name in (
         "available_resources", "cancel", "cluster_resources", "get", "get_actor",
-        "get_runtime_context", "init", "is_initialized", "kill", "nodes", "object_store_stats", "progress", "put", "remote", "shutdown", "timeline", "wait")},
+        "get_gpu_ids", "get_runtime_context", "init", "is_initialized", "kill", "nodes", "object_store_stats", "progress", "put", "remote", "shutdown", "timeline", "wait")},
 }
 
 __all__ = ["exceptions", "__version__", *sorted(_PUBLIC)]
 
 if TYPE_CHECKING:
     from .api import (available_resources, cancel, cluster_resources, get, get_actor,
-                      get_runtime_context, init, is_initialized, kill, nodes, object_store_stats,
+                      get_gpu_ids, get_runtime_context, init, is_initialized, kill, nodes, object_store_stats,
                       progress, put, remote, shutdown, timeline, wait)
     from .actor import method
     from .generators import DynamicObjectRefGenerator, ObjectRefGenerator

@@ -13,7 +13,6 @@ from .actor import ActorClass, ActorHandle
 from .actor_options import ActorOptions
 from .actor_spec import ActorSettings
 from .exceptions import ActorAlreadyExistsError, FastrayError
-from .options import elsewhere, unavailable
 from .runtime_env import merged
 from .scheduling import ANYWHERE, placement_of
 from .serialization import deserialize, serialize
@@ -26,10 +25,7 @@ if TYPE_CHECKING:
 def create_actor(backend: SchedulerBackend, actor_class: ActorClass, args: tuple, kwargs: dict,
                  options: ActorOptions) -> ActorHandle:
     backend._check_running()
-    why = unavailable(options.num_gpus, options.custom_resources or {},
-                      f"actor {actor_class.name}")
-    if why:
-        raise ValueError(why)
+    demand = backend.demand_id(options.asked, f"actor {actor_class.name}")
     if options.num_cpus > backend.num_cpus:
         raise ValueError(f"actor {actor_class.name} asks for num_cpus="
                          f"{options.num_cpus:g} but the pool has {backend.num_cpus} CPUs; it "
@@ -38,7 +34,7 @@ def create_actor(backend: SchedulerBackend, actor_class: ActorClass, args: tuple
     meta = actor_class.meta(options, namespace)
     placement = ANYWHERE if options.placement is None else placement_of(
         options.placement, options.num_cpus, f"actor {actor_class.name}")
-    other_node = elsewhere(options.custom_resources)
+    other_node = options.asked.other_node()
     if (placement.node_id and placement.node_id != backend.node_id) or other_node:
         meta = replace(meta, unschedulable=(
             f"actor {actor_class.name} asks for another node "
@@ -64,7 +60,7 @@ def create_actor(backend: SchedulerBackend, actor_class: ActorClass, args: tuple
         body = b"".join([
             wire.ACTOR_CREATE_FIELDS.pack(actor_id, actor_class.class_id, options.cpu_milli,
                                           options.max_restarts, flags,
-                                          _sent_ahead(settings), placement.pool),
+                                          _sent_ahead(settings), placement.pool, demand),
             _sized(key), _sized(handle_payload), _id_list(encoded.deps),
             _id_list(encoded.contained), encoded.payload])
         status, answer = backend._actor_op(wire.ACTOR_CREATE, body)

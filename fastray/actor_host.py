@@ -61,6 +61,7 @@ def host_actor(worker: WorkerBackend, task_id: int, fn_id: int, body: memoryview
     blueprint = cast(ActorBlueprint, worker.callable_of(fn_id)[0])
     host = ActorBackend(worker.connection, worker.origin_base, worker.slot, worker.mapping)
     state.install(host)
+    host.gpu_ids = worker.gpu_ids
     host.actor_id = task_id
     host.class_name = blueprint.cls.__name__
     try:
@@ -109,6 +110,7 @@ class ActorBackend(WorkerBackend):
         """The same actor hosted another way: a fresh backend of this kind."""
         other = cls(host.connection, host.origin_base, host.slot, host.mapping)
         other.actor_id, other.class_name = host.actor_id, host.class_name
+        other.gpu_ids = host.gpu_ids
         state.install(other)
         return other
 

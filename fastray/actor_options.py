@@ -6,21 +6,21 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .options import (DEFAULT_BACKPRESSURE, PLACEMENT_OPTIONS, backpressure_bound,
-                      check_gpus_and_resources, placement_options, returns_fields)
+                      placement_options, returns_fields)
+from .resources import Asked
 from .runtime_env import checked
 
 # Accepted and acted on.
 _OWN = frozenset({
     "name", "namespace", "get_if_exists", "lifetime", "num_cpus", "max_concurrency",
     "max_restarts", "max_task_retries", "max_pending_calls", "concurrency_groups",
-    "allow_out_of_order_execution", "enable_task_events", "memory", "object_store_memory",
-    "_labels", "runtime_env", "_actor_generator_backpressure_num_objects", "num_gpus",
-    "resources", *PLACEMENT_OPTIONS,
+    "allow_out_of_order_execution", "enable_task_events", "object_store_memory",
+    "_labels", "runtime_env", "_actor_generator_backpressure_num_objects", *Asked.OPTIONS,
+    *PLACEMENT_OPTIONS,
 })
 # Ray options whose meaning other parts of the runtime will carry: accepted by
 # name, and an error when set to anything but their default, never ignored.
 _NOT_YET: dict[str, tuple] = {
-    "accelerator_type": (None,),
     "label_selector": (None, {}), "fallback_strategy": (None, []),
     "enable_tensor_transport": (None, False),
 }
@@ -49,9 +49,9 @@ class ActorOptions:
     placement: tuple | None = None
     runtime_env: dict | None = None
     generator_backpressure: int = DEFAULT_BACKPRESSURE
-    # Asked for, checked against the machine at .remote() (not at @remote).
-    num_gpus: float = 0.0
-    custom_resources: dict | None = None
+    # GPUs and custom resources, checked against the machine at .remote()
+    # (not at @remote), held for the actor's life.
+    asked: Asked = Asked()
     given: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -104,10 +104,8 @@ class ActorOptions:
             changes["placement"] = placement_options(self.placement, options)
         if "runtime_env" in options:
             changes["runtime_env"] = checked(options["runtime_env"]) or None
-        if "num_gpus" in options or "resources" in options:
-            changes["custom_resources"] = check_gpus_and_resources(
-                options.get("num_gpus"), options.get("resources"))
-            changes["num_gpus"] = float(options.get("num_gpus") or 0)
+        if any(key in options for key in Asked.OPTIONS):
+            changes["asked"] = self.asked.updated(options)
         bound = options.get("_actor_generator_backpressure_num_objects")
         if bound is not None:
             changes["generator_backpressure"] = backpressure_bound(

@@ -14,7 +14,8 @@ from . import state
 from .exceptions import FastrayError
 from .generators import ObjectRefGenerator
 from .object_ref import ObjectRef
-from .config import RuntimeConfig, runtime_config
+from .config import RuntimeConfig, machine_memory, runtime_config
+from .resources import NodeResources, declared
 from .progress_bar import should_show, wait_with_bar
 from .runtime_env import checked, merged
 from .session import make_session_dir
@@ -95,6 +96,8 @@ def init(address: str | None = None, *, num_cpus: int | None = None,
         include_dashboard = os.environ.get("FASTRAY_INCLUDE_DASHBOARD") == "1"
     port = _dashboard_port(dashboard_port)
     config = runtime_config(object_store_memory, kwargs.get("_system_config"))
+    node = declared(kwargs.get("num_gpus"), kwargs.get("resources"), config.store.capacity,
+                    machine_memory())
     logger.setLevel(logging_level)
     with _lock:
         if _context is not None:
@@ -103,12 +106,12 @@ def init(address: str | None = None, *, num_cpus: int | None = None,
             raise RuntimeError("fastray.init() cannot be called from inside a task")
         job_env = merged(None, checked(kwargs.get("runtime_env")))
         for name in sorted(set(kwargs) - {"_system_config", "_temp_dir", "namespace",
-                                          "runtime_env"}):
+                                          "runtime_env", "num_gpus", "resources"}):
             logger.info("init(%s=...) has no meaning for the local runtime; ignored", name)
         _install_process_hooks()
         namespace = _namespace(kwargs.get("namespace"))
-        runtime = _start_local(cpus, config, kwargs.get("_temp_dir"), include_dashboard, port,
-                               namespace)
+        runtime = _start_local(cpus, config, node, kwargs.get("_temp_dir"), include_dashboard,
+                               port, namespace)
         from .context import make_context
         runtime.node_id = _node_id
         runtime.runtime_env = job_env
@@ -118,19 +121,21 @@ def init(address: str | None = None, *, num_cpus: int | None = None,
         return _context
 
 
-def _start_local(cpus: int, config: RuntimeConfig, temp_dir: Any, include_dashboard: bool,
-                 dashboard_port: int | None, namespace: str) -> LocalRuntime:
+def _start_local(cpus: int, config: RuntimeConfig, node: NodeResources, temp_dir: Any,
+                 include_dashboard: bool, dashboard_port: int | None, namespace: str
+                 ) -> LocalRuntime:
     """The session directory, the spawner, the runtime and its dashboard.
     If a step fails, the steps before it are undone: a failed init leaves no
     folder, no process and no descriptor behind."""
     session_dir = make_session_dir(temp_dir)
     try:
-        spawner = launch(cpus, _node_id, session_dir, config.store.capacity, namespace)
+        spawner = launch(cpus, _node_id, session_dir, config.store.capacity, namespace,
+                         node.to_environment())
         try:
             # Imported only now: the spawner boots meanwhile.
             from .runtime import LocalRuntime
             runtime = LocalRuntime(cpus, max(4 * cpus, 8), session_dir, config, spawner,
-                                   namespace)
+                                   namespace, node)
         except BaseException:
             spawner.stop()
             os.close(spawner.progress_fd)
@@ -425,13 +430,24 @@ def cluster_resources() -> dict[str, float]:
     return state.require_backend().resources()[0]
 
 
+def get_gpu_ids() -> list[int] | list[str]:
+    """The GPUs given to the running task or actor, as Ray returns them:
+    ints, or strings when CUDA_VISIBLE_DEVICES names devices by UUID or MIG
+    id; none in the driver."""
+    backend = _current_backend()
+    ray = getattr(backend, "ray", None)
+    if ray is not None:
+        return ray.get_gpu_ids()
+    ids = list(getattr(backend, "gpu_ids", []))
+    return [int(i) for i in ids] if all(i.isdigit() for i in ids) else ids
+
+
 def get_runtime_context() -> Any:
     """Who is running this code (on the Ray backend, Ray's own context)."""
     backend = _current_backend()
     from .context import RuntimeContext
     own = RuntimeContext(os.environ.get("FASTRAY_NODE_ID", _node_id))
     return own if backend is None else backend.runtime_context(own)
-
 
 
 def object_store_stats() -> dict[str, int]:

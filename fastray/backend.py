@@ -24,7 +24,8 @@ from ._scheduler import new_refs
 from .call_extras import with_extras
 from .generators import start_stream, wait_with_generators
 from .object_ref import ObjectRef
-from .options import NODE_RESOURCES, TaskOptions, elsewhere, unavailable
+from .options import TaskOptions
+from .resources import NODE_RESOURCES, Asked, NodeResources, demand_key
 from ._store import Mapping
 from .runtime_env import TaskEnv, merged
 from .scheduling import Placement, placement_of
@@ -172,6 +173,9 @@ class SchedulerBackend(Backend):
     # The runtime_env the tasks submitted here start from: the job's (from
     # init) in the driver, the running task's in a worker.
     runtime_env: TaskEnv | None = None
+    # The GPUs this process's tasks run on, as CUDA names them (a worker's,
+    # fixed by the scheduler; none in the driver, as in Ray).
+    gpu_ids: list[str] = []
 
     def __init__(self, origin: int, num_cpus: int, mapping: Mapping) -> None:
         self.num_cpus = num_cpus
@@ -183,6 +187,10 @@ class SchedulerBackend(Backend):
         self._id_lock = threading.Lock()
         self._defined: set[int] = set()
         self._stopped = False
+        # The GPUs and custom resources the driver declared, and the
+        # scheduler's ids of the requests made of them.
+        self.node_resources = NodeResources.from_environment()
+        self._demand_ids: dict[bytes, int] = {}
 
     # -- primitives carried out by subclasses
 
@@ -191,10 +199,11 @@ class SchedulerBackend(Backend):
 
     @abc.abstractmethod
     def _submit(self, task_id: int, fn_id: int, options: TaskOptions,
-                args: EncodedArgs, actor: int = 0, pool: int = 0, env: int = 0
-                ) -> list[ObjectRef]:
+                args: EncodedArgs, actor: int = 0, pool: int = 0, env: int = 0,
+                demand: int = 0) -> list[ObjectRef]:
         """Submits a task (a call of actor's method if actor is not 0; pool:
-        the placement group whose CPUs it uses; env: its runtime_env's id);
+        the placement group whose CPUs it uses; env: its runtime_env's id;
+        demand: the id of the GPUs and custom resources it asks for);
         returns the refs to its num_returns results."""
 
     @abc.abstractmethod
@@ -261,9 +270,7 @@ class SchedulerBackend(Backend):
         """submit() of a task with scheduling options, max_calls, a
         runtime_env, GPUs or custom resources, or that inherits a placement
         group or runtime_env."""
-        why = unavailable(options.num_gpus, options.custom_resources or {}, function.name)
-        if why:
-            raise ValueError(why)
+        demand = self.demand_id(options.asked, function.name)
         if options.placement is None:
             placement = Placement(self.placement_group, self.capture_children)
         else:
@@ -272,7 +279,7 @@ class SchedulerBackend(Backend):
             return self.failed_refs(options.num_returns or 1, wire.PAYLOAD_UNSCHEDULABLE, (
                 f"{function.name} has a hard affinity to node {placement.node_id}, which is "
                 f"not this runtime's node ({self.node_id}): it can never run"))
-        other_node = elsewhere(options.custom_resources)
+        other_node = options.asked.other_node()
         if other_node:
             return self.failed_refs(options.num_returns or 1, wire.PAYLOAD_UNSCHEDULABLE, (
                 f"{function.name} asks for the resource {other_node!r} of another node; this "
@@ -287,7 +294,23 @@ class SchedulerBackend(Backend):
             kwargs = with_extras(kwargs, runtime_env=env)
         return self._submit_with_args(function.fn_id, options, args, kwargs,
                                       options.retry_exceptions, 0, placement.pool,
-                                      env.env_id if env else 0)
+                                      env.env_id if env else 0, demand)
+
+    def demand_id(self, asked: Asked, what: str) -> int:
+        """The scheduler's id of the GPUs and custom resources asked for (0:
+        none); ValueError if this machine could never give them."""
+        if not asked:
+            return 0
+        key = demand_key(self.node_resources, asked, what)
+        if key == demand_key(self.node_resources, Asked(), what):
+            return 0
+        found = self._demand_ids.get(key)
+        if found is None:
+            status, answer = self._actor_op(wire.DEMAND_ADD, key)
+            if status != wire.ACTOR_STATUS_OK:
+                raise FastrayError(f"the scheduler refused the resource request of {what}")
+            found = self._demand_ids[key] = int.from_bytes(answer[:4], "little")
+        return found
 
     def failed_refs(self, count: int, kind: int, text: str) -> list[ObjectRef]:
         """Refs to count new objects holding an error of a text kind."""
@@ -300,17 +323,17 @@ class SchedulerBackend(Backend):
         return refs
 
     def _submit_with_args(self, fn_id: int, options: TaskOptions, args: tuple, kwargs: dict,
-                          retry_exceptions: Any, actor: int, pool: int = 0, env: int = 0
-                          ) -> list[ObjectRef]:
+                          retry_exceptions: Any, actor: int, pool: int = 0, env: int = 0,
+                          demand: int = 0) -> list[ObjectRef]:
         if not args and not kwargs and retry_exceptions is False:
             # No arguments to encode, nothing created in the store: the
             # common call of a method that reads the actor's state.
             return self._submit(self._next_ids(options.num_returns or 1), fn_id, options,
-                                NO_ARGS, actor, pool, env)
+                                NO_ARGS, actor, pool, env, demand)
         encoded = encode_args(args, kwargs, retry_exceptions, self)
         try:
             return self._submit(self._next_ids(options.num_returns or 1), fn_id, options,
-                                encoded, actor, pool, env)
+                                encoded, actor, pool, env, demand)
         finally:
             self.drop_created(encoded.created)
 

@@ -30,6 +30,8 @@ class FastrayContext:
     _shutdown: Callable[[], None] = field(repr=False, compare=False)
     # "local", or "ray": every call runs on the Ray cluster at address_info["address"]
     backend: str = "local"
+    # What the runtime schedules: CPUs, GPUs and custom resources (cluster_resources()).
+    resources: dict[str, float] = field(default_factory=dict)
 
     @property
     def worker_pids(self) -> list[int]:
@@ -52,7 +54,8 @@ class FastrayContext:
     def __repr__(self) -> str:
         fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in (
             "backend", "dashboard_url", "python_version", "fastray_version", "num_cpus",
-            "max_workers", "worker_pids", "spawner_pid", "object_store", "address_info"))
+            "max_workers", "worker_pids", "spawner_pid", "resources", "object_store",
+            "address_info"))
         return f"FastrayContext({fields})"
 
     def __enter__(self) -> FastrayContext:
@@ -94,7 +97,7 @@ def make_context(runtime: Any, version: str, session_dir: str, node_id: str,
         fastray_version=version,
         address_info=address_info, num_cpus=runtime.num_cpus, max_workers=runtime.max_workers,
         object_store=address_info["object_store_address"], _runtime=runtime,
-        _shutdown=shutdown)
+        _shutdown=shutdown, resources=runtime.resources()[0])
 
 
 def make_ray_context(backend: Any, version: str,
@@ -106,7 +109,8 @@ def make_ray_context(backend: Any, version: str,
         python_version=_python_version(), fastray_version=version,
         address_info=info, num_cpus=int(backend.ray.cluster_resources().get("CPU", 0)),
         max_workers=None, object_store=f"Ray's object store at {info.get('address')}",
-        _runtime=backend, _shutdown=shutdown, backend="ray")
+        _runtime=backend, _shutdown=shutdown, backend="ray",
+        resources=backend.ray.cluster_resources())
 
 
 def _deprecated(instead: str) -> None:
@@ -131,6 +135,11 @@ class RuntimeContext:
 
     def get_node_id(self) -> str:
         return self._node_id
+
+    def get_accelerator_ids(self) -> dict[str, list[str]]:
+        """The accelerators given to the running task or actor, by kind, as
+        CUDA_VISIBLE_DEVICES names them (none in the driver, as in Ray)."""
+        return {"GPU": list(getattr(state.backend, "gpu_ids", []))}
 
     def get_job_id(self) -> str:
         return "01000000"

@@ -4,18 +4,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .resources import Asked
 from .runtime_env import checked
 
 # Options Ray accepts for remote functions that change nothing on one
 # machine (README's differences table says why for each): accepted so Ray
 # code runs unchanged.
 IGNORED_OPTIONS = frozenset({
-    "memory", "name", "object_store_memory", "enable_task_events", "_metadata", "_labels",
+    "name", "object_store_memory", "enable_task_events", "_metadata", "_labels",
 })
 # Ray options that need what the local runtime does not have: an error
 # when set to anything but their default, never ignored.
 _UNSUPPORTED = {
-    "accelerator_type": "accelerator types",
     "label_selector": "node labels",
     "fallback_strategy": "node labels",
 }
@@ -23,10 +23,8 @@ PLACEMENT_OPTIONS = ("scheduling_strategy", "placement_group", "placement_group_
                      "placement_group_capture_child_tasks")
 OPTIONS = frozenset({"num_returns", "num_cpus", "num_gpus", "resources", "max_retries",
                      "retry_exceptions", "_generator_backpressure_num_objects", "max_calls",
-                     "runtime_env", *PLACEMENT_OPTIONS, *_UNSUPPORTED}) | IGNORED_OPTIONS
-# Resources the local node lists (cluster_resources()) that a task may ask
-# for without their being counted: every task runs on this node.
-NODE_RESOURCES = ("node:127.0.0.1", "node:__internal_head__")
+                     "runtime_env", *PLACEMENT_OPTIONS, *_UNSUPPORTED,
+                     *Asked.OPTIONS}) | IGNORED_OPTIONS
 
 # num_returns values that make a generator task: its values as they are
 # yielded (an ObjectRefGenerator), or all of them in one ref (Ray's older
@@ -54,9 +52,9 @@ class TaskOptions:
     placement: tuple | None = None
     max_calls: int = 0
     runtime_env: dict | None = None
-    # Asked for, checked against the machine at .remote() (not at @remote).
-    num_gpus: float = 0.0
-    custom_resources: dict | None = None
+    # GPUs and custom resources, checked against the machine at .remote()
+    # (not at @remote).
+    asked: Asked = Asked()
     # num_cpus in thousandths, as the scheduler counts them (read per submit).
     cpu_milli: int = field(init=False, repr=False, compare=False)
     # Whether a submit needs more than the plain path (read per submit).
@@ -65,8 +63,7 @@ class TaskOptions:
     def __post_init__(self) -> None:
         object.__setattr__(self, "cpu_milli", round(self.num_cpus * 1000))
         object.__setattr__(self, "special", bool(
-            self.placement is not None or self.max_calls or self.runtime_env or self.num_gpus
-            or self.custom_resources))
+            self.placement is not None or self.max_calls or self.runtime_env or self.asked))
 
     def updated(self, **options: Any) -> TaskOptions:
         """A copy with options applied; raises ValueError/TypeError for bad ones."""
@@ -85,18 +82,12 @@ class TaskOptions:
             if not isinstance(cpus, (int, float)) or isinstance(cpus, bool) or cpus < 0:
                 raise ValueError(f"num_cpus must be a number >= 0, got {cpus!r}")
             changes["num_cpus"] = float(cpus)
-        if "num_gpus" in options or "resources" in options:
-            changes["custom_resources"] = check_gpus_and_resources(
-                options.get("num_gpus"), options.get("resources"))
-            changes["num_gpus"] = float(options.get("num_gpus") or 0)
+        if any(key in options for key in Asked.OPTIONS):
+            changes["asked"] = self.asked.updated(options)
         for key, what in _UNSUPPORTED.items():
             if options.get(key):
                 raise NotImplementedError(f"{key}={options[key]!r}: the local runtime has no "
                                           f"{what}; use the Ray backend (init(address=...))")
-        memory = options.get("memory")
-        if memory is not None and (not isinstance(memory, (int, float))
-                                   or isinstance(memory, bool) or memory < 0):
-            raise ValueError(f"memory must be a number of bytes >= 0, got {memory!r}")
         if "max_calls" in options:
             changes["max_calls"] = _check_count("max_calls", options["max_calls"] or 0, 0)
         if "runtime_env" in options:
@@ -149,55 +140,6 @@ def _check_count(key: str, value: Any, least: int) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < least:
         raise ValueError(f"{key} must be an int >= {least}, got {value!r}")
     return value
-
-
-def check_gpus_and_resources(num_gpus: Any, resources: Any) -> dict[str, float]:
-    """Checks what num_gpus and resources may hold; returns the custom
-    resources asked for (the node's own, which every task may have, left
-    out).  Whether the machine has them is checked when the task or actor
-    is made: declaring is not asking."""
-    if num_gpus is not None and (not isinstance(num_gpus, (int, float))
-                                 or isinstance(num_gpus, bool) or num_gpus < 0):
-        raise ValueError(f"num_gpus must be a number >= 0, got {num_gpus!r}")
-    if not resources:
-        return {}
-    if not isinstance(resources, dict):
-        raise TypeError(f"resources must be a dict, got {type(resources).__name__}")
-    custom = {}
-    for key, amount in resources.items():
-        if not isinstance(key, str):
-            raise TypeError(f"resource names must be str, got {key!r}")
-        if key in ("CPU", "GPU"):
-            raise ValueError(f'use num_cpus/num_gpus, not resources={{"{key}": ...}}')
-        if not isinstance(amount, (int, float)) or isinstance(amount, bool) or amount < 0:
-            raise ValueError(f"resource {key!r} takes an amount >= 0, got {amount!r}")
-        if key.startswith("node:") and key not in NODE_RESOURCES:
-            custom[key] = float(amount)  # another node's: see unavailable()
-        elif key in NODE_RESOURCES:
-            if amount > 1:
-                raise ValueError(f"resource {key!r} takes an amount from 0 to 1, got {amount!r}")
-        elif amount:
-            custom[key] = float(amount)
-    return custom
-
-
-def unavailable(num_gpus: float, custom: dict[str, float], what: str) -> str:
-    """Why a task or actor asking for GPUs or custom resources can never run
-    on the local runtime (which schedules CPUs only), or ""."""
-    custom = {k: v for k, v in custom.items() if not k.startswith("node:")}
-    if num_gpus:
-        return (f"{what} asks for num_gpus={num_gpus:g}, and the runtime has no GPUs: it "
-                "could never run")
-    if custom:
-        return (f"{what} asks for custom resources {custom!r}, which the runtime does not "
-                "have: it could never run")
-    return ""
-
-
-def elsewhere(custom: dict[str, float] | None) -> str:
-    """The resource of another node a task or actor asks for, if any: like a
-    hard affinity to that node, it can never run here (TaskUnschedulableError)."""
-    return next((key for key in custom or {} if key.startswith("node:")), "")
 
 
 def _retry_spec(value: Any) -> bool | tuple[type[BaseException], ...]:

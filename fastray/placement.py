@@ -9,11 +9,9 @@ import warnings
 from . import state
 from .hex_id import HexId
 from .object_ref import ObjectRef, RaysToo
+from .resources import Asked, NodeResources
 
 STRATEGIES = ("PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD")
-# Resources a bundle may name that the local runtime reserves or ignores.
-_RESERVED = "CPU"
-_NOT_RESERVED = ("memory", "object_store_memory")
 
 
 class PlacementGroupID(HexId):
@@ -76,19 +74,29 @@ class PlacementGroup(metaclass=RaysToo):
         return f"PlacementGroup({self.id.hex()}, {self.strategy}, {self._bundles})"
 
 
-def why_infeasible(bundles: list[dict[str, float]], strategy: str, num_cpus: int) -> str:
+def why_infeasible(bundles: list[dict[str, float]], strategy: str, num_cpus: int,
+                   node: NodeResources) -> str:
     """Why no machine of this runtime's can ever hold the group, or ""."""
     if strategy == "STRICT_SPREAD" and len(bundles) > 1:
         return (f"STRICT_SPREAD needs a node for each of its {len(bundles)} bundles, and the "
                 "local runtime has one node")
-    cpus = sum(b.get(_RESERVED, 0) for b in bundles)
-    if cpus > num_cpus:
-        return f"its bundles ask for {cpus:g} CPUs and the runtime has {num_cpus}"
-    unknown = sorted({k for b in bundles for k, v in b.items()
-                      if v and k != _RESERVED and k not in _NOT_RESERVED})
-    if unknown:
-        return f"the runtime has none of {', '.join(unknown)}"
+    totals = {"CPU": float(num_cpus), **node.totals()}
+    asked: dict[str, float] = {}
+    for bundle in bundles:
+        for name, amount in bundle.items():
+            asked[name] = asked.get(name, 0) + amount
+    short = sorted(f"{amount:g} {name} (it has {totals.get(name, 0):g})"
+                   for name, amount in asked.items() if amount > totals.get(name, 0))
+    if short:
+        return f"its bundles ask for {', '.join(short)}"
     return ""
+
+
+def bundle_asks(bundles: list[dict[str, float]]) -> list[Asked]:
+    """Each bundle's GPUs and custom resources (CPUs are counted apart)."""
+    return [Asked(num_gpus=bundle.get("GPU", 0.0), resources=tuple(sorted(
+        (name, float(amount)) for name, amount in bundle.items()
+        if name not in ("CPU", "GPU") and amount))) for bundle in bundles]
 
 
 def warn_infeasible(reason: str) -> None:

@@ -7,7 +7,7 @@ import struct
 from typing import TYPE_CHECKING, Any
 
 from . import wire
-from .placement import PlacementGroup, warn_infeasible, why_infeasible
+from .placement import PlacementGroup, bundle_asks, warn_infeasible, why_infeasible
 from .serialization import serialize
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ def create(backend: SchedulerBackend, bundles: list[dict[str, float]], strategy:
     if name and any(g.name == name for i, g in table.groups.items() if i not in table.removed):
         raise ValueError(f"a placement group named {name!r} already exists; remove it first, "
                          "or pick another name")
-    reason = why_infeasible(bundles, strategy, backend.num_cpus)
+    reason = why_infeasible(bundles, strategy, backend.num_cpus, backend.node_resources)
     if reason:
         warn_infeasible(reason)
     group_id = backend._next_ids(1)
@@ -41,8 +41,10 @@ def create(backend: SchedulerBackend, bundles: list[dict[str, float]], strategy:
     payload, _, _ = serialize(PlacementGroup(group_id, bundles, strategy, name, None,
                                              ready.id), None)
     cpu_milli = sum(round(b.get("CPU", 0) * 1000) for b in bundles)
-    backend._actor_op(wire.POOL_CREATE,
-                      _CREATE.pack(group_id, cpu_milli, not reason, ready.id) + payload)
+    demands = [] if reason else [backend.demand_id(asked, "a placement group's bundle")
+                                 for asked in bundle_asks(bundles)]
+    backend._actor_op(wire.POOL_CREATE, _CREATE.pack(group_id, cpu_milli, not reason, ready.id)
+                      + struct.pack(f"<I{len(demands)}I", len(demands), *demands) + payload)
     table.groups[group_id] = group
     table.lifetimes[group_id] = lifetime
     return group

@@ -75,10 +75,7 @@ class RayBackend(Backend):
             extra["_generator_backpressure_num_objects"] = options.backpressure
         if options.runtime_env:
             extra["runtime_env"] = options.runtime_env
-        if options.num_gpus:
-            extra["num_gpus"] = options.num_gpus
-        if options.custom_resources:
-            extra["resources"] = options.custom_resources
+        extra.update(options.asked.ray_options())
         refs = remote.options(
             num_returns=options.generator or options.num_returns, num_cpus=options.num_cpus,
             max_retries=options.max_retries,

@@ -38,6 +38,7 @@ from .object_ref import ObjectRef
 from .options import TaskOptions
 from .serialization import Fetched, deserialize, error_of
 from .config import RuntimeConfig
+from .resources import NODE_RESOURCES, NodeResources
 from .progress_board import BarBoard
 from .spawner import Launched
 
@@ -54,7 +55,8 @@ class LocalRuntime(SchedulerBackend):
     the workers."""
 
     def __init__(self, num_cpus: int, max_workers: int, session_dir: str,
-                 config: RuntimeConfig, spawner: Launched, namespace: str) -> None:
+                 config: RuntimeConfig, spawner: Launched, namespace: str,
+                 node: NodeResources) -> None:
         store = self.store_config = config.store
         self.session_dir = session_dir
         self._spawner = spawner
@@ -67,6 +69,10 @@ class LocalRuntime(SchedulerBackend):
             num_cpus, max_workers, spawner.control.fileno(), _next_origin,
             self._store_fd, store.capacity, store.warm_limit, store.full_timeout,
             os.fsencode(os.path.join(session_dir, "spill")), config.max_task_events)
+        self.node_resources = node
+        self._scheduler.declare_resources(
+            [gpu_id.encode() for gpu_id in node.gpu_ids],
+            [node.custom[name] for name in node.custom_names])
         self._scheduler.start()
         self.bar_board = BarBoard(spawner.progress_fd)
         self.dashboard: Dashboard | None = None
@@ -126,11 +132,12 @@ class LocalRuntime(SchedulerBackend):
         self._scheduler.define(fn_id, name, blob)
 
     def _submit(self, task_id: int, fn_id: int, options: TaskOptions, args: EncodedArgs,
-                actor: int = 0, pool: int = 0, env: int = 0) -> list[ObjectRef]:
+                actor: int = 0, pool: int = 0, env: int = 0, demand: int = 0
+                ) -> list[ObjectRef]:
         return self._scheduler.submit(task_id, fn_id, options.num_returns, options.cpu_milli,
                                       options.max_retries, args.deps, args.contained,
                                       args.payload, actor, ObjectRef, state.generation, pool,
-                                      env)
+                                      env, demand)
 
     def _actor_op(self, op: int, body: bytes) -> tuple[int, bytes]:
         return self._scheduler.actor_op(op, body)
@@ -233,14 +240,12 @@ class LocalRuntime(SchedulerBackend):
                  "Labels": {"ray.io/node-id": self.node_id}}]
 
     def resources(self) -> tuple[dict[str, float], dict[str, float]]:
-        stats = self._scheduler.stats()
-        total = {"CPU": float(self.num_cpus), "node:127.0.0.1": 1.0,
-                 "node:__internal_head__": 1.0}
-        free_cpu = max(stats["total_cpu_milli"] - stats["used_cpu_milli"], 0) / 1000
-        available = dict(total, CPU=free_cpu)
-        if free_cpu == 0:
-            del available["CPU"]
-        return total, available
+        """Every resource's total and what is free of it now (a resource
+        with nothing free is left out of the second, as in Ray)."""
+        total = {"CPU": float(self.num_cpus), **self.node_resources.totals(),
+                 **{name: 1.0 for name in NODE_RESOURCES}}
+        available = dict(total, **self._scheduler.free_resources(self.node_resources.custom_names))
+        return total, {name: amount for name, amount in available.items() if amount > 0}
 
     # -- futures
 

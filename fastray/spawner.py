@@ -16,6 +16,7 @@ import sys
 import time
 from typing import NamedTuple
 
+from .resources import ENVIRONMENT_VARIABLE as RESOURCES_VARIABLE
 from .progress_board import PIPE_VARIABLE
 
 # Worker libraries read these at import; like Ray we give each worker the
@@ -76,7 +77,7 @@ BOOTSTRAP = ("import sys; sys.path.insert(0, sys.argv.pop()); "
 
 
 def launch(num_cpus: int, node_id: str, session_dir: str, store_size: int,
-           namespace: str) -> Launched:
+           namespace: str, resources: str) -> Launched:
     """Starts the spawner (and creates the store it hands to workers).  The
     driver calls this first in init, so the spawner's interpreter boots while
     the driver imports the rest of the runtime."""
@@ -92,6 +93,7 @@ def launch(num_cpus: int, node_id: str, session_dir: str, store_size: int,
                                 "session_dir": session_dir, "store_fd": store_fd,
                                 "store_size": store_size})
         env = worker_environment(num_cpus, node_id, namespace)
+        env[RESOURCES_VARIABLE] = resources
         env[PIPE_VARIABLE] = str(progress_write)
         pid = _spawn([theirs.fileno(), start], (store_fd, progress_write), env)
     except BaseException:

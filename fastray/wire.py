@@ -22,7 +22,7 @@ from ._scheduler import (ACTOR_CREATE, ACTOR_DETACHED, ACTOR_GET_IF_EXISTS, ACTO
                          PAYLOAD_STORE_FULL, PAYLOAD_VALUE, PROMISE, PUT, PUT_MANY, REFS, REPLY, RESULT, REVOKE,
                          SPAWN, SPAWNED, STATUS_ERROR, STATUS_INTERRUPTED, STATUS_OK,
                          STATUS_RETRYABLE_ERROR, SUBMIT, TASK, TASK_INLINE, WAIT, WAIT_CANCEL,
-                         WAIT_FAIL_FAST, WAIT_FETCH)
+                         WAIT_FAIL_FAST, WAIT_FETCH, DEVICES, DEMAND_ADD)
 
 __all__ = [
     "ACTOR_CREATE", "ACTOR_DETACHED", "ACTOR_GET_IF_EXISTS", "ACTOR_KILL", "ACTOR_LOOKUP",
@@ -36,7 +36,7 @@ __all__ = [
     "PAYLOAD_STORE_FULL", "PAYLOAD_VALUE", "PROMISE", "PUT", "PUT_MANY", "REFS", "REPLY", "RESULT", "REVOKE", "SPAWN",
     "SPAWNED", "STATUS_ERROR", "STATUS_INTERRUPTED", "STATUS_OK", "STATUS_RETRYABLE_ERROR",
     "SUBMIT", "SUBMIT_FIELDS", "TASK", "TASK_FIELDS", "TASK_INLINE", "WAIT", "WAIT_CANCEL",
-    "WAIT_FAIL_FAST", "WAIT_FETCH", "pack_ids", "refs_frame",
+    "WAIT_FAIL_FAST", "WAIT_FETCH", "pack_ids", "refs_frame", "DEVICES", "DEMAND_ADD",
 ]
 
 # Every frame's header: body length, kind, then the kind's two u64 fields a and b.
@@ -44,11 +44,12 @@ HEADER = struct.Struct("<IIQQ")
 # Where a blob's bytes are: blob id, offset in the store, size.
 LOCATION = struct.Struct("<QQQ")
 # The fixed start of a SUBMIT body: num_returns, cpu_milli, max_retries, actor id,
-# placement group id, runtime_env id.
-SUBMIT_FIELDS = struct.Struct("<IIiQQQ")
+# placement group id, runtime_env id, demand id.
+SUBMIT_FIELDS = struct.Struct("<IIiQQQI")
 # The fixed start of an ACTOR_CREATE body: actor id, class function id,
-# cpu_milli, max_restarts, flags, most calls sent ahead, placement group id.
-ACTOR_CREATE_FIELDS = struct.Struct("<QQIiIIQ")
+# cpu_milli, max_restarts, flags, most calls sent ahead, placement group id,
+# demand id.
+ACTOR_CREATE_FIELDS = struct.Struct("<QQIiIIQI")
 # The fixed start of a TASK body: flags, num_returns, ndeps.
 TASK_FIELDS = struct.Struct("<III")
 

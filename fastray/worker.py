@@ -41,6 +41,7 @@ from .generator_task import ValueStream
 from .call_extras import EXTRAS_KWARG, CallExtras
 from .runtime_env import TaskEnv, set_up
 from .generators import DynamicObjectRefGenerator
+from .gpus import VISIBLE_DEVICES
 from .serialization import Fetched, deserialize, serialize, serialize_error
 from .wire import HEADER, LOCATION, SUBMIT_FIELDS, TASK_FIELDS, pack_ids, refs_frame
 
@@ -52,6 +53,8 @@ if TYPE_CHECKING:
 U32 = struct.Struct("<I")
 U64 = struct.Struct("<Q")
 PR_SET_PDEATHSIG = 1
+# Ray's switch: set to 1, tasks that asked for no GPU see none.
+OVERRIDE_ON_ZERO = "RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO"
 
 
 _ONE_RESULT = struct.Struct("<IQ")
@@ -137,10 +140,11 @@ class WorkerBackend(SchedulerBackend):
         self._send(wire.DEFINE, fn_id, 0, U32.pack(len(name)) + name + blob)
 
     def _submit(self, task_id: int, fn_id: int, options: TaskOptions, args: EncodedArgs,
-                actor: int = 0, pool: int = 0, env: int = 0) -> list[ObjectRef]:
+                actor: int = 0, pool: int = 0, env: int = 0, demand: int = 0
+                ) -> list[ObjectRef]:
         body = b"".join([
             SUBMIT_FIELDS.pack(options.num_returns, options.cpu_milli, options.max_retries,
-                               actor, pool, env),
+                               actor, pool, env, demand),
             pack_ids(args.deps), pack_ids(args.contained), args.payload])
         self._local_refs_adopt(task_id, options.num_returns)
         self._send(wire.SUBMIT, task_id, fn_id, body, later=True)
@@ -221,8 +225,22 @@ class WorkerBackend(SchedulerBackend):
             self.pending.append((a, b, body))
         elif kind == wire.REVOKE:
             self.revoke(body)
+        elif kind == wire.DEVICES:
+            self.bind_devices(a, body)
         else:
             self._early_replies[(kind, a)] = (b, body)
+
+    def bind_devices(self, count: int, body: memoryview) -> None:
+        """The GPUs this process's tasks see, for its whole life (sent
+        before its first task, so before anything can start CUDA).  A CPU
+        worker leaves CUDA_VISIBLE_DEVICES as the driver had it, as Ray
+        2.60 does, unless RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO=1 asks to hide
+        every device from it."""
+        self.gpu_ids = bytes(body).decode().split(",") if count else []
+        if self.gpu_ids:
+            os.environ[VISIBLE_DEVICES] = ",".join(self.gpu_ids)
+        elif os.environ.get(OVERRIDE_ON_ZERO, "").lower() in ("1", "true"):
+            os.environ[VISIBLE_DEVICES] = ""
 
     def revoke(self, body: memoryview) -> None:
         """Drops queued tasks the scheduler took back (a task already started
@@ -654,3 +672,5 @@ def serve(backend: WorkerBackend, host_actor: HostActor | None) -> None:
             del body
         elif kind == wire.REVOKE:
             backend.revoke(body)
+        elif kind == wire.DEVICES:
+            backend.bind_devices(a, body)

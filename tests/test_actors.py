@@ -124,8 +124,8 @@ def test_bad_calls_fail_at_the_call_site(ray):
         wants_gpu.remote()
     with pytest.raises(ValueError, match="custom resources"):
         Counter.options(resources={"accelerator": 1}).remote()
-    with pytest.raises(NotImplementedError, match="accelerator_type"):
-        Counter.options(accelerator_type="A100")
+    with pytest.raises(ValueError, match="accelerator_type:A100"):
+        Counter.options(accelerator_type="A100").remote()
     assert ray.get(counter.incr.remote()) == 1
 
 

@@ -15,7 +15,7 @@ from fastray.spawner import THREAD_VARIABLES
 # README lists these: fastray's own variables, and thread counts of 1
 # unless the driver set them.
 FASTRAY_VARIABLES = ("FASTRAY_NUM_CPUS", "FASTRAY_NODE_ID", "FASTRAY_NAMESPACE",
-                     "FASTRAY_PROGRESS_FD")
+                     "FASTRAY_PROGRESS_FD", "FASTRAY_RESOURCES")
 
 
 @fastray.remote

@@ -51,6 +51,8 @@ cdef uint32_t actor_op(Core *c, uint32_t op, Cursor *cur, Worker *caller,
         return FR_ACTOR_STATUS_OK
     if op == FR_POOL_CREATE or op == FR_POOL_REMOVE:
         return pool_op(c, op, cur)
+    if op == FR_DEMAND_ADD:
+        return add_demand(c, cur, answer)
     return FR_ACTOR_STATUS_UNKNOWN
 
 
@@ -95,6 +97,7 @@ cdef uint32_t create_actor(Core *c, Cursor *cur, Worker *caller, string &answer)
     cdef uint32_t flags = get_u32(cur)
     cdef uint32_t sent_ahead = get_u32(cur)
     cdef uint64_t pool = get_u64(cur)
+    cdef uint32_t demand = get_u32(cur)
     cdef string key
     cdef string payload
     cdef Actor *a
@@ -107,7 +110,7 @@ cdef uint32_t create_actor(Core *c, Cursor *cur, Worker *caller, string &answer)
     a = new Actor()
     get_ids(cur, a.spec.deps)
     get_ids(cur, a.spec.contained)
-    if cur.bad or find_obj(c, aid) != NULL:
+    if cur.bad or find_obj(c, aid) != NULL or (demand != 0 and demand_of(c, demand) == NULL):
         del a
         return FR_ACTOR_STATUS_UNKNOWN
     a.spec.args.assign(cur.p, cur.end - cur.p)
@@ -128,6 +131,7 @@ cdef uint32_t create_actor(Core *c, Cursor *cur, Worker *caller, string &answer)
     a.id = aid
     a.cpu_milli = cpu_milli
     a.pool = pool
+    a.demand = demand
     a.restarts_left = max_restarts
     a.pinned = (flags & (FR_ACTOR_NAMED | FR_ACTOR_DETACHED)) != 0
     a.sequential = (flags & FR_ACTOR_SEQUENTIAL) != 0
@@ -149,7 +153,7 @@ cdef uint32_t create_actor(Core *c, Cursor *cur, Worker *caller, string &answer)
     for i in range(a.spec.contained.size()):
         incref(c, a.spec.contained[i], 1)
     c.actors[aid] = a
-    if not cpus_fit(c, pool, cpu_milli):
+    if not actor_fits(c, a):
         c.unplaced.push_back(a)
     else:
         place_actor(c, a)
@@ -158,6 +162,7 @@ cdef uint32_t create_actor(Core *c, Cursor *cur, Worker *caller, string &answer)
 
 cdef void place_actor(Core *c, Actor *a) noexcept nogil:
     take_cpus(c, a.pool, a.cpu_milli)
+    move_actor_demand(c, a, 1)
     a.state = A_ALIVE
     start_actor_process(c, a)
 
@@ -170,7 +175,7 @@ cdef void place_waiting_actors(Core *c) noexcept nogil:
     cdef unordered_set[uint64_t] blocked
     while i < c.unplaced.size():
         a = c.unplaced[i]
-        if blocked.count(a.pool) or not cpus_fit(c, a.pool, a.cpu_milli):
+        if blocked.count(a.pool) or not actor_fits(c, a):
             blocked.insert(a.pool)
             i += 1
             continue
@@ -189,6 +194,7 @@ cdef void start_actor_process(Core *c, Actor *a) noexcept nogil:
         return
     w.state = W_ACTOR
     w.actor = a.id
+    bind_worker(c, w, 0, a.gpus)
     a.worker = w.slot
     a.pid = 0
     t = new Task()
@@ -486,6 +492,7 @@ cdef void actor_dies(Core *c, Actor *a, const string &payload) noexcept nogil:
                 break
     else:
         give_cpus(c, a.pool, a.cpu_milli)
+        move_actor_demand(c, a, -1)
     a.state = A_DEAD
     a.death = payload
     forget_name(c, a)

@@ -102,6 +102,7 @@ cdef void task_lost(Core *c, Task *t, int pid, uint32_t status) noexcept nogil:
     cdef unordered_map[uint64_t, Function].iterator fn
     cdef const char *name = "?"
     t.worker = -1
+    release_task_demand(c, t)
     if not t.cancelled and t.retries_left != 0:
         if t.retries_left > 0:
             t.retries_left -= 1

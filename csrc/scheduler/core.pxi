@@ -328,6 +328,7 @@ cdef void release_task(Core *c, Task *t) noexcept nogil:
         decref(c, t.deps[i], 1)
     for i in range(t.contained.size()):
         decref(c, t.contained[i], 1)
+    release_task_demand(c, t)
     c.tasks.erase(t.id)
     c.tasks_finished += 1
     del t

@@ -75,6 +75,7 @@ cdef Worker *spawn_worker(Core *c) noexcept nogil:
     w.actor = 0
     w.env = 0
     w.env_fixed = False
+    w.gpus = 0
     w.requests.clear()
     w.in_.clear()
     w.out.clear()
@@ -102,31 +103,32 @@ cdef bint starting_worker(Core *c) noexcept nogil:
     return False
 
 
-cdef Worker *idle_worker(Core *c, uint64_t env) noexcept nogil:
-    """An idle worker for a task of runtime_env env: one that serves env
-    already, else one that has run nothing yet."""
+cdef Worker *idle_worker(Core *c, uint64_t env, uint64_t gpus) noexcept nogil:
+    """An idle worker for a task of runtime_env env on the devices of gpus:
+    one that serves them already, else one that has run nothing yet."""
     cdef size_t i
     cdef Worker *blank = NULL
     cdef Worker *w
     for i in range(c.workers.size()):
         w = c.workers[i]
         if w.state == W_IDLE:
-            if w.env_fixed and w.env == env:
+            if w.env_fixed and w.env == env and w.gpus == gpus:
                 return w
             if not w.env_fixed and blank == NULL:
                 blank = w
     return blank
 
 
-cdef bint make_room_for(Core *c, uint64_t env) noexcept nogil:
-    """The pool is at its largest and no idle worker serves env: ends an
-    idle worker of another runtime_env, so that a new one can start (as
-    Ray does).  False if there is none."""
+cdef bint make_room_for(Core *c, uint64_t env, uint64_t gpus) noexcept nogil:
+    """The pool is at its largest and no idle worker serves env and gpus:
+    ends an idle worker of another runtime_env or other devices, so that a
+    new one can start (as Ray does).  False if there is none."""
     cdef size_t i
     cdef Worker *w
     for i in range(c.workers.size()):
         w = c.workers[i]
-        if w.state == W_IDLE and w.env_fixed and w.env != env and w.fd >= 0:
+        if (w.state == W_IDLE and w.env_fixed and (w.env != env or w.gpus != gpus)
+                and w.fd >= 0):
             shutdown(w.fd, SHUT_RDWR)
             close(w.fd)
             w.fd = -1
@@ -139,9 +141,10 @@ cdef bint make_room_for(Core *c, uint64_t env) noexcept nogil:
 
 
 cdef void dispatch(Core *c, Task *t, Worker *w) noexcept nogil:
-    """Starts t on an idle worker, which serves t's runtime_env from now on."""
-    w.env = t.env
-    w.env_fixed = True
+    """Starts t on an idle worker, which serves t's runtime_env and devices
+    from now on."""
+    if not w.env_fixed:
+        bind_worker(c, w, t.env, t.gpus)
     if send_task(c, t, w, 0):
         mark_running(c, t, w)
 
@@ -152,6 +155,8 @@ cdef void mark_running(Core *c, Task *t, Worker *w) noexcept nogil:
     w.task = t
     w.state = W_BUSY
     take_cpus(c, t.pool, t.cpu_milli)
+    if t.demand != 0:
+        take_task_demand(c, t)
 
 
 cdef bint send_task(Core *c, Task *t, Worker *w, uint32_t flags) noexcept nogil:
@@ -229,7 +234,7 @@ cdef void queue_behind_busy_workers(Core *c) noexcept nogil:
             w = c.workers[i]
             if (w.state == W_BUSY and w.fd >= 0 and w.request == NULL and w.suspended.empty()
                     and w.task != NULL and w.task.cpu_milli == t.cpu_milli
-                    and w.env == t.env
+                    and w.env == t.env and w.gpus == 0
                     and quick(c, w.task) and now - w.task.started_ns < QUICK_TASK_NS
                     and w.queued.size() < QUEUE_DEPTH
                     and (best == NULL or w.queued.size() < best.queued.size())):
@@ -287,6 +292,8 @@ cdef void schedule(Core *c) noexcept nogil:
         place_waiting_actors(c)
     if not c.pools.empty():
         schedule_pools(c)
+    if c.gated:
+        schedule_gated(c)
     if c.spawner_lost and live_workers(c) == 0:
         while not c.ready.empty():
             t = c.ready.front()
@@ -299,13 +306,13 @@ cdef void schedule(Core *c) noexcept nogil:
         if t.cpu_milli > 0 and c.used_cpu_milli + t.cpu_milli > c.total_cpu_milli:
             queue_behind_busy_workers(c)
             return
-        w = idle_worker(c, t.env)
+        w = idle_worker(c, t.env, 0)
         if w == NULL:
             # The task waits for a new worker to report in (one at a time).
             if live_workers(c) < c.max_workers:
                 if not starting_worker(c):
                     spawn_worker(c)
-            elif not make_room_for(c, t.env):
+            elif not make_room_for(c, t.env, 0):
                 help_blocked_workers(c)
             return
         c.ready.pop_front()
@@ -340,7 +347,7 @@ cdef void help_blocked_workers(Core *c) noexcept nogil:
             continue
         for k in range(r.ids.size()):
             t = owning_task(c, r.ids[k])
-            if t == NULL or t.state != TASK_READY or t.env != w.env:
+            if t == NULL or t.state != TASK_READY or t.env != w.env or w.gpus != 0:
                 continue
             if not cpus_fit(c, t.pool, t.cpu_milli):
                 return

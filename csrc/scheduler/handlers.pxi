@@ -68,6 +68,7 @@ cdef void on_result(Core *c, Worker *w, fr_header *h, Cursor *cur) noexcept nogi
     w.task = NULL
     w.state = W_IDLE
     give_cpus(c, t.pool, t.cpu_milli)
+    release_task_demand(c, t)
     t.worker = -1
     note_duration(c, t)
     if not w.queued.empty():
@@ -125,9 +126,10 @@ cdef void on_submit(Core *c, Worker *w, fr_header *h, Cursor *cur) noexcept nogi
     t.actor = get_u64(cur)
     t.pool = get_u64(cur)
     t.env = get_u64(cur)
+    t.demand = get_u32(cur)
     get_ids(cur, t.deps)
     get_ids(cur, t.contained)
-    if cur.bad:
+    if cur.bad or (t.demand != 0 and demand_of(c, t.demand) == NULL):
         del t
         return
     t.args.assign(cur.p, cur.end - cur.p)

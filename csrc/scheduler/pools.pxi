@@ -39,9 +39,12 @@ cdef void give_cpus(Core *c, uint64_t pool, int64_t milli) noexcept nogil:
 
 
 cdef void enqueue_ready(Core *c, Task *t, bint front) noexcept nogil:
-    """t may run now: into the line of its pool; a task of a removed group
-    fails."""
+    """t may run now: into the line of its pool (or, outside groups, of its
+    demand); a task of a removed group fails."""
     cdef Pool *p
+    if t.pool == 0 and t.demand != 0:
+        enqueue_gated(c, t, front)
+        return
     if t.pool == 0:
         if front:
             c.ready.push_front(t)
@@ -63,6 +66,8 @@ cdef bint take_from_line(Core *c, Task *t) noexcept nogil:
     cdef deque[Task *] *line = &c.ready
     cdef Pool *p
     cdef size_t i
+    if t.pool == 0 and t.demand != 0:
+        return take_from_gated(c, t)
     if t.pool != 0:
         p = find_pool(c, t.pool)
         if p == NULL:
@@ -76,7 +81,8 @@ cdef bint take_from_line(Core *c, Task *t) noexcept nogil:
 
 
 cdef void create_pool(Core *c, uint64_t pid, int64_t cpu_milli, bint feasible,
-                      uint64_t ready_oid, string &payload) noexcept nogil:
+                      uint64_t ready_oid, vector[uint32_t] &bundle_demands,
+                      string &payload) noexcept nogil:
     cdef Pool *p
     if pid == 0 or find_pool(c, pid) != NULL:
         return
@@ -86,14 +92,16 @@ cdef void create_pool(Core *c, uint64_t pid, int64_t cpu_milli, bint feasible,
     p.feasible = feasible and cpu_milli <= c.total_cpu_milli
     p.ready_oid = ready_oid
     p.ready_payload.swap(payload)
+    p.bundle_demands.swap(bundle_demands)
     c.pools[pid] = p
     c.pending_pools.push_back(pid)
     reserve_pools(c)
 
 
 cdef void reserve_pools(Core *c) noexcept nogil:
-    """Reserves the CPUs of waiting groups, in order, while they fit; a
-    group that never can is passed over (it stays unreserved)."""
+    """Reserves the CPUs, GPUs and custom resources of waiting groups, in
+    order, while they fit; a group that never can is passed over (it stays
+    unreserved)."""
     cdef Pool *p
     cdef vector[uint64_t] waiting
     cdef vector[uint64_t] empty
@@ -103,7 +111,8 @@ cdef void reserve_pools(Core *c) noexcept nogil:
         p = find_pool(c, c.pending_pools[i])
         if p == NULL:
             continue
-        if blocked or not p.feasible or not cpus_fit(c, 0, p.total_cpu_milli):
+        if (blocked or not p.feasible or not cpus_fit(c, 0, p.total_cpu_milli)
+                or not reserve_bundles(c, p)):
             waiting.push_back(p.id)
             blocked = blocked or p.feasible
             continue
@@ -115,11 +124,12 @@ cdef void reserve_pools(Core *c) noexcept nogil:
 
 cdef void schedule_pools(Core *c) noexcept nogil:
     """Hands the ready tasks of reserved groups to idle workers while their
-    group has CPUs for them."""
+    group has CPUs (and GPUs and custom resources) for them."""
     cdef unordered_map[uint64_t, Pool *].iterator it = c.pools.begin()
     cdef Pool *p
     cdef Task *t
-    cdef Worker *w
+    cdef Demand *d
+    cdef uint64_t gpus
     while it != c.pools.end():
         p = deref(it).second
         inc(it)
@@ -127,16 +137,14 @@ cdef void schedule_pools(Core *c) noexcept nogil:
             t = p.ready.front()
             if not cpus_fit(c, p.id, t.cpu_milli):
                 break
-            w = idle_worker(c, t.env)
-            if w == NULL:
-                if live_workers(c) < c.max_workers:
-                    if not starting_worker(c):
-                        spawn_worker(c)
-                else:
-                    make_room_for(c, t.env)
-                return
+            d = demand_of(c, t.demand)
+            gpus = 0
+            if d != NULL and not demand_fits(&p.free, d, &gpus):
+                break
             p.ready.pop_front()
-            dispatch(c, t, w)
+            if not start_on_worker(c, t, gpus):
+                p.ready.push_front(t)
+                return
 
 
 cdef void remove_pool(Core *c, uint64_t pid) noexcept nogil:
@@ -165,6 +173,7 @@ cdef void remove_pool(Core *c, uint64_t pid) noexcept nogil:
         inc(ai)
     if p.reserved:
         c.used_cpu_milli -= p.total_cpu_milli
+        return_bundles(c, p)
     c.pools.erase(pid)
     del p
     for i in range(waiting.size()):
@@ -184,6 +193,8 @@ cdef uint32_t pool_op(Core *c, uint32_t op, Cursor *cur) noexcept nogil:
     cdef uint64_t cpu_milli
     cdef bint feasible
     cdef uint64_t ready_oid
+    cdef vector[uint32_t] bundle_demands
+    cdef uint32_t n, i
     cdef string payload
     if op == FR_POOL_REMOVE:
         remove_pool(c, pid)
@@ -191,9 +202,14 @@ cdef uint32_t pool_op(Core *c, uint32_t op, Cursor *cur) noexcept nogil:
     cpu_milli = get_u64(cur)
     feasible = get_u32(cur) != 0
     ready_oid = get_u64(cur)
+    n = get_u32(cur)
+    for i in range(n):
+        bundle_demands.push_back(get_u32(cur))
+        if demand_of(c, bundle_demands.back()) == NULL and bundle_demands.back() != 0:
+            cur.bad = True
     if cur.bad:
         return FR_ACTOR_STATUS_UNKNOWN
     payload.assign(cur.p, cur.end - cur.p)
-    create_pool(c, pid, <int64_t>cpu_milli, feasible, ready_oid, payload)
+    create_pool(c, pid, <int64_t>cpu_milli, feasible, ready_oid, bundle_demands, payload)
     schedule(c)
     return FR_ACTOR_STATUS_OK
