@@ -7,7 +7,7 @@ numeric scripts opens no port unless asked).  ``GET /?token=T`` is the page
 ``GET /api/state?token=T`` is the JSON behind it, for scripts:
 
     {"time": seconds since the epoch,
-     "workers": [{"pid", "state", "queued", "cpu_percent", "rss_bytes",
+     "workers": [{"pid", "state", "queued", "cpu_percent", "rss_bytes", "gpus",
                   "task": {"id", "function", "started_ns", "running_s"} | null}],
      "tasks": {"pending", "running", "queued", "finished", "failed", "cancelled",
                "crashed"},
@@ -18,10 +18,11 @@ numeric scripts opens no port unless asked).  ``GET /?token=T`` is the page
      "errors": [{"id", "function", "state", "pid", "error"}]  (the latest 20 tasks that
                failed, crashed or were cancelled, newest first),
      "actors": [{"id", "class_name", "name", "namespace", "pid", "state",
-                 "pending_calls", "restarts", "calls_done", "num_cpus", "death_cause",
+                 "pending_calls", "restarts", "calls_done", "num_cpus", "gpus", "death_cause",
                  "row", "call": {"function", "running_s"} | null}]  (live ones first, then
                the dead; at most 200; state is pending, alive, restarting or dead),
      "actor_states": {"pending", "alive", "restarting", "dead"}  (how many, of all),
+     "resources": {"CPU" | "GPU" | a declared custom resource: {"total", "used"}},
      "timeline": [{"function", "pid", "row", "start", "end", "state", "tasks"}]  (last
                  10 s: a segment per task, except that each row's consecutive
                  sub-5-ms tasks of one outcome are merged; at most the newest
@@ -123,6 +124,7 @@ class Dashboard:
         segments = self.runtime.timeline(int((now - TIMELINE_SECONDS) * 1e9),
                                          TIMELINE_MERGE_GAP_NS, TIMELINE_SEGMENTS)
         store = self.runtime.store_stats()
+        total, free = self.runtime.resources()
         actors = self._actors(now)
         timeline = [{"function": "" if several else short_name(name), "pid": pid,
                      "row": row_of(name, pid, actor), "state": outcome,
@@ -144,6 +146,8 @@ class Dashboard:
                         "error": self._error_texts.get(task_id)}
                        for task_id, name, pid, outcome, _, start, end, _ in events][::-1],
             "errors": errors,
+            "resources": {name: {"total": amount, "used": amount - free.get(name, 0.0)}
+                          for name, amount in total.items() if _shown(name)},
             "actors": actors[:ACTORS_SHOWN],
             "actor_states": {name: sum(a["state"] == name for a in actors)
                              for name in ACTOR_STATES},
@@ -204,6 +208,13 @@ class Dashboard:
         if last is None or now <= last[0]:
             return 0.0, rss
         return 100 * (cpu_seconds - last[1]) / (now - last[0]), rss
+
+
+def _shown(resource: str) -> bool:
+    """Whether the page lists a resource: CPUs, GPUs and declared ones,
+    not the node's bookkeeping (memory, its own node and GPU model)."""
+    return (resource not in ("memory", "object_store_memory")
+            and not resource.startswith(("node:", "accelerator_type:")))
 
 
 def _error_text(payload: bytes, too_large: bool) -> str:

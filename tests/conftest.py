@@ -95,7 +95,9 @@ def ray_head(tmp_path_factory):
     ray_cli = shutil.which("ray", path=os.path.dirname(sys.executable)) or shutil.which("ray")
     port = free_port()
     # ray start leads a new process group; the head's processes stay in it after it exits.
+    # The GPUs and custom resources are declared, as tests/test_gpus.py declares them locally.
     with subprocess.Popen([ray_cli, "start", "--head", f"--port={port}", "--num-cpus=2",
+                           "--num-gpus=2", '--resources={"slot": 2}',
                            f"--dashboard-agent-listen-port={free_port()}",
                            "--include-dashboard=false", "--disable-usage-stats",
                            f"--temp-dir={workdir / 't'}"],

@@ -30,6 +30,12 @@ cdef struct WorkerView:
     uint64_t task_id
     uint64_t fn_id
     int64_t started_ns
+    uint64_t gpus
+
+
+cdef list gpu_names(vector[string] &gpu_ids, uint64_t mask):
+    """The ids of the devices in mask (bit i: device i)."""
+    return [gpu_ids[i].decode() for i in range(gpu_ids.size()) if mask & ((<uint64_t>1) << i)]
 
 
 cdef struct Segment:
@@ -157,8 +163,13 @@ cdef dict snapshot_of(Core *c):
     cdef vector[pair[uint64_t, string]] fn_names
     cdef size_t running = 0, suspended = 0, queued = 0, tasks
     cdef uint64_t outcomes[4]
+    cdef vector[string] gpu_ids
+    cdef int64_t gpus_free = 0
     with nogil:
         lock_core(c)
+        gpu_ids = c.gpu_ids
+        for i in range(c.free.gpu.size()):
+            gpus_free += c.free.gpu[i]
         for i in range(c.workers.size()):
             w = c.workers[i]
             if w.state == W_DEAD:
@@ -168,6 +179,7 @@ cdef dict snapshot_of(Core *c):
             view.blocked = w.request != NULL
             view.queued = w.queued.size()
             view.has_task = w.task != NULL
+            view.gpus = w.gpus
             if view.has_task:
                 running += 1
                 view.task_id = w.task.id
@@ -190,13 +202,15 @@ cdef dict snapshot_of(Core *c):
     names = names_by_id(fn_names)
     states = {W_DEAD: "dead", W_IDLE: "idle", W_BUSY: "busy", W_EXITING: "exiting",
               W_STARTING: "starting", W_ACTOR: "actor"}
-    workers = [{"pid": v.pid, "queued": v.queued,
+    workers = [{"pid": v.pid, "queued": v.queued, "gpus": gpu_names(gpu_ids, v.gpus),
                 "state": "blocked" if v.blocked else states[v.state],
                 "task": None if not v.has_task else {
                     "id": f"{v.task_id:016x}", "function": names.get(v.fn_id, "?"),
                     "started_ns": v.started_ns}}
                for v in views]
     return {"workers": workers,
+            "gpus_total": gpu_ids.size(),
+            "gpus_used": gpu_ids.size() - gpus_free / <double>RESOURCE_UNIT,
             "tasks": {"pending": tasks - running - suspended - queued,
                       "running": running + suspended, "queued": queued,
                       "finished": outcomes[TASK_FINISHED], "failed": outcomes[TASK_FAILED],
@@ -301,6 +315,7 @@ cdef struct ActorView:
     uint32_t restarts
     uint64_t calls_done
     uint32_t cpu_milli
+    uint64_t gpus
     uint64_t call_fn_id          # of its oldest call in progress, if call_started_ns
     int64_t call_started_ns
 
@@ -315,8 +330,10 @@ cdef list actors_of(Core *c):
     cdef ActorView view
     cdef Actor *a
     cdef size_t i
+    cdef vector[string] gpu_ids
     with nogil:
         lock_core(c)
+        gpu_ids = c.gpu_ids
         for kv in c.actors:
             a = kv.second
             view.id = a.id
@@ -328,6 +345,7 @@ cdef list actors_of(Core *c):
             view.restarts = a.restarts
             view.calls_done = a.calls_done
             view.cpu_milli = a.cpu_milli
+            view.gpus = a.gpus if a.state == A_ALIVE or a.state == A_RESTARTING else 0
             view.call_started_ns = 0
             if not a.sent.empty() and a.sent.front().started_ns > 0:
                 view.call_fn_id = a.sent.front().fn_id
@@ -349,6 +367,7 @@ cdef list actors_of(Core *c):
             "namespace": namespace, "pid": views[i].pid, "state": states[views[i].state],
             "pending_calls": views[i].pending, "restarts": views[i].restarts,
             "calls_done": views[i].calls_done, "num_cpus": views[i].cpu_milli / 1000,
+            "gpus": gpu_names(gpu_ids, views[i].gpus),
             "death_cause": deaths[i].decode("utf-8", "replace") or None,
             "call": None if views[i].call_started_ns == 0 else {
                 "function": functions.get(views[i].call_fn_id, "?"),
