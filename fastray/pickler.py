@@ -12,11 +12,18 @@ turns that opcode into a call of ``fastray._store.bytes_of`` (or
 as that buffer.  The reader gets the value's own type back, as a copy made
 with several threads.  A contiguous memoryview travels the same way and
 comes back as bytes, as it does with cloudpickle and Ray.
+
+A torch CPU tensor travels as the numpy array that shares its memory, so it
+too goes out of band and arrives without a copy (Ray copies it unless asked).
+fastray never imports torch: the reducer is added once the program has.
 """
 from __future__ import annotations
 
+import importlib
 import pickle
 import struct
+import sys
+import warnings
 from collections import ChainMap
 from typing import Any, Callable
 
@@ -95,15 +102,56 @@ def _reduce_memoryview(view: memoryview) -> tuple[Any, tuple[Any, ...]]:
     return bytes_of, (pickle.PickleBuffer(view),)
 
 
+def _reduce_tensor(tensor: Any) -> tuple[Any, tuple[Any, ...]]:
+    """A plain CPU tensor as the array sharing its memory; any other as torch
+    pickles it."""
+    if (tensor.device.type == "cpu" and tensor.layout is _torch().strided
+            and not tensor.requires_grad and tensor.dtype not in _dtypes_without_numpy()):
+        return tensor_from_array, (tensor.detach().numpy(),)
+    return tensor.__reduce_ex__(5)
+
+
+def tensor_from_array(array: Any) -> Any:
+    """The tensor on an array from the store, sharing its memory: read-only
+    by contract, as torch has no read-only tensors (it warns, and is told
+    not to: the array is never written here)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        return importlib.import_module("torch").from_numpy(array)
+
+
+def _torch() -> Any:
+    return sys.modules["torch"]
+
+
+def _dtypes_without_numpy() -> tuple[Any, ...]:
+    """Tensor dtypes numpy has no type for."""
+    torch = _torch()
+    return tuple(getattr(torch, name) for name in ("bfloat16", "complex32", "float8_e4m3fn",
+                                                   "float8_e5m2") if hasattr(torch, name))
+
+
+_OWN_REDUCERS: dict[type, Callable[[Any], Any]] = {memoryview: _reduce_memoryview}
+
+
 class _Pickler(cloudpickle.Pickler):
     # One flat chain: the C pickler looks every object's type up here.
-    dispatch_table = ChainMap({memoryview: _reduce_memoryview},
-                              *cloudpickle.Pickler.dispatch_table.maps)
+    dispatch_table = ChainMap(_OWN_REDUCERS, *cloudpickle.Pickler.dispatch_table.maps)
+
+
+def _add_tensor_reducer() -> None:
+    """Once the program has imported torch, its plain tensors go out of band."""
+    torch = sys.modules.get("torch")
+    tensor = getattr(torch, "Tensor", None)
+    if isinstance(tensor, type) and tensor not in _OWN_REDUCERS:
+        _OWN_REDUCERS[tensor] = _reduce_tensor
 
 
 def dumps(value: Any, buffer_callback: Callable[[pickle.PickleBuffer], Any]) -> bytes:
     """cloudpickle.dumps(value, protocol=5, buffer_callback=buffer_callback),
     with large bytes, bytearrays and contiguous memoryviews out of band too."""
+    if "torch" in sys.modules:
+        _add_tensor_reducer()
     stream = _Stream(buffer_callback)
     _Pickler(stream, protocol=5, buffer_callback=buffer_callback).dump(value)
     return b"".join(stream.chunks)   # a single chunk is returned as it is

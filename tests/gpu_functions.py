@@ -58,3 +58,19 @@ class GpuHolder:
     def devices(self) -> dict:
         return {"devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
                 "gpu_ids": fastray.get_gpu_ids()}
+
+
+@fastray.remote(num_gpus=1, max_retries=0)
+def crashes_on_a_gpu() -> None:
+    os._exit(3)
+
+
+@fastray.remote
+def submits_a_gpu_child() -> dict:
+    return fastray.get(what_cuda_sees.options(num_gpus=1).remote())
+
+
+@fastray.remote(num_gpus=1, max_restarts=1)
+class RestartingGpuHolder:
+    def devices(self) -> tuple[str | None, int]:
+        return os.environ.get("CUDA_VISIBLE_DEVICES"), os.getpid()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import time
 import urllib.request
 
 import pytest
@@ -15,7 +16,8 @@ import fastray
 from fastray import gpus as gpu_finding
 from fastray.util import placement_group
 
-from gpu_functions import GpuHolder, logged, most_at_once, runs, what_cuda_sees
+from gpu_functions import (GpuHolder, RestartingGpuHolder, crashes_on_a_gpu, logged, most_at_once,
+                           runs, submits_a_gpu_child, what_cuda_sees)
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -195,3 +197,58 @@ def test_the_dashboard_shows_each_worker_s_gpus(runtime, no_visible_devices):
     assert state["resources"]["CPU"]["total"] == 2.0
     assert ["1"] in [worker["gpus"] for worker in state["workers"]]
     assert [actor["gpus"] for actor in state["actors"]] == [["0"]]
+
+
+def gpus_free_within(amount: float, seconds: float = 30) -> bool:
+    """Whether amount GPUs are free within seconds: an ended actor's go back
+    once its process is gone, as its CPUs do."""
+    deadline = time.monotonic() + seconds
+    while fastray.available_resources().get("GPU", 0) != amount:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def test_what_a_task_held_comes_back_however_it_ends(runtime, no_visible_devices):
+    runtime.init(num_cpus=2, num_gpus=1)
+    with pytest.raises(fastray.exceptions.WorkerCrashedError):
+        runtime.get(crashes_on_a_gpu.remote(), timeout=60)
+    # A task waiting for the GPU is cancelled: it never held it.
+    holder = GpuHolder.remote()
+    runtime.get(holder.devices.remote(), timeout=60)
+    waiting = what_cuda_sees.options(num_gpus=1).remote()
+    runtime.cancel(waiting)
+    with pytest.raises(fastray.exceptions.TaskCancelledError):
+        runtime.get(waiting, timeout=60)
+    runtime.kill(holder)
+    assert gpus_free_within(1)
+    # A child asks from inside a task (the worker registers the request).
+    assert runtime.get(submits_a_gpu_child.remote(), timeout=60)["devices"] == "0"
+    assert runtime.available_resources()["GPU"] == 1
+
+
+def test_a_restarted_actor_keeps_its_device(runtime, no_visible_devices):
+    runtime.init(num_cpus=2, num_gpus=2)
+    first = GpuHolder.remote()
+    runtime.get(first.devices.remote(), timeout=60)
+    actor = RestartingGpuHolder.remote()
+    device, pid = runtime.get(actor.devices.remote(), timeout=60)
+    assert device == "1"
+    runtime.kill(actor, no_restart=False)
+    again, new_pid = runtime.get(actor.devices.remote(), timeout=60)
+    assert (again, new_pid != pid) == ("1", True)
+    runtime.kill(actor)
+    runtime.kill(first)
+    assert gpus_free_within(2)
+
+
+def test_removing_a_group_gives_its_gpus_back(runtime, no_visible_devices):
+    runtime.init(num_cpus=2, num_gpus=2, resources={"slot": 1})
+    group = placement_group([{"GPU": 0.5, "slot": 1}, {"GPU": 1}], strategy="PACK")
+    assert group.wait(60)
+    assert runtime.available_resources().get("GPU") == 0.5
+    assert "slot" not in runtime.available_resources()
+    fastray.util.remove_placement_group(group)
+    assert runtime.available_resources()["GPU"] == 2
+    assert runtime.available_resources()["slot"] == 1
