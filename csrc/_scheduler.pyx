@@ -142,32 +142,12 @@ cdef class Scheduler:
     def declare_resources(self, gpu_ids: list, custom_amounts: list) -> None:
         """The machine's GPUs (their ids as CUDA names them, at most 64) and
         custom resources (amounts by index); before start()."""
-        cdef Core *c = self.core
-        if len(gpu_ids) > 64:
-            raise ValueError(f"at most 64 GPUs can be scheduled, got {len(gpu_ids)}")
-        c.gpu_ids.clear()
-        for gpu_id in gpu_ids:
-            c.gpu_ids.push_back(gpu_id)
-        c.free.gpu.assign(len(gpu_ids), RESOURCE_UNIT)
-        c.free.custom.clear()
-        for amount in custom_amounts:
-            c.free.custom.push_back(round(amount * RESOURCE_UNIT))
+        declare_resources(self.core, gpu_ids, custom_amounts)
 
     def free_resources(self, list custom_names) -> dict:
         """What is free now of CPUs, GPUs and the custom resources (named in
         their index order)."""
-        cdef Core *c = self.core
-        cdef dict free
-        cdef size_t i
-        with nogil:
-            lock_core(c)
-        free = {"CPU": max(c.total_cpu_milli - c.used_cpu_milli, 0) / 1000.0}
-        if not c.free.gpu.empty():
-            free["GPU"] = sum(c.free.gpu[i] for i in range(c.free.gpu.size())) / <double>RESOURCE_UNIT
-        for i in range(min(len(custom_names), c.free.custom.size())):
-            free[custom_names[i]] = c.free.custom[i] / <double>RESOURCE_UNIT
-        pthread_mutex_unlock(&c.mu)
-        return free
+        return free_resources(self.core, custom_names)
 
     def start(self) -> None:
         """Starts the initial workers, the scheduler thread and the store thread."""

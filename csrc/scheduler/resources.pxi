@@ -256,3 +256,29 @@ cdef void return_bundles(Core *c, Pool *p) noexcept nogil:
         c.free.custom[i] += p.taken.custom[i]
     for i in range(p.taken.gpu.size()):
         c.free.gpu[i] += p.taken.gpu[i]
+
+
+cdef void declare_resources(Core *c, list gpu_ids, list custom_amounts) except *:
+    if len(gpu_ids) > 64:
+        raise ValueError(f"at most 64 GPUs can be scheduled, got {len(gpu_ids)}")
+    c.gpu_ids.clear()
+    for gpu_id in gpu_ids:
+        c.gpu_ids.push_back(gpu_id)
+    c.free.gpu.assign(len(gpu_ids), RESOURCE_UNIT)
+    c.free.custom.clear()
+    for amount in custom_amounts:
+        c.free.custom.push_back(round(amount * RESOURCE_UNIT))
+
+
+cdef dict free_resources(Core *c, list custom_names):
+    cdef dict free
+    cdef size_t i
+    with nogil:
+        lock_core(c)
+    free = {"CPU": max(c.total_cpu_milli - c.used_cpu_milli, 0) / 1000.0}
+    if not c.free.gpu.empty():
+        free["GPU"] = sum(c.free.gpu[i] for i in range(c.free.gpu.size())) / <double>RESOURCE_UNIT
+    for i in range(min(len(custom_names), c.free.custom.size())):
+        free[custom_names[i]] = c.free.custom[i] / <double>RESOURCE_UNIT
+    pthread_mutex_unlock(&c.mu)
+    return free
