@@ -36,7 +36,6 @@ from libcpp.utility cimport pair
 from libcpp.vector cimport vector
 from posix.fcntl cimport (F_GETFL, F_SETFL, O_CLOEXEC, O_CREAT, O_EXCL, O_NONBLOCK, O_RDONLY,
                           O_WRONLY, fcntl, open as c_open)
-from posix.mman cimport MAP_FAILED, MAP_SHARED, PROT_READ, PROT_WRITE, mmap, munmap
 from posix.signal cimport kill, sigval
 from posix.stat cimport mkdir
 from posix.time cimport CLOCK_MONOTONIC, CLOCK_REALTIME, clock_gettime, timespec
@@ -77,6 +76,7 @@ cdef enum:
     KEPT_FAILURES = 20           # the latest failed tasks a live view can show
     FAILURE_PAYLOAD_MAX = 65536  # larger error payloads are not kept
     LARGEST_OBJECTS = 5          # the live view lists this many of the largest blobs
+    PUNCH_PIECE_BYTES = 16777216  # pages given back per call while the store thread frees
 
 cdef double SIGNAL_CHECK_SECONDS = 0.05  # how often a blocked wait() lets Ctrl-C in
 
@@ -106,13 +106,13 @@ cdef class Scheduler:
     cdef Core *core
     cdef object _thread
     cdef object _store_thread
+    cdef object _mapping
 
     def __cinit__(self, int num_cpus, int max_workers, int spawner_fd, uint64_t origin_base,
-                  int store_fd, uint64_t capacity, uint64_t warm_limit, double full_timeout,
+                  int store_fd, object mapping, uint64_t warm_limit, double full_timeout,
                   bytes spill_dir, uint32_t max_events):
         """The core, its mutexes and condition variables (timed on the monotonic
         clock), the wake-up eventfd and the store's mapping; no thread yet."""
-        cdef void *base
         cdef int error
         self.core = new Core()
         pthread_mutex_init(&self.core.mu, NULL)
@@ -128,12 +128,11 @@ cdef class Scheduler:
         self.core.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)
         if self.core.wake_fd < 0:
             raise OSError(errno, "eventfd failed")
-        base = mmap(NULL, capacity, PROT_READ | PROT_WRITE, MAP_SHARED, store_fd, 0)
-        if base == MAP_FAILED:
-            raise OSError(errno, "could not map the object store")
-        self.core.base = <char *>base
+        # The driver's one mapping of the store, kept while the core is.
+        self._mapping = mapping
+        self.core.base = <char *><size_t>mapping.address
         self.core.store_fd = store_fd
-        self.core.arena.reset(capacity)
+        self.core.arena.reset(mapping.size)
         self.core.warm_limit = arena_round_up(warm_limit)
         self.core.full_timeout = full_timeout
         self.core.events.resize(max_events)
@@ -216,8 +215,6 @@ cdef class Scheduler:
             del c.incoming[i]
         for i in range(c.allocs.size()):
             del c.allocs[i]
-        if c.base != NULL:
-            munmap(c.base, c.arena.capacity())
         for i in range(c.workers.size()):
             if c.workers[i].request != NULL and c.workers[i].request.worker >= 0:
                 del c.workers[i].request

@@ -16,9 +16,11 @@ from libc.errno cimport errno
 from libc.stdint cimport uint64_t
 from libcpp.map cimport map as cmap
 from cython.operator cimport dereference as deref, predecrement as dec
-from posix.mman cimport MAP_FAILED, MAP_SHARED, PROT_READ, PROT_WRITE, mmap, munmap
+from posix.mman cimport MAP_FAILED, MAP_SHARED, PROT_READ, PROT_WRITE, mmap
 
 from parallel_copy cimport parallel_copy
+from unmap_later cimport fr_unmap_later
+from posix.fcntl cimport F_DUPFD_CLOEXEC, fcntl
 
 
 cdef struct Span:
@@ -34,17 +36,29 @@ cdef class Mapping:
     cdef char *base
     cdef readonly uint64_t size
     cdef cmap[uint64_t, Span] spans   # offset -> blob with live views there
+    cdef int owned_fd                 # the store's file, if this mapping frees it
 
-    def __cinit__(self, int fd, uint64_t size):
+    def __cinit__(self, int fd, uint64_t size, bint owner=False):
+        """owner: the driver's mapping, the store's last user once the
+        runtime has ended: its end gives all the store's memory back."""
         cdef void *base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+        self.owned_fd = -1
         if base == MAP_FAILED:
             raise OSError(errno, "could not map the object store")
         self.base = <char *>base
         self.size = size
+        if owner:
+            self.owned_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)
 
     def __dealloc__(self):
         if self.base != NULL:
-            munmap(self.base, self.size)
+            fr_unmap_later(self.base, self.size, self.owned_fd)
+
+    @property
+    def address(self) -> int:
+        """Where the store starts in this process (the driver's scheduler
+        uses this one mapping too)."""
+        return <size_t>self.base
 
     def view(self, uint64_t blob_id, uint64_t offset, uint64_t size, release) -> BlobView:
         """A read-only view of a blob the scheduler pinned for us."""

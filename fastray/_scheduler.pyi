@@ -1,6 +1,8 @@
 """Types of the compiled scheduler (csrc/_scheduler.pyx)."""
 from typing import Any, TypeVar
 
+from ._store import Mapping
+
 _Ref = TypeVar("_Ref")
 
 
@@ -52,6 +54,8 @@ PAYLOAD_GROUP_REMOVED: int
 PAYLOAD_INTERRUPTED: int
 POOL_CREATE: int
 POOL_REMOVE: int
+DEMAND_ADD: int
+DEVICES: int
 TASK_ACTOR_CREATE: int
 ACTOR_OP: int
 ACTOR_CREATE: int
@@ -71,8 +75,10 @@ OUTCOMES: dict[int, str]
 
 class Scheduler:
     def __init__(self, num_cpus: int, max_workers: int, spawner_fd: int, origin_base: int,
-                 store_fd: int, capacity: int, warm_limit: int, full_timeout: float,
+                 store_fd: int, mapping: Mapping, warm_limit: int, full_timeout: float,
                  spill_dir: bytes, max_events: int) -> None: ...
+    def declare_resources(self, gpu_ids: list[bytes], custom_amounts: list[float]) -> None: ...
+    def free_resources(self, custom_names: list[str]) -> dict[str, float]: ...
     @property
     def next_origin(self) -> int: ...
     def start(self) -> None: ...
@@ -81,7 +87,7 @@ class Scheduler:
     def submit(self, task_id: int, fn_id: int, num_returns: int, cpu_milli: int,
                max_retries: int, deps: list[int], contained: list[int],
                args: bytes, actor: int, ref_type: type[_Ref], generation: int,
-               pool: int = 0, env: int = 0) -> list[_Ref]: ...
+               pool: int = 0, env: int = 0, demand: int = 0) -> list[_Ref]: ...
     def put(self, oid: int, payload: bytes, contained: list[int]) -> None: ...
     def promise(self, first: int, count: int) -> None: ...
     def take_refs(self, ids: list[int], ref_type: type[_Ref], generation: int

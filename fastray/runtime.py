@@ -62,12 +62,12 @@ class LocalRuntime(SchedulerBackend):
         self._spawner = spawner
         self._store_fd = spawner.store_fd
         super().__init__(origin=0, num_cpus=num_cpus,
-                         mapping=Mapping(self._store_fd, store.capacity))
+                         mapping=Mapping(self._store_fd, store.capacity, owner=True))
         self.max_workers = max_workers
         self.namespace = namespace
         self._scheduler = Scheduler(
             num_cpus, max_workers, spawner.control.fileno(), _next_origin,
-            self._store_fd, store.capacity, store.warm_limit, store.full_timeout,
+            self._store_fd, self.mapping, store.warm_limit, store.full_timeout,
             os.fsencode(os.path.join(session_dir, "spill")), config.max_task_events)
         self.node_resources = node
         self._scheduler.declare_resources(
