@@ -15,7 +15,6 @@ turns to the stream of the task's next attempt.
 """
 from __future__ import annotations
 
-import asyncio
 import collections
 import struct
 import threading
@@ -83,6 +82,7 @@ class ValueStream:
 
     async def run_async(self, values: AsyncIterable[Any], name: str) -> None:
         """run() for an async generator, on an async actor's loop."""
+        import asyncio  # loaded already by that loop; not by every worker
         if not self._start():
             async for _ in values:
                 pass

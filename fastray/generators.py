@@ -21,7 +21,6 @@ it has already.
 """
 from __future__ import annotations
 
-import asyncio
 import collections
 import time
 from typing import Any, Callable, Iterator, Sequence
@@ -68,6 +67,7 @@ class ObjectRefGenerator(metaclass=RaysToo):
         return self
 
     async def __anext__(self) -> ObjectRef:
+        import asyncio  # loaded already by the loop that runs this; not by every program
         while not self._refs:
             link = self._link
             if link is None:

@@ -5,11 +5,8 @@ also gives the model, from which Ray names the node's
 ``accelerator_type:<model>`` resource."""
 from __future__ import annotations
 
-import ctypes
 import os
 import re
-import shutil
-import subprocess
 from typing import NamedTuple
 
 VISIBLE_DEVICES = "CUDA_VISIBLE_DEVICES"
@@ -53,6 +50,7 @@ def model_of(name: str) -> str | None:
 
 def _nvml_names() -> list[str] | None:
     """The devices' names through NVML; None if the library is missing or fails."""
+    import ctypes  # here: init pays for it only on this path
     try:
         nvml = ctypes.CDLL("libnvidia-ml.so.1")
     except OSError:
@@ -83,6 +81,8 @@ def _nvml_names() -> list[str] | None:
 
 def _smi_names() -> list[str] | None:
     """The devices' names from ``nvidia-smi -L``; None if it is missing or fails."""
+    import shutil
+    import subprocess
     smi = shutil.which("nvidia-smi")
     if smi is None:
         return None

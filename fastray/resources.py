@@ -5,7 +5,6 @@ encoded for the scheduler, which does the counting
 (csrc/scheduler/resources.pxi)."""
 from __future__ import annotations
 
-import json
 import os
 import struct
 from dataclasses import dataclass, field
@@ -50,6 +49,7 @@ class NodeResources:
         return totals
 
     def to_environment(self) -> str:
+        import json  # here: a plain program never reads it back
         return json.dumps({"gpu_ids": list(self.gpu_ids), "custom": self.custom})
 
     @classmethod
@@ -57,6 +57,7 @@ class NodeResources:
         text = os.environ.get(ENVIRONMENT_VARIABLE)
         if not text:
             return cls()
+        import json
         data = json.loads(text)
         return cls(tuple(data["gpu_ids"]), dict(data["custom"]))
 
