@@ -7,7 +7,7 @@ from typing import Any
 
 from .options import (DEFAULT_BACKPRESSURE, PLACEMENT_OPTIONS, backpressure_bound,
                       placement_options, returns_fields)
-from .resources import Asked
+from .resources import ASKED_OPTIONS, Asked
 from .runtime_env import checked
 
 # Accepted and acted on.
@@ -15,7 +15,7 @@ _OWN = frozenset({
     "name", "namespace", "get_if_exists", "lifetime", "num_cpus", "max_concurrency",
     "max_restarts", "max_task_retries", "max_pending_calls", "concurrency_groups",
     "allow_out_of_order_execution", "enable_task_events", "object_store_memory",
-    "_labels", "runtime_env", "_actor_generator_backpressure_num_objects", *Asked.OPTIONS,
+    "_labels", "runtime_env", "_actor_generator_backpressure_num_objects", *ASKED_OPTIONS,
     *PLACEMENT_OPTIONS,
 })
 # Ray options whose meaning other parts of the runtime will carry: accepted by
@@ -104,7 +104,7 @@ class ActorOptions:
             changes["placement"] = placement_options(self.placement, options)
         if "runtime_env" in options:
             changes["runtime_env"] = checked(options["runtime_env"]) or None
-        if any(key in options for key in Asked.OPTIONS):
+        if any(key in options for key in ASKED_OPTIONS):
             changes["asked"] = self.asked.updated(options)
         bound = options.get("_actor_generator_backpressure_num_objects")
         if bound is not None:

@@ -10,9 +10,11 @@ import re
 from typing import NamedTuple
 
 VISIBLE_DEVICES = "CUDA_VISIBLE_DEVICES"
+# Where a loaded NVIDIA kernel driver shows itself (in containers too).
+NVIDIA_DRIVER = "/proc/driver/nvidia"
 # "NVIDIA H100 80GB HBM3" -> "H100", "Tesla V100-SXM2-16GB" -> "V100" (Ray's rule).
-_MODEL = re.compile(r"^\S+\s+([A-Z0-9]+)")
-_SMI_LINE = re.compile(r"^GPU\s+\d+:\s*(.*?)\s*(\(UUID:.*)?$")
+_MODEL = r"^\S+\s+([A-Z0-9]+)"
+_SMI_LINE = r"^GPU\s+\d+:\s*(.*?)\s*(\(UUID:.*)?$"
 
 
 class FoundGpus(NamedTuple):
@@ -44,13 +46,16 @@ def find_gpus() -> FoundGpus:
 
 
 def model_of(name: str) -> str | None:
-    match = _MODEL.match(name.strip())
+    match = re.match(_MODEL, name.strip())
     return match.group(1) if match else None
 
 
 def _nvml_names() -> list[str] | None:
-    """The devices' names through NVML; None if the library is missing or fails."""
-    import ctypes  # here: init pays for it only on this path
+    """The devices' names through NVML; None if the library is missing or
+    fails, or no NVIDIA driver is loaded (then ctypes is not even imported)."""
+    if not os.path.exists(NVIDIA_DRIVER):
+        return None
+    import ctypes
     try:
         nvml = ctypes.CDLL("libnvidia-ml.so.1")
     except OSError:
@@ -82,10 +87,10 @@ def _nvml_names() -> list[str] | None:
 def _smi_names() -> list[str] | None:
     """The devices' names from ``nvidia-smi -L``; None if it is missing or fails."""
     import shutil
-    import subprocess
     smi = shutil.which("nvidia-smi")
     if smi is None:
         return None
+    import subprocess
     try:
         listing = subprocess.run([smi, "-L"], capture_output=True, text=True, timeout=10,
                                  check=True).stdout
@@ -93,7 +98,7 @@ def _smi_names() -> list[str] | None:
         return None
     names = []
     for line in listing.splitlines():
-        match = _SMI_LINE.match(line.strip())
+        match = re.match(_SMI_LINE, line.strip())
         if match:
             names.append(match.group(1))
     return names

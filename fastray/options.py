@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .resources import Asked
+from .resources import ASKED_OPTIONS, Asked
 from .runtime_env import checked
 
 # Options Ray accepts for remote functions that change nothing on one
@@ -24,7 +24,7 @@ PLACEMENT_OPTIONS = ("scheduling_strategy", "placement_group", "placement_group_
 OPTIONS = frozenset({"num_returns", "num_cpus", "num_gpus", "resources", "max_retries",
                      "retry_exceptions", "_generator_backpressure_num_objects", "max_calls",
                      "runtime_env", *PLACEMENT_OPTIONS, *_UNSUPPORTED,
-                     *Asked.OPTIONS}) | IGNORED_OPTIONS
+                     *ASKED_OPTIONS}) | IGNORED_OPTIONS
 
 # num_returns values that make a generator task: its values as they are
 # yielded (an ObjectRefGenerator), or all of them in one ref (Ray's older
@@ -82,7 +82,7 @@ class TaskOptions:
             if not isinstance(cpus, (int, float)) or isinstance(cpus, bool) or cpus < 0:
                 raise ValueError(f"num_cpus must be a number >= 0, got {cpus!r}")
             changes["num_cpus"] = float(cpus)
-        if any(key in options for key in Asked.OPTIONS):
+        if any(key in options for key in ASKED_OPTIONS):
             changes["asked"] = self.asked.updated(options)
         for key, what in _UNSUPPORTED.items():
             if options.get(key):

@@ -9,7 +9,6 @@ board directly.
 """
 from __future__ import annotations
 
-import json
 import os
 import sys
 import threading
@@ -24,6 +23,7 @@ MOST_BYTES = 512
 
 def send_to_pipe(fd: int, bar_state: dict[str, Any]) -> None:
     """A worker's bar state, as one line down the pipe."""
+    import json  # here: only programs with bars load it
     line = json.dumps(bar_state, separators=(",", ":")).encode()[:MOST_BYTES - 1] + b"\n"
     try:
         os.write(fd, line)
@@ -67,6 +67,7 @@ class BarBoard:
         self._pipe.close()
 
     def _read(self) -> None:
+        import json  # on the board's own thread, off init's path
         for line in self._pipe:
             try:
                 bar_state = json.loads(line)

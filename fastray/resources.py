@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import os
 import struct
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
-from .gpus import find_gpus
 
 # Amounts travel in these parts of one, as the scheduler counts them
 # (RESOURCE_UNIT in csrc/sched_state.hpp): Ray's four decimals.
@@ -20,6 +18,8 @@ UNIT = 10000
 NODE_RESOURCES = ("node:127.0.0.1", "node:__internal_head__")
 # How workers learn what the driver declared.
 ENVIRONMENT_VARIABLE = "FASTRAY_RESOURCES"
+# The options Asked takes.
+ASKED_OPTIONS = ("num_gpus", "resources", "memory", "accelerator_type")
 # Ray's share of an accelerator_type a task asks for (any device of the type).
 ACCELERATOR_SHARE = 0.001
 # The node's "memory" resource: Ray's share of the machine's memory, less the store.
@@ -29,13 +29,12 @@ _HEAD = struct.Struct("<qI")
 _ITEM = struct.Struct("<Iq")
 
 
-@dataclass(frozen=True)
-class NodeResources:
+class NodeResources(NamedTuple):
     """What the runtime schedules besides CPUs: GPUs by id, as CUDA names
     them, and custom resources by name (memory and accelerator_type too)."""
 
-    gpu_ids: tuple[str, ...] = ()
-    custom: dict[str, float] = field(default_factory=dict)
+    gpu_ids: tuple[str, ...]
+    custom: dict[str, float]
 
     @property
     def custom_names(self) -> list[str]:
@@ -49,17 +48,20 @@ class NodeResources:
         return totals
 
     def to_environment(self) -> str:
-        import json  # here: a plain program never reads it back
-        return json.dumps({"gpu_ids": list(self.gpu_ids), "custom": self.custom})
+        """As workers read it (resource names hold no control characters)."""
+        custom = _FIELD.join(f"{name}{_PAIR}{amount!r}" for name, amount in self.custom.items())
+        return _FIELD.join(self.gpu_ids) + _PART + custom
 
     @classmethod
     def from_environment(cls) -> NodeResources:
-        text = os.environ.get(ENVIRONMENT_VARIABLE)
-        if not text:
-            return cls()
-        import json
-        data = json.loads(text)
-        return cls(tuple(data["gpu_ids"]), dict(data["custom"]))
+        ids, _, custom = os.environ.get(ENVIRONMENT_VARIABLE, _PART).partition(_PART)
+        pairs = (item.partition(_PAIR) for item in custom.split(_FIELD) if item)
+        return cls(tuple(ids.split(_FIELD)) if ids else (),
+                   {name: float(amount) for name, _, amount in pairs})
+
+
+# The separators of FASTRAY_RESOURCES (ASCII's own; never in a resource's name).
+_PART, _PAIR, _FIELD = "\x1d", "\x1e", "\x1f"
 
 
 def declared(num_gpus: Any, resources: Any, store_bytes: int, machine_bytes: int
@@ -69,10 +71,13 @@ def declared(num_gpus: Any, resources: Any, store_bytes: int, machine_bytes: int
     if resources is not None and not isinstance(resources, dict):
         raise TypeError(f"resources must be a dict of name -> amount, got "
                         f"{type(resources).__name__}")
+    from .gpus import find_gpus  # the driver's, once: workers never load it
     custom: dict[str, float] = {}
     for name, amount in (resources or {}).items():
         if not isinstance(name, str) or not name:
             raise TypeError(f"resource names must be non-empty str, got {name!r}")
+        if not name.isprintable():
+            raise ValueError(f"resource names must be printable, got {name!r}")
         if name in ("CPU", "GPU"):
             raise ValueError(f'use init(num_cpus=...)/init(num_gpus=...), not '
                              f'resources={{"{name}": ...}}')
@@ -102,8 +107,7 @@ def _amount(key: str, amount: Any) -> float:
     return float(amount)
 
 
-@dataclass(frozen=True)
-class Asked:
+class Asked(NamedTuple):
     """What a task or actor asks for besides CPUs, as given (checked when
     set; whether the machine has it is checked at .remote(): declaring is
     not asking)."""
@@ -112,8 +116,6 @@ class Asked:
     resources: tuple[tuple[str, float], ...] = ()
     memory: float = 0.0
     accelerator_type: str | None = None
-
-    OPTIONS = ("num_gpus", "resources", "memory", "accelerator_type")
 
     def updated(self, options: dict[str, Any]) -> Asked:
         num_gpus, resources = self.num_gpus, self.resources

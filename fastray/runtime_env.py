@@ -17,7 +17,6 @@ are merged into the parent's, every other key replaces the parent's.
 from __future__ import annotations
 
 import importlib
-import json
 import os
 import sys
 import zlib
@@ -116,6 +115,7 @@ def merged(parent: TaskEnv | None, spec: dict[str, Any] | None) -> TaskEnv | Non
 
 def _env_id(parent: TaskEnv | None, spec: dict[str, Any]) -> int:
     """A 64-bit id from the parent's id and spec, never 0 (no runtime_env)."""
+    import json  # here: a program without a runtime_env never loads it
     text = json.dumps(spec, sort_keys=True, default=_name_of).encode()
     seed = parent.env_id if parent else 0
     low = zlib.crc32(text, seed & 0xFFFFFFFF)
