@@ -59,3 +59,26 @@ def test_the_actor_workloads_give_every_figure_on_fastray(ray) -> None:
     figures = dict(bench_actors.actor_figures(ray, tiny, steps.append))
     assert list(figures) == steps == list(bench_actors.rows(tiny))
     assert all(isinstance(value, float) and value > 0 for value in figures.values()), figures
+
+
+@pytest.mark.timeout(120)
+def test_the_threads_table_accounts_for_each_part_of_a_task_s_cpu() -> None:
+    from fastray import state
+    from fastray._cli import bench_threads
+    fastray.init(num_cpus=2)
+    try:
+        steps: list[str] = []
+        figures = dict(bench_threads.thread_figures(fastray, state.backend, 20_000,
+                                                    steps.append))
+    finally:
+        fastray.shutdown()
+    parts = ["driver thread", "scheduler thread", "store thread", "workers, together",
+             "spawner"]
+    assert list(figures) == [f"{part} (µs of CPU per task)" for part in parts] + [
+        "all of them (µs of CPU per task)", "async no-op tasks (/s)"]
+    assert figures["driver thread (µs of CPU per task)"] > 0
+    assert figures["workers, together (µs of CPU per task)"] > 0
+    total = sum(figures[f"{part} (µs of CPU per task)"] for part in parts)
+    assert figures["all of them (µs of CPU per task)"] == pytest.approx(total)
+    assert figures["async no-op tasks (/s)"] > 0
+    assert steps == ["fastray: 20,000 no-op tasks, CPU per thread and process"]

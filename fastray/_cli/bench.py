@@ -1,7 +1,7 @@
 """``python -m fastray bench``: fastray next to its peers on the same
 workloads, in one run, medians and ratios.
 
-Two tables:
+Four tables:
 
 - *peers*: fastray, ProcessPoolExecutor(2) and multiprocessing.Pool(2)
   always, and Ray, loky and a dask LocalCluster when installed (the
@@ -10,7 +10,10 @@ Two tables:
 - *Ray's microbenchmark*: the workloads of ``ray microbenchmark`` that need
   only tasks and objects, on fastray and (when installed) Ray;
 - *actors*: its actor workloads, and what creating and holding actors
-  costs (fastray/_cli/bench_actors.py), on the same two.
+  costs (fastray/_cli/bench_actors.py), on the same two;
+- *threads*: fastray's CPU per no-op task in each of its threads and
+  processes (fastray/_cli/bench_threads.py), which bounds its task rate on
+  any number of cores.
 
 ``benches/`` runs the same adapters and workloads under pytest-benchmark.
 """
@@ -29,7 +32,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
-from . import bench_actors
+from . import bench_actors, bench_threads
 from .bench_measure import median_time, memory_of_tree, rate
 from .bench_tasks import checksum, make_array, noop
 
@@ -434,9 +437,21 @@ def actor_figures(executor: Executor, quick: bool, progress: Progress) -> Figure
     executor.stop()
 
 
+def thread_figures(executor: Executor, quick: bool, progress: Progress) -> Figures:
+    assert isinstance(executor, Fastray)
+    executor.load()
+    executor.start()
+    from fastray import state
+    yield from bench_threads.thread_figures(executor.ray, state.backend,
+                                            20_000 if quick else 200_000, progress.step)
+    executor.stop()
+
+
 MEASURES: dict[str, Callable[[Executor, bool, Progress], Figures]] = {
     "peers": peer_figures, "ray_microbenchmark": microbenchmark_figures,
-    "actors": actor_figures}
+    "actors": actor_figures, "threads": thread_figures}
+# Tables of fastray's own figures, with no peer to compare.
+OWN_TABLES = ("threads",)
 TABLES = tuple(MEASURES)
 FIGURE = "figure: "
 
@@ -447,6 +462,8 @@ def steps(kind: str, quick: bool) -> int:
         return len(peer_workloads(quick)) + 2
     if kind == "actors":
         return len(bench_actors.rows(bench_actors.ActorSizes.for_run(quick, CPUS)))
+    if kind == "threads":
+        return 1
     return len(MICROBENCHMARK_ROWS)
 
 
@@ -527,7 +544,8 @@ def machine() -> dict[str, Any]:
 
 
 HEADINGS = {"ray_microbenchmark": "`ray microbenchmark`'s task and object workloads:",
-            "actors": "`ray microbenchmark`'s actor workloads, and what an actor costs:"}
+            "actors": "`ray microbenchmark`'s actor workloads, and what an actor costs:",
+            "threads": "fastray's CPU per no-op task, by thread and process:"}
 
 
 def main(quick: bool = False, json_path: str | None = None, only: list[str] | None = None,
@@ -537,7 +555,8 @@ def main(quick: bool = False, json_path: str | None = None, only: list[str] | No
     if missing:
         print(f"(not installed, left out: {', '.join(missing)}; pip install 'fastray[bench]')")
     runs = [(kind, e) for kind in TABLES if kind in tables for e in executors
-            if kind == "peers" or isinstance(e, Fastray)]
+            if kind == "peers" or (isinstance(e, Fastray)
+                                   and (kind not in OWN_TABLES or e.name == "fastray"))]
     progress = Progress(sum(steps(kind, quick) for kind, _ in runs))
     report: dict[str, Any] = {"machine": machine(), "quick": quick,
                               **{kind: {} for kind in TABLES if kind in tables}}
