@@ -82,3 +82,38 @@ def test_the_threads_table_accounts_for_each_part_of_a_task_s_cpu() -> None:
     assert figures["all of them (µs of CPU per task)"] == pytest.approx(total)
     assert figures["async no-op tasks (/s)"] > 0
     assert steps == ["fastray: 20,000 no-op tasks, CPU per thread and process"]
+
+
+def test_the_scaling_table_doubles_workers_up_to_the_cores() -> None:
+    from fastray._cli import bench_scaling
+    assert bench_scaling.worker_counts(1) == [1]
+    assert bench_scaling.worker_counts(2) == [1, 2]
+    assert bench_scaling.worker_counts(6) == [1, 2, 4, 6]
+    assert bench_scaling.worker_counts(16) == [1, 2, 4, 8, 16]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_a_quick_scaling_run_measures_each_executor_at_each_size(tmp_path: Path) -> None:
+    from fastray._cli import bench_scaling
+    out = tmp_path / "scaling.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "fastray", "bench", "--scaling", "--quick", "--cpus", "2",
+         "--only", "multiprocessing.Pool", "--json", str(out)],
+        capture_output=True, text=True, timeout=280,
+        env=dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(fastray.__file__))))
+    assert done.returncode == 0, done.stderr
+    report = json.loads(out.read_text())["scaling"]
+    assert list(report) == ["1", "2"]
+    for by_name in report.values():
+        assert set(by_name) == {"fastray", "multiprocessing.Pool"}
+        assert set(by_name["fastray"]) == set(bench_scaling.ROWS)
+        assert all(value > 0 for figures in by_name.values() for value in figures.values())
+    assert "| 2 |" in done.stdout
+
+
+def test_cpus_must_be_a_positive_count() -> None:
+    done = subprocess.run([sys.executable, "-m", "fastray", "bench", "--cpus", "0"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "must be at least 1" in done.stderr

@@ -32,12 +32,15 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
-from . import bench_actors, bench_threads
+from . import bench_actors, bench_scaling, bench_threads
 from .bench_measure import median_time, memory_of_tree, rate
 from .bench_tasks import checksum, make_array, noop
 
 MB = 1_000_000
-CPUS = 2
+# How many workers each executor gets: --cpus (which the measuring
+# interpreters read from this variable), by default every core.
+CPUS_VARIABLE = "FASTRAY_BENCH_CPUS"
+CPUS = int(os.environ.get(CPUS_VARIABLE) or os.cpu_count() or 1)
 
 
 # ---------------------------------------------------------------- executors
@@ -447,12 +450,17 @@ def thread_figures(executor: Executor, quick: bool, progress: Progress) -> Figur
     executor.stop()
 
 
+def scaling_figures(executor: Executor, quick: bool, progress: Progress) -> Figures:
+    return bench_scaling.figures(executor, CPUS, quick, progress.step)
+
+
 MEASURES: dict[str, Callable[[Executor, bool, Progress], Figures]] = {
     "peers": peer_figures, "ray_microbenchmark": microbenchmark_figures,
-    "actors": actor_figures, "threads": thread_figures}
+    "actors": actor_figures, "threads": thread_figures, "scaling": scaling_figures}
 # Tables of fastray's own figures, with no peer to compare.
 OWN_TABLES = ("threads",)
-TABLES = tuple(MEASURES)
+# What --tables may name (--scaling measures its own table).
+TABLES = ("peers", "ray_microbenchmark", "actors", "threads")
 FIGURE = "figure: "
 
 
@@ -462,7 +470,7 @@ def steps(kind: str, quick: bool) -> int:
         return len(peer_workloads(quick)) + 2
     if kind == "actors":
         return len(bench_actors.rows(bench_actors.ActorSizes.for_run(quick, CPUS)))
-    if kind == "threads":
+    if kind in ("threads", "scaling"):
         return 1
     return len(MICROBENCHMARK_ROWS)
 
@@ -549,26 +557,31 @@ HEADINGS = {"ray_microbenchmark": "`ray microbenchmark`'s task and object worklo
 
 
 def main(quick: bool = False, json_path: str | None = None, only: list[str] | None = None,
-         tables: tuple[str, ...] = TABLES) -> dict[str, Any]:
+         tables: tuple[str, ...] = TABLES, cpus: int | None = None,
+         scaling: bool = False) -> dict[str, Any]:
+    """Measures the tables asked for (or, with scaling, the scaling table),
+    prints them and returns the figures."""
+    global CPUS
+    if cpus is not None:
+        CPUS = cpus
+        os.environ[CPUS_VARIABLE] = str(cpus)   # for the measuring interpreters
     executors = installed(None if only is None else ["fastray", *only])
     missing = [kind.name for kind in EXECUTORS if kind.name not in {e.name for e in executors}]
     if missing:
         print(f"(not installed, left out: {', '.join(missing)}; pip install 'fastray[bench]')")
-    runs = [(kind, e) for kind in TABLES if kind in tables for e in executors
-            if kind == "peers" or (isinstance(e, Fastray)
-                                   and (kind not in OWN_TABLES or e.name == "fastray"))]
-    progress = Progress(sum(steps(kind, quick) for kind, _ in runs))
-    report: dict[str, Any] = {"machine": machine(), "quick": quick,
-                              **{kind: {} for kind in TABLES if kind in tables}}
-    for kind, executor in runs:
-        report[kind][executor.name] = measure_in_child(kind, executor, quick, progress)
-    progress.close()
+    report: dict[str, Any] = {"machine": machine(), "quick": quick}
+    if scaling:
+        report["scaling"] = _measure_scaling(executors, quick)
+    else:
+        report.update(_measure_tables(executors, quick, tables))
     host = report["machine"]
     print(f"\n{CPUS} CPUs used of {host['cpus']} ({host['cpu']}, {host['memory_gib']} GiB, "
           f"Python {host['python']}); medians; the ratios are fastray's advantage "
           "(higher is better)")
+    if scaling:
+        print(f"\nEach executor with N workers:\n\n{bench_scaling.table(report['scaling'])}")
     for kind in TABLES:
-        if kind in tables:
+        if kind in report:
             print(f"\n{HEADINGS[kind]}\n" if kind in HEADINGS else "")
             print(table(report[kind]))
     if json_path:
@@ -576,6 +589,37 @@ def main(quick: bool = False, json_path: str | None = None, only: list[str] | No
             json.dump(report, out, indent=2)
         print(f"\nwrote {json_path}")
     return report
+
+
+def _measure_tables(executors: list[Executor], quick: bool, tables: tuple[str, ...]
+                    ) -> dict[str, dict[str, dict[str, float]]]:
+    runs = [(kind, e) for kind in TABLES if kind in tables for e in executors
+            if kind == "peers" or (isinstance(e, Fastray)
+                                   and (kind not in OWN_TABLES or e.name == "fastray"))]
+    progress = Progress(sum(steps(kind, quick) for kind, _ in runs))
+    report: dict[str, dict[str, dict[str, float]]] = {kind: {} for kind in TABLES
+                                                      if kind in tables}
+    for kind, executor in runs:
+        report[kind][executor.name] = measure_in_child(kind, executor, quick, progress)
+    progress.close()
+    return report
+
+
+def _measure_scaling(executors: list[Executor], quick: bool
+                     ) -> dict[int, dict[str, dict[str, float]]]:
+    """The scaling table's figures, by N, then by executor."""
+    chosen = [e for e in executors if e.name in bench_scaling.EXECUTORS]
+    counts = bench_scaling.worker_counts(CPUS)
+    progress = Progress(len(counts) * len(chosen))
+    report: dict[int, dict[str, dict[str, float]]] = {}
+    for workers in counts:
+        os.environ[CPUS_VARIABLE] = str(workers)
+        report[workers] = {e.name: measure_in_child("scaling", e, quick, progress)
+                           for e in chosen}
+    os.environ[CPUS_VARIABLE] = str(CPUS)
+    progress.close()
+    return report
+
 
 if __name__ == "__main__":
     _child(*sys.argv[1:])

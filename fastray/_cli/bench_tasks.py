@@ -72,3 +72,11 @@ class Client(Process):
         ray = importlib.import_module(self.api)
         refs = [server.small_value.remote() for server in self.servers for _ in range(calls)]
         return ray.get(refs).count(b"ok")
+
+
+def spin(loops: int) -> int:
+    """CPU-bound work in pure Python: the scaling table's unit of real work."""
+    total = 0
+    for i in range(loops):
+        total += i
+    return total

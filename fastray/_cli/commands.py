@@ -19,7 +19,8 @@ def _tour(args: argparse.Namespace) -> int:
 
 def _bench(args: argparse.Namespace) -> int:
     from .bench import main as run_bench
-    run_bench(quick=args.quick, json_path=args.json, only=args.only, tables=tuple(args.tables))
+    run_bench(quick=args.quick, json_path=args.json, only=args.only, tables=tuple(args.tables),
+              cpus=args.cpus, scaling=args.scaling)
     return 0
 
 
@@ -27,6 +28,13 @@ def _dashboard(args: argparse.Namespace) -> int:
     from .dashboard_demo import run_demo
     run_demo(args.seconds, args.port)
     return 0
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -58,6 +66,12 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--tables", nargs="+", choices=BENCH_TABLES, default=list(BENCH_TABLES),
                        metavar="TABLE",
                        help=f"measure only these tables (of {', '.join(BENCH_TABLES)})")
+    bench.add_argument("--cpus", type=_positive, metavar="N",
+                       help="workers for each executor (default: every core)")
+    bench.add_argument("--scaling", action="store_true",
+                       help="instead of the tables, measure fastray and the process pools with "
+                       "1, 2, 4, ... workers up to --cpus: no-op tasks async and sync, "
+                       "CPU-bound efficiency, start-up")
     bench.set_defaults(handler=_bench)
     dashboard = commands.add_parser(
         "dashboard",
