@@ -38,7 +38,7 @@ import fastray
 TESTS = Path(__file__).resolve().parents[1] / "tests"
 sys.path.insert(0, str(TESTS))
 from conftest import descendants  # noqa: E402
-from helpers import store_holders, store_inode  # noqa: E402
+from helpers import current_store_inode, store_holders  # noqa: E402
 from test_store_lifecycle import shm_files_held_by  # noqa: E402
 
 BATCH = 2_000
@@ -221,7 +221,7 @@ def soak(calls: int, num_actors: int = 20, kill_every: float = 0.1) -> SoakRepor
     started = time.monotonic()
     context = fastray.init(num_cpus=2, object_store_memory=512 * 2**20)
     session_dir = Path(context.address_info["session_dir"])
-    store = store_inode(os.getpid())
+    store = current_store_inode()
     report.objects_before = context._runtime.stats()["objects"]
     actors = make_actors(num_actors)
     stop = threading.Event()

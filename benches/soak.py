@@ -29,7 +29,7 @@ from fastray.exceptions import WorkerCrashedError
 TESTS = Path(__file__).resolve().parents[1] / "tests"
 sys.path.insert(0, str(TESTS))
 from conftest import descendants  # noqa: E402
-from helpers import store_holders, store_inode  # noqa: E402
+from helpers import current_store_inode, store_holders  # noqa: E402
 
 BATCH = 2_000
 
@@ -95,7 +95,7 @@ def main() -> int:
     started = time.monotonic()
     context = fastray.init(num_cpus=2, object_store_memory=512 * 2**20)
     session_dir = Path(context.address_info["session_dir"])
-    store = store_inode(os.getpid())
+    store = current_store_inode()
     stop, kills = threading.Event(), []
     killer = threading.Thread(target=kill_workers, args=(context, options.kill_every, stop,
                                                          kills))

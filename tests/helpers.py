@@ -99,6 +99,12 @@ def store_inode(pid: int) -> int:
     return inodes.pop()
 
 
+def current_store_inode() -> int:
+    """The inode of this process's running runtime's store (a runtime that
+    ended may still be handing its store's memory back, from a thread)."""
+    return os.fstat(fastray.state.backend._store_fd).st_ino
+
+
 def store_holders(inode: int) -> set[int]:
     """The processes, other than this one, that map or hold the store with this inode."""
     found = set()

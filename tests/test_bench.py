@@ -109,7 +109,7 @@ def test_a_quick_scaling_run_measures_each_executor_at_each_size(tmp_path: Path)
         assert set(by_name) == {"fastray", "multiprocessing.Pool"}
         assert set(by_name["fastray"]) == set(bench_scaling.ROWS)
         assert all(value > 0 for figures in by_name.values() for value in figures.values())
-    assert "| 2 |" in done.stdout
+    assert "| executor: figure | N = 1 | N = 2 |" in done.stdout
 
 
 def test_cpus_must_be_a_positive_count() -> None:

@@ -16,10 +16,9 @@ import signal
 import numpy as np
 import pytest
 
-from fastray import state
 from fastray.exceptions import TaskError, WorkerCrashedError
 
-from helpers import assert_pool_works, store_holders
+from helpers import assert_pool_works, current_store_inode, store_holders
 
 
 def detonate(how: str) -> None:
@@ -97,7 +96,6 @@ def test_crash_case(ray, how, where, error, message):
     assert int(ray.get(ok_before)[-1]) == 299_999
     assert ray.get(finished) == 1
     assert_pool_works(ray)
-    # This runtime's store (an ended runtime's may still be being freed).
-    store = os.fstat(state.backend._store_fd).st_ino
+    store = current_store_inode()
     ray.shutdown()
     assert store_holders(store) == set()
