@@ -107,6 +107,7 @@ cdef class Scheduler:
     cdef object _thread
     cdef object _store_thread
     cdef object _mapping
+    cdef uint64_t _last_id
 
     def __cinit__(self, int num_cpus, int max_workers, int spawner_fd, uint64_t origin_base,
                   int store_fd, object mapping, uint64_t warm_limit, double full_timeout,
@@ -516,6 +517,17 @@ cdef class Scheduler:
             pthread_mutex_unlock(&c.mu)
             del r
         return [parse_fetched(payloads[i]) if present[i] else None for i in range(idv.size())]
+
+    def next_ids(self, uint64_t count) -> int:
+        """The first of count fresh consecutive ids of the driver (holding
+        the GIL throughout, so no two threads get the same)."""
+        first = self._last_id + 1
+        self._last_id += count
+        return first
+
+    def ready_values(self, ids, loads) -> list | None:
+        """The values of ready, plain, inline objects (ready_plain_values)."""
+        return ready_plain_values(self.core, ids, loads)
 
     def fetch_ready(self, ids) -> list | None:
         """get's quick path: what fetch gives, if every object is ready (not

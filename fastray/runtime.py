@@ -23,6 +23,7 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import os
+import pickle
 import socket
 import threading
 import time
@@ -178,6 +179,17 @@ class LocalRuntime(SchedulerBackend):
 
     def take_refs(self, ids: list[int]) -> list[ObjectRef]:
         return self._scheduler.take_refs(ids, ObjectRef, state.generation)
+
+    fetch_while_waiting = False
+
+    def _next_ids(self, count: int) -> int:
+        return self._scheduler.next_ids(count)   # the driver's origin is 0
+
+    def _fetch_now(self, ids: list[int]) -> list[Fetched | None]:
+        return self._fetch(ids)
+
+    def _ready_values(self, ids: list[int]) -> list[Any] | None:
+        return self._scheduler.ready_values(ids, pickle.loads)
 
     def _fetch_ready(self, ids: list[int]) -> list[Fetched] | None:
         fetched = self._scheduler.fetch_ready(ids)

@@ -9,6 +9,7 @@ import os
 import signal
 import time
 
+import numpy as np
 import pytest
 
 import fastray
@@ -396,3 +397,32 @@ def test_twenty_thousand_submissions_return_and_all_results_are_right(ray):
     assert len(refs) == 20_000 and len(set(refs)) == 20_000
     assert submitted < 30, f"20,000 submissions took {submitted:.1f} s"
     assert ray.get(refs, timeout=50) == list(range(20_000))
+
+
+@pytest.mark.timeout(60)
+def test_get_of_ready_values_by_every_path_gives_each_object_once(ray):
+    """Plain inline values take get's quickest path; arrays, refs inside
+    values and errors take the general one; a mix falls back whole."""
+    @ray.remote
+    def pair():
+        return [1, 2]
+
+    @ray.remote
+    def fails():
+        raise ValueError("boom")
+
+    plain = pair.remote()
+    array = ray.put(np.arange(100_000))
+    holder = ray.put({"inner": plain})
+    failed = fails.remote()
+    ray.wait([plain, array, holder, failed], num_returns=4, timeout=30)
+    first, again = ray.get([plain, plain])
+    assert first == [1, 2] and first is again
+    values = ray.get([plain, array, holder])
+    assert values[0] == [1, 2] and int(values[1].sum()) == sum(range(100_000))
+    assert ray.get(values[2]["inner"]) == [1, 2]
+    with pytest.raises(ValueError, match="boom"):
+        ray.get([plain, failed])
+    # Right after submitting, the wait comes first, then the same paths.
+    fresh = [pair.remote() for _ in range(200)]
+    assert ray.get(fresh + fresh[:1])[-1] == [1, 2]

@@ -96,3 +96,64 @@ cdef object parse_fetched(const string &data):
     for i in range(n):
         locations.append((get_u64(&cur), get_u64(&cur), get_u64(&cur)))
     return payload, locations
+
+
+# The header of a payload holding a plain value in one inline part (see
+# fastray/serialization.py): u8 kind, u32 parts (1), u8 where (inline),
+# u64 size, u64 blob id, u64 offset; the pickle follows.
+cdef enum:
+    ONE_INLINE_HEADER = 30
+
+
+cdef bint inline_pickle(Obj *o, string &pickled) noexcept nogil:
+    """The pickle of a ready object whose value is plain and inline (no
+    blob, no ref inside it), copied into pickled; False for any other."""
+    cdef const char *p = o.payload.data()
+    cdef uint32_t parts
+    cdef uint64_t size
+    if (o.state != FR_OBJ_READY or not o.contains.empty()
+            or o.payload.size() < ONE_INLINE_HEADER or <uint8_t>p[0] != FR_PAYLOAD_VALUE
+            or p[5] != 0):
+        return False
+    memcpy(&parts, p + 1, 4)
+    memcpy(&size, p + 6, 8)
+    if parts != 1 or size != o.payload.size() - ONE_INLINE_HEADER:
+        return False
+    pickled.assign(p + ONE_INLINE_HEADER, size)
+    return True
+
+
+cdef object ready_plain_values(Core *c, ids, loads):
+    """get's quickest path: the values of objects that are all ready, plain
+    and inline, unpickled by loads (each id once), taken under one lock;
+    None if any is not (the caller takes the general path)."""
+    cdef vector[uint64_t] idv
+    cdef vector[string] pickles
+    cdef size_t i
+    cdef Obj *o
+    cdef bint plain = True
+    for d in ids:
+        idv.push_back(d)
+    pickles.resize(idv.size())
+    with nogil:
+        lock_core(c)
+        for i in range(idv.size()):
+            o = find_obj(c, idv[i])
+            if o == NULL or not inline_pickle(o, pickles[i]):
+                plain = False
+                break
+            o.retrieved = True
+        pthread_mutex_unlock(&c.mu)
+    if not plain:
+        return None
+    if idv.size() == 1:
+        return [loads(PyBytes_FromStringAndSize(pickles[0].data(), pickles[0].size()))]
+    values = {}
+    out = []
+    for i in range(idv.size()):
+        value = values.get(idv[i], values)
+        if value is values:
+            value = values[idv[i]] = loads(
+                PyBytes_FromStringAndSize(pickles[i].data(), pickles[i].size()))
+        out.append(value)
+    return out
