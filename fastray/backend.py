@@ -306,10 +306,8 @@ class SchedulerBackend(Backend):
     def demand_id(self, asked: Asked, what: str) -> int:
         """The scheduler's id of the GPUs and custom resources asked for (0:
         none); ValueError if this machine could never give them."""
-        if not asked:
-            return 0
         key = demand_key(self.node_resources, asked, what)
-        if key == demand_key(self.node_resources, Asked(), what):
+        if not key:
             return 0
         found = self._demand_ids.get(key)
         if found is None:

@@ -191,8 +191,9 @@ def _checked_resources(resources: Any) -> tuple[tuple[str, float], ...]:
 
 
 def demand_key(node: NodeResources, asked: Asked, what: str) -> bytes:
-    """asked as the scheduler's FR_DEMAND_ADD body; ValueError if this
-    machine could never give it (as for CPUs)."""
+    """asked as the scheduler's FR_DEMAND_ADD body, or b"" if it asks for
+    nothing the scheduler counts; ValueError if this machine could never
+    give it (as for CPUs)."""
     gpus = asked.num_gpus
     if gpus > len(node.gpu_ids):
         raise ValueError(f"{what} asks for num_gpus={gpus:g} and the runtime has "
@@ -209,4 +210,6 @@ def demand_key(node: NodeResources, asked: Asked, what: str) -> bytes:
                              f"runtime has {total or 0:g}: it could never run "
                              f"(init(resources={{...}}) declares custom resources)")
         items.append(_ITEM.pack(names.index(name), round(amount * UNIT)))
+    if not gpus and not items:
+        return b""
     return _HEAD.pack(round(gpus * UNIT), len(items)) + b"".join(items)
