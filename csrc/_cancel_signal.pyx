@@ -14,7 +14,7 @@ has run that handler, a timer kicks the main thread out of any blocking
 call it entered meanwhile (csrc/kick_timer.h).
 """
 from libc.errno cimport errno
-from libc.signal cimport SIGINT, SIGRTMIN
+from libc.signal cimport SIGINT, SIGKILL, SIGRTMIN
 from libc.stdint cimport uint64_t
 from posix.signal cimport (SA_SIGINFO, SIG_UNBLOCK, sigaction, sigaction_t, sigaddset,
                            sigemptyset, siginfo_t)
@@ -26,6 +26,11 @@ from kick_timer cimport fr_kick_create, fr_kick_every
 cdef extern from "<signal.h>" nogil:
     enum: SI_QUEUE
     int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
+
+
+cdef extern from "<sys/prctl.h>" nogil:
+    enum: PR_SET_PDEATHSIG
+    int prctl(int option, unsigned long arg)
 
 
 cdef extern from "Python.h":
@@ -103,3 +108,10 @@ def requested(uint64_t task_id) -> bool:
         if __atomic_load_n(&targets[i], __ATOMIC_ACQUIRE) == task_id:
             return True
     return False
+
+
+def die_with_parent() -> None:
+    """SIGKILL for this worker when the spawner that forked it ends, however
+    it ends: no worker outlives its runtime (here, not through ctypes, which
+    would cost the first task a millisecond and a half of imports)."""
+    prctl(PR_SET_PDEATHSIG, SIGKILL)

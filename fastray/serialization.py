@@ -21,15 +21,12 @@ import pickle
 import struct
 from typing import Any, Protocol
 
-import cloudpickle
-
-from . import pickler, wire
+from . import wire
 from ._store import BlobView, Mapping
 from .object_ref import collecting_refs
 from .exceptions import (ActorDiedError, ActorUnavailableError, ActorUnschedulableError,
                          ObjectLostError, ObjectStoreFullError, TaskCancelledError, TaskError,
                          TaskPlacementGroupRemoved, TaskUnschedulableError, WorkerCrashedError)
-from .task_errors import received_error, sent_error
 
 # Ray inlines task arguments and results up to 100 KiB; above that they go
 # through its object store.  Parts smaller than a page stay inline even then.
@@ -97,6 +94,9 @@ def _dumps(value: Any, kind: int, store: BlobStore | None
         data = pickle.dumps(value, protocol=5)
         if len(data) <= INLINE_LIMIT:
             return _ONE_INLINE_PART.pack(kind, 1, _INLINE, len(data), 0, 0) + data, [], []
+    # Imported here: a worker whose values are all plain never loads
+    # cloudpickle, which is most of the first task's imports.
+    from . import pickler
     buffers: list[pickle.PickleBuffer] = []
     with collecting_refs() as contained:
         data = pickler.dumps(value, buffers.append)
@@ -185,6 +185,7 @@ def _culprit(value: Any, depth: int = 6) -> tuple[str, Any] | None:
     its path (``[2]['key'].attr``), so the error says which object it is."""
     if depth == 0:
         return None
+    import cloudpickle
     for path, child in _children(value)[:1000]:
         try:
             cloudpickle.dumps(child, protocol=5, buffer_callback=lambda _: None)
@@ -234,6 +235,7 @@ def error_of(payload: bytes | memoryview) -> BaseException:
     """The exception a failed object's payload stands for."""
     kind = payload[0]
     if kind == wire.PAYLOAD_ERROR:
+        from .task_errors import received_error   # as pickler: off the first task's path
         return received_error(_loads(payload, []))
     text = bytes(payload[1:]).decode("utf-8", "replace")
     if kind == wire.PAYLOAD_INTERRUPTED:
@@ -259,6 +261,7 @@ _TEXT_ERRORS: dict[int, type[Exception]] = {
 
 def serialize_error(exc: BaseException, function_name: str) -> bytes:
     """The payload of an exception raised by a task, with its traceback."""
+    from .task_errors import sent_error
     return _dumps(sent_error(exc, function_name), wire.PAYLOAD_ERROR, None)[0]
 
 

@@ -20,11 +20,12 @@ from typing import Any
 from . import wire
 from .wire import HEADER
 
+PRELOAD_QUIET_MS = 30
+
 
 def _serve(control: socket.socket, store: tuple[int, int]) -> None:
     # Imported only now, once main has put the driver's sys.path in place:
-    # the worker's imports (cloudpickle, the user's modules) resolve as in
-    # the driver.
+    # the worker's imports (the user's modules) resolve as in the driver.
     from .worker import run_worker
 
     children: dict[int, int] = {}
@@ -34,12 +35,18 @@ def _serve(control: socket.socket, store: tuple[int, int]) -> None:
     poller = select.poll()
     poller.register(control, select.POLLIN)
     poller.register(wake_r, select.POLLIN)
-    preloaded = False
+    # None: not yet; then the milliseconds of quiet to wait for (the
+    # first worker imports what its first task needs meanwhile, without
+    # this process taking a core from it); 0: done.
+    preload_after: int | None = None
     while True:
         try:
-            events = poller.poll()
+            events = poller.poll(preload_after or None)
         except InterruptedError:
             continue
+        if not events and preload_after:
+            _preload()
+            preload_after = 0
         for fd, _ in events:
             if fd == wake_r:
                 _drain(wake_r)
@@ -66,9 +73,8 @@ def _serve(control: socket.socket, store: tuple[int, int]) -> None:
             os.close(fds[0])
             children[pid] = slot
             _report(control, HEADER.pack(0, wire.SPAWNED, slot, pid))
-            if not preloaded:
-                _preload_actor_host()
-                preloaded = True
+            if preload_after is None:
+                preload_after = PRELOAD_QUIET_MS
 
 
 def _host_actor(*args: Any) -> None:
@@ -77,12 +83,13 @@ def _host_actor(*args: Any) -> None:
     host_actor(*args)
 
 
-def _preload_actor_host() -> None:
-    """Imports what an actor's process runs (asyncio among it) once the
-    first worker is forked: the first task starts as fast as without
-    actors, and each actor's process inherits these modules, shared,
-    instead of importing them anew."""
-    from . import actor_host  # noqa: F401
+def _preload() -> None:
+    """Imports what an actor's process runs (asyncio among it), and what a
+    worker needs only for values beyond plain builtins or for errors
+    (cloudpickle), once the first worker is forked and no request came for
+    PRELOAD_QUIET_MS: the first task starts sooner, and later workers
+    inherit these modules, shared, instead of importing them anew."""
+    from . import actor_host, pickler, task_errors  # noqa: F401
 
 
 def _report(control: socket.socket, message: bytes) -> None:

@@ -16,17 +16,15 @@ only: at once if it is running, as it starts if it is still on its way.
 from __future__ import annotations
 
 import collections
-import ctypes
 import io
 import os
+import pickle
 import signal
 import struct
 import sys
 import time
 import types
 from typing import TYPE_CHECKING, Any, Callable, TextIO
-
-import cloudpickle
 
 from . import _cancel_signal, state, wire
 from ._scheduler import new_refs
@@ -52,7 +50,6 @@ if TYPE_CHECKING:
 
 U32 = struct.Struct("<I")
 U64 = struct.Struct("<Q")
-PR_SET_PDEATHSIG = 1
 # Ray's switch: set to 1, tasks that asked for no GPU see none.
 OVERRIDE_ON_ZERO = "RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO"
 
@@ -388,7 +385,9 @@ class WorkerBackend(SchedulerBackend):
         (blob_size,) = U64.unpack_from(body, TASK_FIELDS.size)
         start = TASK_FIELDS.size + 8
         if blob_size and fn_id not in self._functions:
-            function = cloudpickle.loads(body[start:start + blob_size])
+            # pickle's loads is cloudpickle's: it imports cloudpickle only if
+            # the function was pickled by value.
+            function = pickle.loads(body[start:start + blob_size])
             self._functions[fn_id] = (function, getattr(function, "__qualname__", "task"))
         return start + blob_size
 
@@ -622,10 +621,7 @@ def run_worker(fd: int, slot: int, origin: int, store: tuple[int, int],
                host_actor: HostActor) -> None:
     """The worker's main loop; exits the process when the driver goes away.
     A task that creates an actor hands the process over to host_actor."""
-    try:
-        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):
-        pass
+    _cancel_signal.die_with_parent()
     connection = Connection(fd)
     store_fd, store_size = store
     mapping = Mapping(store_fd, store_size)
