@@ -137,6 +137,7 @@ cdef class Scheduler:
         self.core.warm_limit = arena_round_up(warm_limit)
         self.core.full_timeout = full_timeout
         self.core.events.resize(max_events)
+        self.core.received.resize(RECV_CHUNK)
         self.core.spill_dir.assign(PyBytes_AS_STRING(spill_dir), PyBytes_GET_SIZE(spill_dir))
 
     def declare_resources(self, gpu_ids: list, custom_amounts: list) -> None:

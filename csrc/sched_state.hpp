@@ -323,6 +323,9 @@ struct Core {
     uint64_t warm_limit = 0;         /* offsets below stay faulted in when freed */
     double full_timeout = 10;        /* seconds an allocation waits for memory */
     std::string spill_dir;
+    /* where a worker's socket is read into first: sized once, so a read
+     * never zero-fills a fresh RECV_CHUNK of the worker's buffer */
+    std::vector<char> received;
     std::string spill_error;         /* why the last spill failed; empty if it did not */
     pthread_cond_t io_cv;            /* wakes the store thread */
     std::deque<Alloc *> allocs;

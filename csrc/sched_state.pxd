@@ -274,6 +274,7 @@ cdef extern from "sched_state.hpp" nogil:
         uint64_t warm_limit
         double full_timeout
         string spill_dir
+        vector[char] received
         string spill_error
         pthread_cond_t io_cv
         deque[Alloc *] allocs

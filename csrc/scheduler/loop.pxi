@@ -11,16 +11,14 @@ cdef void worker_readable(Core *c, Worker *w) noexcept nogil:
     may say how it ended (exit_actor) or finish its constructor."""
     cdef ssize_t n
     cdef size_t pos = 0
-    cdef size_t old
     cdef fr_header h
     cdef Cursor cur
     cdef int fd = w.fd
     cdef bint ended = False
     while True:
-        old = w.in_.size()
-        w.in_.resize(old + RECV_CHUNK)
-        n = recv(fd, &w.in_[old], RECV_CHUNK, MSG_DONTWAIT)
-        w.in_.resize(old + (n if n > 0 else 0))
+        n = recv(fd, c.received.data(), RECV_CHUNK, MSG_DONTWAIT)
+        if n > 0:
+            w.in_.append(c.received.data(), n)
         if n == 0:
             ended = True
             if w.actor == 0:
