@@ -426,3 +426,18 @@ def test_get_of_ready_values_by_every_path_gives_each_object_once(ray):
     # Right after submitting, the wait comes first, then the same paths.
     fresh = [pair.remote() for _ in range(200)]
     assert ray.get(fresh + fresh[:1])[-1] == [1, 2]
+
+
+@pytest.mark.timeout(60)
+def test_frames_longer_than_one_read_of_the_scheduler(ray):
+    """A result naming 50,000 refs is a frame of about 400 KB, longer than
+    what the scheduler reads from a worker's socket at once (256 KiB): it
+    is put together from several reads, and every ref in it resolves."""
+    @fastray.remote
+    def many_refs(count):
+        return [fastray.put(i) for i in range(count)]
+
+    refs = fastray.get(many_refs.remote(50_000))
+    assert len(refs) == 50_000
+    assert fastray.get(refs[:3] + refs[-3:]) == [0, 1, 2, 49_997, 49_998, 49_999]
+    assert sum(fastray.get(refs)) == sum(range(50_000))
