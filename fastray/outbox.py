@@ -36,6 +36,7 @@ class Outbox:
         self.before_send: Optional[Callable[[], list[bytes]]] = None
         self._expecting = False
         self._held = threading.Event()
+        self._watched = False   # _held is set (read on every add: no call)
         self._watcher: threading.Thread | None = None
 
     def __bool__(self) -> bool:
@@ -49,7 +50,7 @@ class Outbox:
             self._frames += frames
             if not later or len(self._frames) >= OUTBOX_FRAMES:
                 self._send_held()
-            elif not self._held.is_set():
+            elif not self._watched:
                 self._watch()
 
     def send(self) -> None:
@@ -63,7 +64,7 @@ class Outbox:
         if not self._frames and not self._expecting:
             self._since = time.perf_counter()
         self._expecting = True
-        if not self._held.is_set():
+        if not self._watched:
             self._watch()
 
     def due(self) -> bool:
@@ -87,6 +88,7 @@ class Outbox:
                                              daemon=True)
             self._watcher.start()
         self._held.set()
+        self._watched = True
 
     def _send_when_old(self) -> None:
         while True:
@@ -98,3 +100,4 @@ class Outbox:
                     self._send_held()
                 if not self._frames and not self._expecting:
                     self._held.clear()
+                    self._watched = False

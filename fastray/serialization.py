@@ -38,6 +38,9 @@ _U32 = struct.Struct("<I")
 _PART = struct.Struct("<BQQQ")
 _INLINE, _STORED = 0, 1
 _ONE_INLINE_PART = struct.Struct("<BIBQQQ")   # the header of a small plain value
+_NONE_PICKLE = pickle.dumps(None, protocol=5)
+_NONE_PAYLOAD = (_ONE_INLINE_PART.pack(wire.PAYLOAD_VALUE, 1, _INLINE, len(_NONE_PICKLE), 0, 0)
+                 + _NONE_PICKLE)
 _PLAIN_TYPES = frozenset({int, float, str, bool, type(None)})
 _PLAIN_KEY_TYPES = _PLAIN_TYPES | {bytes}
 
@@ -90,7 +93,9 @@ def _is_plain(value: Any, depth: int = 3) -> bool:
 
 def _dumps(value: Any, kind: int, store: BlobStore | None
            ) -> tuple[bytes, list[int], list[int]]:
-    if _is_plain(value):
+    if value is None and kind == wire.PAYLOAD_VALUE:
+        return _NONE_PAYLOAD, [], []   # what most tasks and method calls return
+    if type(value) in _PLAIN_TYPES or _is_plain(value):
         data = pickle.dumps(value, protocol=5)
         if len(data) <= INLINE_LIMIT:
             return _ONE_INLINE_PART.pack(kind, 1, _INLINE, len(data), 0, 0) + data, [], []

@@ -55,6 +55,8 @@ OVERRIDE_ON_ZERO = "RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO"
 
 
 _ONE_RESULT = struct.Struct("<IQ")
+# A TASK body's fields, then the size of the function's pickle it carries.
+_TASK_HEAD = struct.Struct("<" + TASK_FIELDS.format.lstrip("<") + "Q")
 
 
 class RunningCall:
@@ -102,11 +104,10 @@ class WorkerBackend(SchedulerBackend):
         references first (the frame may rely on them), released ones after
         (the frame may pin an object whose last local ref just went).
         later: it may wait in the outbox for the next send (see Outbox)."""
-        frames = []
+        frames = [HEADER.pack(len(body), kind, a, b), body]
         if self._increfs:
-            frames.append(refs_frame(self._increfs, [], []))
+            frames.insert(0, refs_frame(self._increfs, [], []))
             self._increfs = []
-        frames += [HEADER.pack(len(body), kind, a, b), body]
         if self._decrefs or self._unpins:
             frames.append(refs_frame([], self._decrefs, self._unpins))
             self._decrefs, self._unpins = [], []
@@ -395,13 +396,16 @@ class WorkerBackend(SchedulerBackend):
                       ) -> tuple[int, list[Fetched], Fetched]:
         """A TASK body's return count, dependencies and arguments; the first
         frame for a function also carries the function, kept from now on."""
-        _, num_returns, num_deps = TASK_FIELDS.unpack_from(body)
-        offset = self.learn_function(fn_id, body)
+        _, num_returns, num_deps, blob_size = _TASK_HEAD.unpack_from(body)
+        offset = self.learn_function(fn_id, body) if blob_size else _TASK_HEAD.size
         dep_payloads = []
         for _ in range(num_deps):
             fetched, offset = self._read_payload(body, offset)
             dep_payloads.append(fetched)
-        args_views, offset = self._read_locations(body, offset)
+        if U32.unpack_from(body, offset)[0]:
+            args_views, offset = self._read_locations(body, offset)
+        else:   # most tasks' arguments use no blob
+            args_views, offset = [], offset + U32.size
         return num_returns, dep_payloads, (body[offset:], args_views)
 
     def callable_of(self, fn_id: int) -> tuple[Callable[..., Any], str]:
@@ -442,7 +446,7 @@ class WorkerBackend(SchedulerBackend):
                     results: list[tuple[bytes, list[int]]]) -> None:
         if len(results) == 1:
             payload, contained = results[0]
-            body = b"".join([_ONE_RESULT.pack(1, len(payload)), payload, pack_ids(contained)])
+            body = _ONE_RESULT.pack(1, len(payload)) + payload + pack_ids(contained)
         else:
             parts = [U32.pack(len(results))]
             for payload, contained in results:
@@ -461,7 +465,9 @@ class WorkerBackend(SchedulerBackend):
             try:
                 # From here a cancel raises: one that came before is acted on now.
                 call.task_id = task_id
-                self.interrupt_if_cancelled()
+                if _cancel_signal.requested(task_id):   # interrupt_if_cancelled, inlined
+                    call.interrupted = True
+                    raise KeyboardInterrupt
                 args, kwargs, retry_exceptions = arguments(dep_payloads, args_payload)
                 del dep_payloads, args_payload
                 if kwargs and EXTRAS_KWARG in kwargs:
@@ -580,7 +586,7 @@ def _values(function: Callable[..., Any], args: list, kwargs: dict) -> Any:
 
 def arguments(dep_payloads: list[Fetched], args_payload: Fetched) -> tuple[list, dict, Any]:
     """A task's arguments, with its dependencies' values filled in."""
-    deps = [deserialize(p) for p in dep_payloads]
+    deps = [deserialize(p) for p in dep_payloads] if dep_payloads else []
     return decode_args(args_payload, deps)
 
 
@@ -652,13 +658,19 @@ def serve(backend: WorkerBackend, host_actor: HostActor | None) -> None:
     ends (EOFError)."""
     connection = backend.connection
     while True:
-        if not backend.more_work() or backend.outbox_due():
-            backend.send_outbox()
         if backend.pending:
+            if backend.outbox_due():
+                backend.send_outbox()
             kind, (a, b, body) = wire.TASK, backend.pending.popleft()
         else:
-            frame = connection.receive()
-            assert frame is not None  # without a deadline a frame always comes
+            frame = connection.buffered()
+            if frame is None:
+                # About to wait: what is held goes first.
+                backend.send_outbox()
+                frame = connection.receive()
+                assert frame is not None  # without a deadline a frame always comes
+            elif backend.outbox_due():
+                backend.send_outbox()
             kind, a, b, body = frame
         if kind == wire.TASK and host_actor is not None and (
                 U32.unpack_from(body)[0] & wire.TASK_ACTOR_CREATE):
