@@ -104,6 +104,7 @@ class ActorBackend(WorkerBackend):
         super().__init__(connection, origin, slot, mapping)
         self.instance: Any = None
         self._bound: dict[int, tuple[Callable[..., Any], str]] = {}
+        self._groups: dict[int, str | None] = {}
 
     @classmethod
     def taking_over(cls, host: ActorBackend) -> ActorBackend:
@@ -174,10 +175,16 @@ class ActorBackend(WorkerBackend):
         raise ActorExit()
 
     def group_of(self, fn_id: int) -> str | None:
-        """The concurrency group of the method fn_id calls."""
+        """The concurrency group of the method fn_id calls (looked up once
+        per method: this runs on every call)."""
+        try:
+            return self._groups[fn_id]
+        except KeyError:
+            pass
         call = cast(MethodCall, self._functions[fn_id][0])
         method = self.settings.meta.methods.get(call.name) if self.settings else None
-        return method.concurrency_group if method is not None else None
+        group = self._groups[fn_id] = method.concurrency_group if method is not None else None
+        return group
 
     def output_name(self) -> str:
         return self.class_name
@@ -232,6 +239,8 @@ class ThreadedActorBackend(ActorBackend):
         self._threads = 1
         self._idle = 0
         self._busy = threading.Event()          # the reader runs a call: watch it
+        self._watching = False                  # _busy is set (read without a call)
+        self._waiting = 0                       # calls in _queued
 
     def serve(self) -> None:
         settings = self.settings
@@ -265,7 +274,7 @@ class ThreadedActorBackend(ActorBackend):
         and returns with the lock held."""
         connection = self.connection
         while self._reader == me:
-            call = self._next_queued()
+            call = self._next_queued() if self._waiting else None
             if call is not None:
                 self._run(call, me, True)
                 continue
@@ -281,13 +290,15 @@ class ThreadedActorBackend(ActorBackend):
             finally:
                 self._lock.acquire()
             if kind == wire.TASK:
-                self.learn_function(b, body)
+                if b not in self._groups:   # a method's first call: its group is not known
+                    self.learn_function(b, body)
                 group = self.group_of(b)
                 call = (a, b, body, group if group in self._limits else None)
                 if self._has_room(call[3]):
                     self._run(call, me, True)
                 else:
                     self._queued[call[3]].append(call)
+                    self._waiting += 1
             elif kind != wire.REVOKE:
                 self._replies[(kind, a)] = (b, body)
                 self._replied.notify_all()
@@ -298,6 +309,7 @@ class ThreadedActorBackend(ActorBackend):
     def _next_queued(self) -> _QueuedCall | None:
         for group, queued in self._queued.items():
             if queued and self._running[group] < self._limits[group]:
+                self._waiting -= 1
                 return queued.popleft()
         return None
 
@@ -308,8 +320,9 @@ class ThreadedActorBackend(ActorBackend):
         if reading:
             self._serial += 1
             self._reader_call = self._serial
-            if not self._busy.is_set():
+            if not self._watching:
                 self._busy.set()
+                self._watching = True
         self._lock.release()
         try:
             self.run_task(task_id, fn_id, body)
@@ -333,6 +346,7 @@ class ThreadedActorBackend(ActorBackend):
                 current = self._reader_call
                 if current is None:
                     self._busy.clear()
+                    self._watching = False
                 elif current == seen:
                     self._hand_off()
                     current = None
