@@ -24,16 +24,15 @@ from ._scheduler import new_refs
 from .call_extras import with_extras
 from .generators import start_stream, wait_with_generators
 from .object_ref import ObjectRef
-from .options import TaskOptions
 from .resources import NODE_RESOURCES, Asked, NodeResources, demand_key
 from ._store import Mapping
-from .runtime_env import TaskEnv, merged
-from .scheduling import Placement, placement_of
 from .serialization import Fetched, deserialize, error_of, serialize, text_payload
 from .task_args import NO_ARGS, EncodedArgs, encode_args
 
 if TYPE_CHECKING:
     from .actor import ActorClass, ActorHandle
+    from .options import TaskOptions
+    from .runtime_env import TaskEnv
     from .actor_options import ActorOptions
     import concurrent.futures
 
@@ -277,6 +276,10 @@ class SchedulerBackend(Backend):
         """submit() of a task with scheduling options, max_calls, a
         runtime_env, GPUs or custom resources, or that inherits a placement
         group or runtime_env."""
+        # Imported here, like TaskOptions: a worker loads them (and with them
+        # dataclasses) only if its code submits such a task.
+        from .runtime_env import merged
+        from .scheduling import Placement, placement_of
         demand = self.demand_id(options.asked, function.name)
         if options.placement is None:
             placement = Placement(self.placement_group, self.capture_children)

@@ -5,14 +5,15 @@ one with max_calls or a runtime_env), so a plain call pays one dict check
 in the worker."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 EXTRAS_KWARG = "__fastray_call__"
 
 
-@dataclass(frozen=True)
-class CallExtras:
+class CallExtras(NamedTuple):
+    """A NamedTuple, not a dataclass: every worker imports this module on
+    its way to its first task, and dataclasses costs milliseconds there."""
+
     # A streaming generator's (first links, release, backpressure bound), ids.
     stream: tuple[tuple[int, ...], int, int] | None = None
     # Its values as one DynamicObjectRefGenerator.
@@ -30,5 +31,5 @@ class CallExtras:
 def with_extras(kwargs: dict, **extras: Any) -> dict:
     """kwargs carrying extras (added to those it carries already)."""
     current = kwargs.get(EXTRAS_KWARG)
-    merged = CallExtras(**{**(current.__dict__ if current else {}), **extras})
+    merged = current._replace(**extras) if current else CallExtras(**extras)
     return {**kwargs, EXTRAS_KWARG: merged}

@@ -89,7 +89,7 @@ def _preload() -> None:
     (cloudpickle), once the first worker is forked and no request came for
     PRELOAD_QUIET_MS: the first task starts sooner, and later workers
     inherit these modules, shared, instead of importing them anew."""
-    from . import actor_host, pickler, task_errors  # noqa: F401
+    from . import actor_host, pickler, scheduling, task_errors  # noqa: F401
 
 
 def _report(control: socket.socket, message: bytes) -> None:

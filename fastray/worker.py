@@ -37,7 +37,6 @@ from .object_ref import ObjectRef
 from .connection import Connection
 from .generator_task import ValueStream
 from .call_extras import EXTRAS_KWARG, CallExtras
-from .runtime_env import TaskEnv, set_up
 from .generators import DynamicObjectRefGenerator
 from .gpus import VISIBLE_DEVICES
 from .serialization import Fetched, deserialize, serialize, serialize_error
@@ -47,6 +46,7 @@ if TYPE_CHECKING:
     import concurrent.futures
 
     from .options import TaskOptions
+    from .runtime_env import TaskEnv
 
 U32 = struct.Struct("<I")
 U64 = struct.Struct("<Q")
@@ -533,6 +533,7 @@ class WorkerBackend(SchedulerBackend):
         next task of env gets a fresh one."""
         if self.runtime_env is not None and self.runtime_env.env_id == env.env_id:
             return
+        from .runtime_env import set_up   # here: most workers never see a runtime_env
         self.runtime_env = env
         try:
             set_up(env)
