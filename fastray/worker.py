@@ -30,7 +30,7 @@ from . import _cancel_signal, state, wire
 from ._scheduler import new_refs
 from ._store import Mapping
 from .backend import ORIGIN_SHIFT, SchedulerBackend
-from .task_args import EncodedArgs, decode_args
+from .task_args import NO_ARGS, EncodedArgs, decode_args
 from .task_returns import retryable_by, split_returns, yielded_returns
 from .exceptions import ObjectStoreFullError
 from .object_ref import ObjectRef
@@ -55,6 +55,8 @@ OVERRIDE_ON_ZERO = "RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO"
 
 
 _ONE_RESULT = struct.Struct("<IQ")
+# What follows a SUBMIT's fields for a call without arguments.
+_NO_ARGS_TAIL = pack_ids([]) * 2 + NO_ARGS.payload
 # A TASK body's fields, then the size of the function's pickle it carries.
 _TASK_HEAD = struct.Struct("<" + TASK_FIELDS.format.lstrip("<") + "Q")
 
@@ -140,10 +142,12 @@ class WorkerBackend(SchedulerBackend):
     def _submit(self, task_id: int, fn_id: int, options: TaskOptions, args: EncodedArgs,
                 actor: int = 0, pool: int = 0, env: int = 0, demand: int = 0
                 ) -> list[ObjectRef]:
-        body = b"".join([
-            SUBMIT_FIELDS.pack(options.num_returns, options.cpu_milli, options.max_retries,
-                               actor, pool, env, demand),
-            pack_ids(args.deps), pack_ids(args.contained), args.payload])
+        fields = SUBMIT_FIELDS.pack(options.num_returns, options.cpu_milli, options.max_retries,
+                                    actor, pool, env, demand)
+        if args is NO_ARGS:
+            body = fields + _NO_ARGS_TAIL
+        else:
+            body = b"".join([fields, pack_ids(args.deps), pack_ids(args.contained), args.payload])
         self._local_refs_adopt(task_id, options.num_returns)
         self._send(wire.SUBMIT, task_id, fn_id, body, later=True)
         return new_refs(ObjectRef, task_id, options.num_returns, state.generation)
