@@ -67,8 +67,11 @@ class BarBoard:
         self._pipe.close()
 
     def _read(self) -> None:
-        import json  # on the board's own thread, off init's path
         for line in self._pipe:
+            # Imported at the first line, not when init starts this thread:
+            # its import would take the GIL from init, and most programs
+            # never show a bar.
+            import json
             try:
                 bar_state = json.loads(line)
             except ValueError:

@@ -20,7 +20,6 @@ can leave a segment behind, and Python's resource tracker never sees it.
 """
 from __future__ import annotations
 
-import concurrent.futures
 import logging
 import os
 import pickle
@@ -44,6 +43,8 @@ from .progress_board import BarBoard
 from .spawner import Launched
 
 if TYPE_CHECKING:
+    import concurrent.futures
+
     from .dashboard import Dashboard
 
 _next_origin = 1  # worker id spaces stay unique across runtimes in one process
@@ -262,6 +263,7 @@ class LocalRuntime(SchedulerBackend):
     # -- futures
 
     def future(self, ref: ObjectRef) -> concurrent.futures.Future[Any]:
+        import concurrent.futures   # here: init, on the way to the first task, does without
         self._check_refs([ref])
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
         with self._futures_cv:
