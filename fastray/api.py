@@ -127,13 +127,15 @@ def _start_local(cpus: int, config: RuntimeConfig, node: NodeResources, temp_dir
     """The session directory, the spawner, the runtime and its dashboard.
     If a step fails, the steps before it are undone: a failed init leaves no
     folder, no process and no descriptor behind."""
+    # Imported before the spawner starts, not while it boots: with numpy's
+    # threads still spinning from its import, the driver's imports would
+    # take a core from the spawner, which the first task waits for.
+    from .runtime import LocalRuntime
     session_dir = make_session_dir(temp_dir)
     try:
         spawner = launch(cpus, _node_id, session_dir, config.store.capacity, namespace,
                          node.to_environment())
         try:
-            # Imported only now: the spawner boots meanwhile.
-            from .runtime import LocalRuntime
             runtime = LocalRuntime(cpus, max(4 * cpus, 8), session_dir, config, spawner,
                                    namespace, node)
         except BaseException:

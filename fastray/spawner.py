@@ -79,8 +79,8 @@ BOOTSTRAP = ("import sys; sys.path.insert(0, sys.argv.pop()); "
 def launch(num_cpus: int, node_id: str, session_dir: str, store_size: int,
            namespace: str, resources: str) -> Launched:
     """Starts the spawner (and creates the store it hands to workers).  The
-    driver calls this first in init, so the spawner's interpreter boots while
-    the driver imports the rest of the runtime."""
+    driver calls this early in init, so the spawner's interpreter boots while
+    the driver sets the runtime up."""
     store_fd = os.memfd_create("fastray-object-store", os.MFD_CLOEXEC)
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     progress_read, progress_write = os.pipe2(os.O_CLOEXEC)
