@@ -200,10 +200,13 @@ def installed(names: list[str] | None = None) -> list[Executor]:
 # ---------------------------------------------------------------- workloads
 
 
-# numpy is imported after the start-up is timed: for about 0.1 s after its
+# numpy is imported after the start-up is timed (argv[2] "numpy-last"), or,
+# as a numeric script does, before it ("numpy-first"): for 10-20 ms after its
 # import, OpenBLAS's threads spin, which on 2 cores slows whatever starts then.
 STARTUP_SCRIPT = """
 import json, os, sys, time
+if sys.argv[2] == "numpy-first":
+    import numpy
 from fastray._cli.bench import executor_named
 from fastray._cli.bench_measure import memory_of_tree
 from fastray._cli.bench_tasks import checksum, noop
@@ -221,6 +224,9 @@ print(json.dumps([startup, rss, pss, processes]))
 """
 
 
+NUMPY_FIRST_ROW = "init + first no-op task, numpy imported first (ms)"
+
+
 def executor_named(name: str) -> Executor:
     return next(kind() for kind in EXECUTORS if kind.name == name)
 
@@ -234,14 +240,17 @@ def started(name: str) -> Executor:
 
 
 def fresh_start(executor: Executor, rounds: int) -> dict[str, float]:
-    """Start-up and memory, each round in a fresh interpreter (medians)."""
-    rows = []
+    """Start-up and memory, each round in a fresh interpreter (medians),
+    and start-up again with numpy imported first (alternating rounds)."""
+    rows, numpy_first = [], []
     for _ in range(rounds):
-        done = subprocess.run([sys.executable, "-c", STARTUP_SCRIPT, executor.name],
-                              check=True, capture_output=True, text=True)
-        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        for when, into in (("numpy-last", rows), ("numpy-first", numpy_first)):
+            done = subprocess.run([sys.executable, "-c", STARTUP_SCRIPT, executor.name, when],
+                                  check=True, capture_output=True, text=True)
+            into.append(json.loads(done.stdout.strip().splitlines()[-1]))
     startup, rss, pss, processes = (statistics.median(column) for column in zip(*rows))
     return {"init + first no-op task (ms)": startup * 1e3,
+            NUMPY_FIRST_ROW: statistics.median(row[0] for row in numpy_first) * 1e3,
             "RSS of all processes after one numpy task (MB)": rss,
             "PSS of all processes after one numpy task (MB)": pss,
             "processes after one numpy task": processes}
