@@ -242,7 +242,8 @@ def started(name: str) -> Executor:
 def fresh_start(executor: Executor, rounds: int) -> dict[str, float]:
     """Start-up and memory, each round in a fresh interpreter (medians),
     and start-up again with numpy imported first (alternating rounds)."""
-    rows, numpy_first = [], []
+    rows: list[list[float]] = []
+    numpy_first: list[list[float]] = []
     for _ in range(rounds):
         for when, into in (("numpy-last", rows), ("numpy-first", numpy_first)):
             done = subprocess.run([sys.executable, "-c", STARTUP_SCRIPT, executor.name, when],
