@@ -91,120 +91,151 @@ class _BoundActorClass:
         return ClassNode(self.remote, args, kwargs)
 
 
+class ActorReference:
+    """What an actor's handle and the methods taken from it share: which
+    actor, its description, and one count of it, given back when the last
+    of them goes.  Methods hold this, not the handle, so that the handle
+    can keep its methods (``handle.method`` is then a plain attribute)
+    without a reference cycle that only the garbage collector would end."""
+
+    __slots__ = ("actor_id", "meta", "generation", "counted", "pending")
+
+    def __init__(self, actor_id: int, meta: ActorMeta, counted: bool) -> None:
+        self.actor_id = actor_id
+        self.meta = meta
+        self.generation = state.generation
+        self.counted = counted
+        # Refs of calls that may still be pending (only with max_pending_calls).
+        self.pending: list[ObjectRef] = []
+
+    def __del__(self) -> None:
+        backend = state.backend
+        if self.counted and backend is not None and self.generation == state.generation:
+            backend.decref(self.actor_id)
+
+    def __repr__(self) -> str:
+        return f"Actor({self.meta.class_name}, {self.actor_id:016x})"
+
+    def check_pending(self) -> None:
+        """max_pending_calls: calls still running count against the limit."""
+        limit = self.meta.max_pending_calls
+        if len(self.pending) >= limit:
+            backend = state.require_backend()
+            ready, _ = backend.wait(self.pending, len(self.pending), 0)
+            done = set(ready)
+            self.pending = [r for r in self.pending if r not in done]
+        if len(self.pending) >= limit:
+            raise PendingCallsLimitExceeded(
+                f"actor {self.meta.class_name} already has {limit} calls pending from this "
+                "handle (max_pending_calls); wait for some to finish before calling again")
+
+
 class ActorHandle:
     """Calls an actor's methods: ``handle.method.remote(...)``.  Handles can
     be passed to tasks and other actors, and stored; the actor lives while
-    any handle to it does (unless named or detached)."""
+    any handle to it does (unless named or detached), or a method taken
+    from one."""
 
     def __init__(self, actor_id: int, meta: ActorMeta, *, adopt: bool = False,
                  counted: bool = True) -> None:
         """adopt: the runtime already counted this handle (the creator's);
         counted=False: a handle that does not keep the actor alive (an
         actor's handle to itself)."""
-        self._actor_id = actor_id
-        self._meta = meta
-        self._generation = state.generation
-        self._counted = counted
-        self._pending: list[ObjectRef] = []
-        # Per method: its calls' options, worked out on the first call.
-        self._plans: dict[str, tuple[TaskOptions, Any]] = {}
+        self._actor = ActorReference(actor_id, meta, counted)
         if counted and not adopt and state.backend is not None:
             state.backend.incref(actor_id)
 
-    def __del__(self) -> None:
-        backend = state.backend
-        if self._counted and backend is not None and self._generation == state.generation:
-            backend.decref(self._actor_id)
+    @classmethod
+    def _of(cls, actor: ActorReference) -> ActorHandle:
+        """Another handle sharing actor's count (a method's, for a graph)."""
+        handle = cls.__new__(cls)
+        handle._actor = actor
+        return handle
 
     @property
     def actor_id(self) -> int:
-        return self._actor_id
+        return self._actor.actor_id
 
     @property
     def meta(self) -> ActorMeta:
-        return self._meta
+        return self._actor.meta
 
     def __getattr__(self, name: str) -> ActorMethod:
-        if name.startswith("_") and name not in self._meta.methods:
+        """A method, made on first use and kept as an attribute."""
+        if name == "_actor":   # not set yet: unpickling, copying
             raise AttributeError(name)
-        spec = self._meta.methods.get(name)
+        methods = self._actor.meta.methods
+        if name.startswith("_") and name not in methods:
+            raise AttributeError(name)
+        spec = methods.get(name)
         if spec is None:
-            raise AttributeError(f"actor {self._meta.class_name} has no method {name!r}")
-        return ActorMethod(self, name, spec, {})
+            raise AttributeError(f"actor {self._actor.meta.class_name} has no method {name!r}")
+        method = self.__dict__[name] = ActorMethod(self._actor, name, spec, {})
+        return method
 
     def __repr__(self) -> str:
-        return f"Actor({self._meta.class_name}, {self._actor_id:016x})"
+        return repr(self._actor)
 
     def __hash__(self) -> int:
-        return hash(self._actor_id)
+        return hash(self._actor.actor_id)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, ActorHandle) and other._actor_id == self._actor_id
+        return isinstance(other, ActorHandle) and other._actor.actor_id == self._actor.actor_id
 
     def __reduce__(self):
-        note_contained(self._actor_id)
-        return (ActorHandle, (self._actor_id, self._meta))
-
-    def _check_pending(self) -> None:
-        """max_pending_calls: calls still running count against the limit."""
-        limit = self._meta.max_pending_calls
-        if len(self._pending) >= limit:
-            backend = state.require_backend()
-            ready, _ = backend.wait(self._pending, len(self._pending), 0)
-            done = set(ready)
-            self._pending = [r for r in self._pending if r not in done]
-        if len(self._pending) >= limit:
-            raise PendingCallsLimitExceeded(
-                f"actor {self._meta.class_name} already has {limit} calls pending from this "
-                "handle (max_pending_calls); wait for some to finish before calling again")
+        note_contained(self._actor.actor_id)
+        return (ActorHandle, (self._actor.actor_id, self._actor.meta))
 
 
 class ActorMethod:
     """``handle.method``: call it with ``.remote(...)``."""
 
-    __slots__ = ("_handle", "_name", "_spec", "_options")
+    __slots__ = ("_actor", "_name", "_spec", "_options", "_planned")
 
-    def __init__(self, handle: ActorHandle, name: str, spec: MethodSpec,
+    def __init__(self, actor: ActorReference, name: str, spec: MethodSpec,
                  options: dict[str, Any]) -> None:
-        self._handle = handle
+        self._actor = actor
         self._name = name
         self._spec = spec
         self._options = options
+        self._planned: tuple[TaskOptions, Any] | None = None
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        raise TypeError(f"actor method {self._handle.meta.class_name}.{self._name} cannot be "
+        raise TypeError(f"actor method {self._actor.meta.class_name}.{self._name} cannot be "
                         f"called directly; use .{self._name}.remote(...) instead")
+
+    def __reduce__(self):
+        return (_method_of, (ActorHandle._of(self._actor), self._name, self._options))
 
     def options(self, **options: Any) -> ActorMethod:
         check_method_options(f"actor method {self._name}", options)
-        return ActorMethod(self._handle, self._name, self._spec, {**self._options, **options})
+        return ActorMethod(self._actor, self._name, self._spec, {**self._options, **options})
 
     def bind(self, *args: Any, **kwargs: Any) -> ClassMethodNode:
         """A node of a lazy graph (fastray.dag) calling this live actor."""
-        return ClassMethodNode(self._handle, self._name, self._options, args, kwargs, None)
+        return ClassMethodNode(ActorHandle._of(self._actor), self._name, self._options, args,
+                               kwargs, None)
 
     def remote(self, *args: Any, **kwargs: Any) -> Any:
-        handle = self._handle
-        if handle._generation != state.generation:
-            raise FastrayError(f"{handle!r} belongs to a fastray runtime that was shut down")
-        plan = None if self._options else handle._plans.get(self._name)
-        if plan is None:
-            plan = self._plan()
+        actor = self._actor
+        if actor.generation != state.generation:
+            raise FastrayError(f"{actor!r} belongs to a fastray runtime that was shut down")
+        plan = self._planned or self._plan()
         options, retry_exceptions = plan
-        limited = handle._meta.max_pending_calls > 0
+        limited = actor.meta.max_pending_calls > 0
         if limited:
             # Checked before submitting, so the call over the limit never runs.
-            handle._check_pending()
+            actor.check_pending()
         backend = state.require_backend()
         if options.generator:
             return backend.submit_generator(
-                lambda given: backend.call_actor(handle, self._name, self._spec.fn_id, args,
+                lambda given: backend.call_actor(actor, self._name, self._spec.fn_id, args,
                                                  given, options, retry_exceptions),
                 kwargs, options)
-        refs = backend.call_actor(handle, self._name, self._spec.fn_id, args, kwargs, options,
+        refs = backend.call_actor(actor, self._name, self._spec.fn_id, args, kwargs, options,
                                   retry_exceptions)
         if limited and refs:
-            handle._pending.append(refs[0])
+            actor.pending.append(refs[0])
         if options.num_returns == 1:
             return refs[0]
         if options.num_returns == 0:
@@ -213,18 +244,23 @@ class ActorMethod:
 
     def _plan(self) -> tuple[TaskOptions, Any]:
         """The call's options as a task's (holding no CPU) and its
-        retry_exceptions; the handle keeps those of a call without options."""
-        spec, given = self._spec, self._options
+        retry_exceptions, worked out once per method object."""
+        spec, given, meta = self._spec, self._options, self._actor.meta
         retries = given.get("max_task_retries", spec.max_task_retries)
         if retries is None:
-            retries = self._handle.meta.max_task_retries
+            retries = meta.max_task_retries
         num_returns, generator = returns_fields(given.get("num_returns", spec.num_returns))
-        plan = (TaskOptions(num_returns, 0.0, retries, generator=generator,
-                            backpressure=self._handle.meta.generator_backpressure),
-                given.get("retry_exceptions", spec.retry_exceptions))
-        if not given:
-            self._handle._plans[self._name] = plan
+        plan = self._planned = (
+            TaskOptions(num_returns, 0.0, retries, generator=generator,
+                        backpressure=meta.generator_backpressure),
+            given.get("retry_exceptions", spec.retry_exceptions))
         return plan
+
+
+def _method_of(handle: ActorHandle, name: str, options: dict[str, Any]) -> ActorMethod:
+    """An unpickled method: the handle's, with the options it had."""
+    method = getattr(handle, name)
+    return method.options(**options) if options else method
 
 
 def method(*args: Any, **options: Any) -> Any:

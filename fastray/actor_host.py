@@ -22,7 +22,6 @@ import collections
 import concurrent.futures
 import contextvars
 import inspect
-import operator
 import os
 import selectors
 import signal
@@ -43,15 +42,6 @@ from .generators import DynamicObjectRefGenerator
 from .serialization import deserialize, error_of, text_payload
 from .connection import SPIN_SECONDS, Connection
 from .worker import NO_CALL, RunningCall, WorkerBackend, arguments, serve
-
-# The call each coroutine of an async actor runs.
-_coroutine_call: contextvars.ContextVar[RunningCall] = contextvars.ContextVar("call",
-                                                                             default=NO_CALL)
-
-
-def _set_coroutine_call(call: RunningCall) -> None:
-    _coroutine_call.set(call)
-
 
 def host_actor(worker: WorkerBackend, task_id: int, fn_id: int, body: memoryview) -> None:
     """Turns this worker into the host of the actor that task_id creates;
@@ -117,14 +107,14 @@ class ActorBackend(WorkerBackend):
 
     def construct(self, task_id: int, cls: type, args: list, kwargs: dict) -> None:
         """Runs __init__; a constructor that raises kills the actor for good."""
-        self._call = RunningCall(task_id, f"{cls.__qualname__}.__init__")
+        self._current.call = RunningCall(task_id, f"{cls.__qualname__}.__init__")
         try:
             self.instance = cls(*args, **kwargs)
         except BaseException as exc:
             self.send_result(task_id, wire.STATUS_ERROR, [(_constructor_failed(exc), [])])
             return
         finally:
-            self._call = NO_CALL
+            self._current.call = NO_CALL
         self.send_result(task_id, wire.STATUS_OK, [])
         # Sent at once, not with the first calls' results: if one of them
         # kills the process, the constructor must count as done.
@@ -212,6 +202,21 @@ class _ThreadsCall(threading.local):
     call = NO_CALL
 
 
+class _CoroutinesCall:
+    """The call each coroutine of an async actor runs."""
+
+    _running: contextvars.ContextVar[RunningCall] = contextvars.ContextVar("call",
+                                                                         default=NO_CALL)
+
+    @property
+    def call(self) -> RunningCall:
+        return self._running.get()
+
+    @call.setter
+    def call(self, call: RunningCall) -> None:
+        self._running.set(call)
+
+
 class ThreadedActorBackend(ActorBackend):
     """Runs up to max_concurrency calls at once (and each concurrency
     group's limit), on threads.  The thread reading the socket runs each
@@ -219,13 +224,9 @@ class ThreadedActorBackend(ActorBackend):
     actor; when a call has run for HANDOFF_SECONDS, or waits for a reply,
     another thread takes over reading, and runs what comes next."""
 
-    # Each thread's own (reads in C: this runs on every call).
-    _call = property(operator.attrgetter("_per_thread.call"),  # type: ignore[assignment]
-                     lambda self, call: setattr(self._per_thread, "call", call))
-
     def __init__(self, connection: Connection, origin: int, slot: int, mapping: Any) -> None:
-        self._per_thread = _ThreadsCall()
         super().__init__(connection, origin, slot, mapping)
+        self._current = _ThreadsCall()   # type: ignore[assignment]
         self._lock = threading.RLock()
         self._replied = threading.Condition(self._lock)
         self._wanted = threading.Condition(self._lock)  # a queued call or the reading
@@ -241,6 +242,7 @@ class ThreadedActorBackend(ActorBackend):
         self._busy = threading.Event()          # the reader runs a call: watch it
         self._watching = False                  # _busy is set (read without a call)
         self._waiting = 0                       # calls in _queued
+        self._limited_groups: dict[int, str | None] = {}   # by method: see _limited_group
 
     def serve(self) -> None:
         settings = self.settings
@@ -271,40 +273,58 @@ class ThreadedActorBackend(ActorBackend):
     def _read(self, me: int) -> None:
         """Reads frames for as long as this thread is the reader, running
         the calls it reads (or queueing those whose group is full).  Called
-        and returns with the lock held."""
+        and returns with the lock held; frames already read are taken
+        without letting go of it."""
         connection = self.connection
+        limits, running, queued = self._limits, self._running, self._queued
         while self._reader == me:
-            call = self._next_queued() if self._waiting else None
-            if call is not None:
-                self._run(call, me, True)
-                continue
-            self._lock.release()
-            try:
-                if not connection.frame_ready() or self.outbox_due():
-                    self.send_outbox()
-                kind, a, b, body = cast(tuple, connection.receive())
-            except (EOFError, ConnectionError):
-                sys.stdout.flush()
-                sys.stderr.flush()
-                os._exit(0)
-            finally:
-                self._lock.acquire()
-            if kind == wire.TASK:
-                if b not in self._groups:   # a method's first call: its group is not known
-                    self.learn_function(b, body)
-                group = self.group_of(b)
-                call = (a, b, body, group if group in self._limits else None)
-                if self._has_room(call[3]):
+            if self._waiting:
+                call = self._next_queued()
+                if call is not None:
                     self._run(call, me, True)
+                    continue
+            frame = connection.buffered()
+            if frame is None:
+                frame = self._receive()
+            elif self.outbox_due():
+                self.send_outbox()
+            kind, a, b, body = frame
+            del frame
+            if kind == wire.TASK:
+                try:
+                    group = self._limited_groups[b]
+                except KeyError:   # a method's first call
+                    group = self._limited_group(b, body)
+                if running[group] < limits[group] and not queued[group]:
+                    self._run((a, b, body, group), me, True)
                 else:
-                    self._queued[call[3]].append(call)
+                    queued[group].append((a, b, body, group))
                     self._waiting += 1
             elif kind != wire.REVOKE:
                 self._replies[(kind, a)] = (b, body)
                 self._replied.notify_all()
 
-    def _has_room(self, group: str | None) -> bool:
-        return self._running[group] < self._limits[group] and not self._queued[group]
+    def _receive(self) -> tuple[int, int, int, memoryview]:
+        """Waits for the next frame with the lock let go; what is held
+        goes first.  The actor ends with the connection."""
+        self._lock.release()
+        try:
+            self.send_outbox()
+            return cast(tuple, self.connection.receive())
+        except (EOFError, ConnectionError):
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(0)
+        finally:
+            self._lock.acquire()
+
+    def _limited_group(self, fn_id: int, body: memoryview) -> str | None:
+        """The group whose limit a method's calls count against (None: the
+        actor's max_concurrency), learnt from its first call."""
+        self.learn_function(fn_id, body)
+        group = self.group_of(fn_id)
+        limited = self._limited_groups[fn_id] = group if group in self._limits else None
+        return limited
 
     def _next_queued(self) -> _QueuedCall | None:
         for group, queued in self._queued.items():
@@ -369,13 +389,24 @@ class ThreadedActorBackend(ActorBackend):
         # before it blocks.
         return self._reader == threading.get_ident() and self.connection.frame_ready()
 
+    # The two on every call: the lock taken without ``with``, and the
+    # worker's own method called without super(), each a measurable part
+    # of a quick call.
     def _send(self, kind: int, a: int, b: int, body: bytes = b"", later: bool = False) -> None:
-        with self._lock:
-            super()._send(kind, a, b, body, later)
+        lock = self._lock
+        lock.acquire()
+        try:
+            WorkerBackend._send(self, kind, a, b, body, later)
+        finally:
+            lock.release()
 
     def send_outbox(self, later: bool = False) -> None:
-        with self._lock:
-            super().send_outbox(later)
+        lock = self._lock
+        lock.acquire()
+        try:
+            WorkerBackend.send_outbox(self, later)
+        finally:
+            lock.release()
 
     def incref(self, object_id: int) -> None:
         with self._lock:
@@ -423,12 +454,9 @@ class AsyncActorBackend(ActorBackend):
     """Every call is a coroutine on one event loop in the main thread, which
     also reads the socket; a sync method runs on the loop."""
 
-    # Each coroutine's own.
-    _call = property(lambda self: _coroutine_call.get(),  # type: ignore[assignment]
-                     lambda self, call: _set_coroutine_call(call))
-
     def __init__(self, connection: Connection, origin: int, slot: int, mapping: Any) -> None:
         super().__init__(connection, origin, slot, mapping)
+        self._current = _CoroutinesCall()   # type: ignore[assignment]
         # Results wait for the end of the loop's pass, so those of every
         # call that ends in one pass go in one send.
         self._loop = asyncio.SelectorEventLoop(_SpinningSelector(self.send_outbox))
@@ -490,7 +518,7 @@ class AsyncActorBackend(ActorBackend):
         created: list[int] = []
         retry_exceptions: Any = False
         async with self._limits.get(group, self._limits[None]):
-            self._call = RunningCall(task_id, name)
+            self._current.call = RunningCall(task_id, name)
             try:
                 if _cancel_signal.requested(task_id):
                     raise asyncio.CancelledError

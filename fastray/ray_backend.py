@@ -18,7 +18,7 @@ from . import exceptions
 from .backend import Backend
 
 if TYPE_CHECKING:
-    from .actor import ActorClass, ActorHandle
+    from .actor import ActorClass, ActorReference
     from .actor_options import ActorOptions
     from .options import TaskOptions
     from .remote_function import RemoteFunction
@@ -160,9 +160,9 @@ class RayBackend(Backend):
         with translated_errors(self.ray):
             return remote.options(**given).remote(*args, **kwargs)
 
-    def call_actor(self, handle: ActorHandle, method: str, fn_id: int, args: tuple,
+    def call_actor(self, actor: ActorReference, method: str, fn_id: int, args: tuple,
                    kwargs: dict, options: TaskOptions, retry_exceptions: Any) -> list[Any]:
-        raise TypeError(f"{handle!r} belongs to fastray's local runtime, not to the Ray "
+        raise TypeError(f"{actor!r} belongs to fastray's local runtime, not to the Ray "
                         "cluster this process is connected to")
 
     def kill_actor(self, handle: Any, no_restart: bool) -> None:

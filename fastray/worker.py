@@ -77,6 +77,16 @@ class RunningCall:
 NO_CALL = RunningCall(None, "")
 
 
+class CurrentCall:
+    """Holds the call running now: the process's one (a backend whose
+    calls run on several threads or coroutines holds one of each)."""
+
+    __slots__ = ("call",)
+
+    def __init__(self) -> None:
+        self.call = NO_CALL
+
+
 class WorkerBackend(SchedulerBackend):
     """The backend seen by code running inside a task."""
 
@@ -94,7 +104,7 @@ class WorkerBackend(SchedulerBackend):
         self._outbox = connection.outbox
         # Tasks queued behind the running one: (task id, function id, body).
         self.pending: collections.deque[tuple[int, int, memoryview]] = collections.deque()
-        self._call = NO_CALL
+        self._current = CurrentCall()
         # Calls of functions with max_calls run here, by function name.
         self._calls_counted: collections.Counter[str] = collections.Counter()
         self._retiring = False
@@ -347,7 +357,7 @@ class WorkerBackend(SchedulerBackend):
         raise NotImplementedError("the list of nodes is known to the driver only")
 
     def current_task_id(self) -> int | None:
-        return self._call.task_id
+        return self._current.call.task_id
 
 
     def store_stats(self) -> dict[str, int]:
@@ -369,12 +379,12 @@ class WorkerBackend(SchedulerBackend):
 
     def is_canceled(self) -> bool:
         """Whether cancel() was called for the running task (Ray's flag)."""
-        task_id = self._call.task_id
+        task_id = self._current.call.task_id
         return task_id is not None and _cancel_signal.requested(task_id)
 
     def interrupt_if_cancelled(self) -> None:
         """Raises KeyboardInterrupt in the running task if it was cancelled."""
-        call = self._call
+        call = self._current.call
         if call.task_id is not None and _cancel_signal.requested(call.task_id):
             call.interrupted = True
             raise KeyboardInterrupt
@@ -420,8 +430,9 @@ class WorkerBackend(SchedulerBackend):
         num_returns, dep_payloads, args = self._unpack_task(fn_id, body)
         del body
         function, name = self.callable_of(fn_id)
-        below = self._call
-        call = self._call = RunningCall(None, name)
+        current = self._current
+        below = current.call
+        call = current.call = RunningCall(None, name)
         created: list[int] = []
         try:
             status, results = self._execute(call, task_id, function, num_returns, dep_payloads,
@@ -432,7 +443,7 @@ class WorkerBackend(SchedulerBackend):
         finally:
             if created:
                 self.drop_created(created)
-            self._call = below
+            current.call = below
         sys.stdout.flush()
         sys.stderr.flush()
         if self._retiring and below is NO_CALL:
@@ -580,7 +591,7 @@ class WorkerBackend(SchedulerBackend):
 
     def output_name(self) -> str:
         """What the lines this process prints are marked with."""
-        return self._call.name or "worker"
+        return self._current.call.name or "worker"
 
 
 def _values(function: Callable[..., Any], args: list, kwargs: dict) -> Any:

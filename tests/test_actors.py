@@ -3,6 +3,7 @@ lifetime, names, failures and restarts, cancel, CPUs, the runtime context."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 import threading
@@ -230,6 +231,43 @@ def test_last_handle_gone_ends_the_actor_after_its_calls(ray):
     del counter
     assert ray.get(pending) == list(range(1, 21))
     assert process_gone(pid)
+
+
+def test_a_handle_whose_methods_were_called_ends_without_the_garbage_collector(ray):
+    # Methods are kept on the handle; they must not hold it in a cycle
+    # that only a collection would end.
+    counter = Counter.remote()
+    pid = ray.get(counter.pid.remote())
+    assert ray.get([counter.incr.remote(), counter.incr.options(num_returns=1).remote()]) == [1, 2]
+    gc.disable()
+    try:
+        del counter
+        assert process_gone(pid)
+    finally:
+        gc.enable()
+
+
+def test_a_method_taken_from_a_handle_keeps_the_actor(ray):
+    counter = Counter.remote()
+    pid = ray.get(counter.pid.remote())
+    incr = counter.incr
+    del counter
+    assert ray.get([incr.remote() for _ in range(3)]) == [1, 2, 3]
+    # Also when the handle was never named at all.
+    assert ray.get(Counter.remote(5).incr.remote()) == 6
+    del incr
+    assert process_gone(pid)
+
+
+def test_a_method_pickled_into_a_task_calls_the_same_actor(ray):
+    @ray.remote
+    def call(method):
+        return ray.get(method.remote())
+
+    counter = Counter.remote()
+    assert ray.get(call.remote(counter.incr)) == 1
+    assert ray.get(call.remote(counter.incr.options(num_returns=1))) == 2
+    assert ray.get(counter.get.remote()) == 2
 
 
 def test_handles_held_elsewhere_keep_the_actor(ray):
