@@ -21,7 +21,7 @@ C++ declarations in one .pxd per header.
 """
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE, PyList_New, PyList_SET_ITEM
-from cpython.object cimport PyObject, Py_TYPE
+from cpython.object cimport PyObject, PyTypeObject, Py_TYPE
 from cpython.ref cimport Py_INCREF
 from cython.operator cimport dereference as deref, preincrement as inc
 from libc.errno cimport EINTR, EIO, errno
@@ -53,6 +53,7 @@ from system cimport *
 cdef extern from "Python.h":
     int PyErr_CheckSignals() except -1
     void PyObject_GC_UnTrack(void *op)
+    object PyType_GenericAlloc(PyTypeObject *cls, Py_ssize_t nitems)
     ctypedef struct PyMemberDef:
         Py_ssize_t offset
     ctypedef struct PyMemberDescrObject:  # a __slots__ attribute's descriptor
@@ -424,8 +425,8 @@ cdef class Scheduler:
         made); the caller's general path covers the rest.  Reads the refs'
         _id and _generation slots by offset (slot_offset; ObjectRef's
         __slots__ note it), which is what makes the scan cheap."""
-        cdef Py_ssize_t id_at = slot_offset(ref_type, "_id")
-        cdef Py_ssize_t gen_at = slot_offset(ref_type, "_generation")
+        cdef Py_ssize_t id_at, gen_at
+        ref_slots(ref_type, &id_at, &gen_at)
         cdef Py_ssize_t n = PyList_GET_SIZE(refs), i, j = 0, k = 0
         cdef PyObject *ref
         cdef PyObject *value
