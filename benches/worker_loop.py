@@ -12,6 +12,7 @@ import socket
 import statistics
 import struct
 import time
+from typing import Any, Callable
 
 import cloudpickle
 
@@ -36,27 +37,42 @@ def task_frame(task_id: int, function: bytes = b"") -> bytes:
     return wire.HEADER.pack(len(body), wire.TASK, task_id, FUNCTION_ID) + body
 
 
+class EndOfReplay(Exception):
+    """The prepared reads are used up (not EOFError, on which an actor's
+    process would exit)."""
+
+
 class ReplayedSocket:
     """What the worker's Connection reads and writes: prepared reads, then
-    EOF; sends are counted and dropped."""
+    EndOfReplay; sends are counted and dropped."""
 
     def __init__(self, reads: list[bytes]) -> None:
         self._reads = iter(reads)
         self.sends = 0
 
     def recv(self, size: int, flags: int = 0) -> bytes:
-        return next(self._reads, b"")
+        for read in self._reads:
+            return read
+        raise EndOfReplay
 
     def sendall(self, data: bytes) -> None:
         self.sends += 1
 
 
-def microseconds_per_task() -> float:
-    frames = [task_frame(1, cloudpickle.dumps(noop))]
-    frames += [task_frame(task_id) for task_id in range(2, TASKS + 1)]
-    reads = [b"".join(frames[i:i + FRAMES_PER_READ])
-             for i in range(0, len(frames), FRAMES_PER_READ)]
-    ours, _theirs = socket.socketpair()
+def reads_of(first_function: bytes, tasks: int) -> list[bytes]:
+    """tasks TASK frames, the first carrying the function's pickle, as
+    reads of FRAMES_PER_READ frames each."""
+    frames = [task_frame(1, first_function)]
+    frames += [task_frame(task_id) for task_id in range(2, tasks + 1)]
+    return [b"".join(frames[i:i + FRAMES_PER_READ])
+            for i in range(0, len(frames), FRAMES_PER_READ)]
+
+
+def cpu_per_task(make_backend: Callable[[Connection, Mapping], WorkerBackend],
+                 loop: Callable[[Any], None], reads: list[bytes], tasks: int) -> float:
+    """Microseconds of this thread's CPU per task while loop(backend) runs
+    the replayed reads through a backend make_backend builds on them."""
+    ours, theirs = socket.socketpair()
     store = os.memfd_create("worker-loop-store")
     try:
         os.ftruncate(store, STORE_BYTES)
@@ -65,21 +81,27 @@ def microseconds_per_task() -> float:
         replayed = ReplayedSocket(reads)
         connection.sock = replayed  # type: ignore[assignment]
         connection.outbox._send_all = replayed.sendall
-        backend = WorkerBackend(connection, 1, 0, Mapping(store, STORE_BYTES))
+        backend = make_backend(connection, Mapping(store, STORE_BYTES))
         state.install(backend)
         started = time.thread_time()
         try:
-            serve(backend, None)
-        except EOFError:
+            loop(backend)
+        except EndOfReplay:
             pass
         took = time.thread_time() - started
     finally:
-        _theirs.close()
+        theirs.close()
         os.close(store)
         state.install(None)
     if replayed.sends == 0:
         raise RuntimeError("the worker sent no result")
-    return took / TASKS * 1e6
+    return took / tasks * 1e6
+
+
+def microseconds_per_task() -> float:
+    return cpu_per_task(lambda connection, mapping: WorkerBackend(connection, 1, 0, mapping),
+                        lambda backend: serve(backend, None),
+                        reads_of(cloudpickle.dumps(noop), TASKS), TASKS)
 
 
 def main() -> None:
