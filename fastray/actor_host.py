@@ -33,6 +33,7 @@ import traceback
 from typing import Any, Callable, cast
 
 from . import _cancel_signal, state, wire
+from ._deadline import Deadline
 from .actor import ActorHandle
 from .actor_spec import (READY_METHOD, TERMINATE_METHOD, ActorBlueprint, ActorExit,
                          ActorSettings, MethodCall)
@@ -235,12 +236,10 @@ class ThreadedActorBackend(ActorBackend):
         self._running: dict[str | None, int] = {}
         self._queued: dict[str | None, collections.deque[_QueuedCall]] = {}
         self._reader: int | None = None         # the thread reading the socket
-        self._reader_call: int | None = None    # the serial of the call it runs
-        self._serial = 0
+        self._reader_call = 0                   # the deadline of the call it runs, or 0
+        self._deadline = Deadline(HANDOFF_SECONDS)
         self._threads = 1
         self._idle = 0
-        self._busy = threading.Event()          # the reader runs a call: watch it
-        self._watching = False                  # _busy is set (read without a call)
         self._waiting = 0                       # calls in _queued
         self._limited_groups: dict[int, str | None] = {}   # by method: see _limited_group
 
@@ -338,11 +337,7 @@ class ThreadedActorBackend(ActorBackend):
         task_id, fn_id, body, group = call
         self._running[group] += 1
         if reading:
-            self._serial += 1
-            self._reader_call = self._serial
-            if not self._watching:
-                self._busy.set()
-                self._watching = True
+            self._reader_call = self._deadline.arm()
         self._lock.release()
         try:
             self.run_task(task_id, fn_id, body)
@@ -351,32 +346,25 @@ class ThreadedActorBackend(ActorBackend):
             self._lock.acquire()
             self._running[group] -= 1
             if self._reader == me:
-                self._reader_call = None
+                self._reader_call = 0
+                self._deadline.disarm()
             if self._queued[group] and self._idle:
                 self._wanted.notify()
 
     def _watch(self) -> None:
         """Hands the reading to another thread when the reader's call has
-        run for a while: calls behind it must not wait for it."""
-        seen = None
-        while True:
-            self._busy.wait()
-            time.sleep(HANDOFF_SECONDS)
+        run for HANDOFF_SECONDS: calls behind it must not wait for it."""
+        while overdue := self._deadline.wait():
             with self._lock:
-                current = self._reader_call
-                if current is None:
-                    self._busy.clear()
-                    self._watching = False
-                elif current == seen:
+                if overdue == self._reader_call:
                     self._hand_off()
-                    current = None
-                seen = current
 
     def _hand_off(self) -> None:
         """Another thread becomes the reader (lock held).  There is always
         one to wake or room for one more: running calls are at most the
         limits' sum, and the threads at most that plus one."""
-        self._reader = self._reader_call = None
+        self._reader, self._reader_call = None, 0
+        self._deadline.disarm()
         if self._idle:
             self._wanted.notify()
         else:
@@ -462,7 +450,7 @@ class AsyncActorBackend(ActorBackend):
         self._loop = asyncio.SelectorEventLoop(_SpinningSelector(self.send_outbox))
         self._running: dict[int, asyncio.Task] = {}
         self._awaited: dict[int, tuple[concurrent.futures.Future, int]] = {}
-        self._limits: dict[str | None, asyncio.Semaphore] = {}
+        self._limits: dict[str | None, _CallLimit] = {}
         if sys.version_info >= (3, 12):
             # A call runs as it arrives, up to its first real wait, inside
             # its task: most calls never wait, and end with no pass of the
@@ -478,7 +466,7 @@ class AsyncActorBackend(ActorBackend):
         assert settings is not None
         groups: dict[str | None, int] = {None: settings.max_concurrency,
                                          **dict(settings.concurrency_groups)}
-        self._limits = {name: asyncio.Semaphore(limit) for name, limit in groups.items()}
+        self._limits = {name: _CallLimit(limit) for name, limit in groups.items()}
         self._loop.add_reader(self.connection.sock.fileno(), self._readable)
         # Frames read before the loop started are in the connection's buffer.
         self._loop.call_soon(self._readable)
@@ -514,10 +502,16 @@ class AsyncActorBackend(ActorBackend):
         num_returns, deps, args_payload = self._unpack_task(fn_id, body)
         del body
         function, name = self.callable_of(fn_id)
-        group = self.group_of(fn_id)
+        limit = self._limits.get(self.group_of(fn_id)) or self._limits[None]
         created: list[int] = []
         retry_exceptions: Any = False
-        async with self._limits.get(group, self._limits[None]):
+        if limit.free and not limit.waiting:
+            limit.free -= 1
+        elif not await limit.room(self._loop):
+            self._running.pop(task_id, None)
+            self.send_result(task_id, wire.STATUS_INTERRUPTED, [])
+            return
+        try:
             self._current.call = RunningCall(task_id, name)
             try:
                 if _cancel_signal.requested(task_id):
@@ -546,6 +540,8 @@ class AsyncActorBackend(ActorBackend):
                 self.send_result(task_id, status, results)
             finally:
                 self.drop_created(created)
+        finally:
+            limit.release()
 
     async def _run_with_extras(self, function: Callable[..., Any], args: list, kwargs: dict,
                                name: str) -> Any:
@@ -597,6 +593,41 @@ class AsyncActorBackend(ActorBackend):
         self._loop.call_soon(self._dispatch, kind, a, b, body)
 
 
+class _CallLimit:
+    """How many more calls of a concurrency group may run on the loop: a
+    counter while there is room (an asyncio.Semaphore's ``async with`` cost
+    a few microseconds on every call), and the calls waiting, in order,
+    when there is none."""
+
+    __slots__ = ("free", "waiting")
+
+    def __init__(self, limit: int) -> None:
+        self.free = limit
+        self.waiting: collections.deque[asyncio.Future] = collections.deque()
+
+    async def room(self, loop: asyncio.AbstractEventLoop) -> bool:
+        """Waits for a running call to hand over its place; False if the
+        waiting call was cancelled first."""
+        handed = loop.create_future()
+        self.waiting.append(handed)
+        try:
+            await handed
+        except asyncio.CancelledError:
+            if handed.done() and not handed.cancelled():
+                self.release()   # handed over as the cancel came: pass it on
+            return False
+        return True
+
+    def release(self) -> None:
+        """A call ended: the first waiting call takes its place."""
+        while self.waiting:
+            handed = self.waiting.popleft()
+            if not handed.done():
+                handed.set_result(None)
+                return
+        self.free += 1
+
+
 class _SpinningSelector(selectors.EpollSelector):
     """Sends the actor's held frames at the start of each pass of the loop
     (before_select), then looks for I/O; looks again for a few tens of
@@ -612,7 +643,9 @@ class _SpinningSelector(selectors.EpollSelector):
         self._before_select()
         if timeout is not None and timeout <= 0:
             return super().select(timeout)
-        give_up = time.perf_counter() + SPIN_SECONDS
+        # Never past the loop's next timer.
+        give_up = time.perf_counter() + (SPIN_SECONDS if timeout is None
+                                         else min(SPIN_SECONDS, timeout))
         while time.perf_counter() < give_up:
             events = super().select(0)
             if events:

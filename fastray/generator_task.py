@@ -5,9 +5,9 @@ fastray/generators.py).
 
 A value is serialized as soon as it is yielded and waits for the outbox's
 next send, which puts the values made since the last one (one PUT_MANY
-frame) and links them.  The outbox sends at the latest OUTBOX_SECONDS after
-a value came, so a value never waits for the next yield, however long the
-generator takes to make it.
+frame) and links them.  The outbox sends at the latest
+OUTBOX_LATEST_SECONDS after a value came, so a value never waits for the
+next yield, however long the generator takes to make it.
 
 This process holds the link it will set next and the acks it has not
 waited for: if it dies, the scheduler fails the unset link, and the caller

@@ -16,7 +16,6 @@ only: at once if it is running, as it starts if it is still on its way.
 from __future__ import annotations
 
 import collections
-import io
 import os
 import pickle
 import signal
@@ -24,7 +23,7 @@ import struct
 import sys
 import time
 import types
-from typing import TYPE_CHECKING, Any, Callable, TextIO
+from typing import TYPE_CHECKING, Any, Callable
 
 from . import _cancel_signal, state, wire
 from ._scheduler import new_refs
@@ -39,6 +38,7 @@ from .generator_task import ValueStream
 from .call_extras import EXTRAS_KWARG, CallExtras
 from .generators import DynamicObjectRefGenerator
 from .gpus import VISIBLE_DEVICES
+from .prefixed_output import PrefixedOutput
 from .serialization import Fetched, deserialize, serialize, serialize_error
 from .wire import HEADER, LOCATION, SUBMIT_FIELDS, TASK_FIELDS, pack_ids, refs_frame
 
@@ -278,7 +278,14 @@ class WorkerBackend(SchedulerBackend):
             states[i] = state = body[offset]
             offset += 1
             if fetch and state != wire.OBJ_PENDING and state != wire.OBJ_UNKNOWN:
-                payloads[i], offset = self._read_payload(body, offset)
+                # _read_payload inlined for a payload with no blob (most are):
+                # this runs for every object of a get.
+                end = offset + 8 + U64.unpack_from(body, offset)[0]
+                if U32.unpack_from(body, end)[0]:
+                    payloads[i], offset = self._read_payload(body, offset)
+                else:
+                    payloads[i] = (body[offset + 8:end], [])
+                    offset = end + 4
         return bytes(states), payloads if fetch else None
 
     def _read_payload(self, body: memoryview, offset: int) -> tuple[Fetched, int]:
@@ -606,34 +613,10 @@ def arguments(dep_payloads: list[Fetched], args_payload: Fetched) -> tuple[list,
     return decode_args(args_payload, deps)
 
 
-class _PrefixedOutput(io.TextIOBase):
-    """stdout/stderr of a worker: each line is marked with the task and pid."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self._stream = stream
-        self._partial = ""
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, text: str) -> int:
-        self._partial += text
-        if "\n" in self._partial:
-            *lines, self._partial = self._partial.split("\n")
-            backend = state.backend
-            name = backend.output_name() if isinstance(backend, WorkerBackend) else "worker"
-            prefix = f"({name} pid={os.getpid()}) "
-            self._stream.write("".join(f"{prefix}{line}\n" for line in lines))
-            self._stream.flush()
-        return len(text)
-
-    def flush(self) -> None:
-        # write() flushes the stream after every line it passes on.
-        if self._partial:
-            self.write("\n")
-
-    def fileno(self) -> int:
-        return self._stream.fileno()
+def _output_name() -> str:
+    """What this process's printed lines are marked with, now."""
+    backend = state.backend
+    return backend.output_name() if isinstance(backend, WorkerBackend) else "worker"
 
 
 HostActor = Callable[[WorkerBackend, int, int, memoryview], None]
@@ -650,8 +633,8 @@ def run_worker(fd: int, slot: int, origin: int, store: tuple[int, int],
     os.close(store_fd)
     backend = WorkerBackend(connection, origin, slot, mapping)
     state.install(backend)
-    sys.stdout = _PrefixedOutput(sys.stdout)
-    sys.stderr = _PrefixedOutput(sys.stderr)
+    sys.stdout = PrefixedOutput(sys.stdout, _output_name)
+    sys.stderr = PrefixedOutput(sys.stderr, _output_name)
     signal.signal(signal.SIGINT, backend.on_sigint)
     _cancel_signal.install()
     code = 0

@@ -490,6 +490,45 @@ def test_cancel_queued_and_running_calls(ray):
     assert ray.get(behind, timeout=60) == 0
 
 
+def test_cancel_a_call_waiting_for_room_in_an_async_actor(ray):
+    @ray.remote(max_concurrency=1, concurrency_groups={"control": 1})
+    class Gate:
+        def __init__(self):
+            self.opened = asyncio.Event()
+            self.holding = asyncio.Event()
+
+        async def hold(self):
+            self.holding.set()
+            await self.opened.wait()
+            return "held"
+
+        async def quick(self):
+            return "quick"
+
+        @ray.method(concurrency_group="control")
+        async def wait_holding(self):
+            await self.holding.wait()
+
+        @ray.method(concurrency_group="control")
+        async def open(self):
+            self.opened.set()
+
+    gate = Gate.remote()
+    held = gate.hold.remote()
+    ray.get(gate.wait_holding.remote(), timeout=60)
+    queued = gate.quick.remote()
+    # Sent after it, so it reached the actor (and waits for room) when
+    # this returns.
+    ray.get(gate.wait_holding.remote(), timeout=60)
+    ray.cancel(queued)
+    with pytest.raises(TaskCancelledError):
+        ray.get(queued, timeout=60)
+    ray.get(gate.open.remote(), timeout=60)
+    assert ray.get(held, timeout=60) == "held"
+    # The cancelled call took no place: the next call runs.
+    assert ray.get(gate.quick.remote(), timeout=60) == "quick"
+
+
 def test_cancel_running_coroutine(ray):
     @ray.remote
     class Sleeper:

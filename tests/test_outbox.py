@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import threading
 import time
+import types
 
 import pytest
 
-from fastray.outbox import OUTBOX_FRAMES, Outbox
+from fastray import outbox as outbox_module
+from fastray.outbox import OUTBOX_FRAMES, OUTBOX_SECONDS, Outbox
 
 
 class Sent:
@@ -32,12 +34,36 @@ def test_frames_that_may_wait_go_in_one_send_with_the_next_that_may_not():
     assert not outbox
 
 
-def test_a_full_outbox_is_sent_at_once():
+@pytest.fixture
+def clock(monkeypatch):
+    """The outbox's clock, set by hand; its watcher's deadline a minute
+    away, so that only the clock decides what goes when."""
+    now = [100.0]
+    monkeypatch.setattr(outbox_module, "time", types.SimpleNamespace(perf_counter=lambda: now[0]))
+    monkeypatch.setattr(outbox_module, "OUTBOX_LATEST_SECONDS", 60.0)
+    return now
+
+
+def test_a_full_outbox_is_sent_at_once(clock):
     sent = Sent()
     outbox = Outbox(sent)
     for i in range(OUTBOX_FRAMES):
         outbox.add([bytes([i])], later=True)
     assert sent.sends == [bytes(range(OUTBOX_FRAMES))]
+
+
+def test_held_frames_go_with_the_first_frame_added_once_they_are_old(clock):
+    sent = Sent()
+    outbox = Outbox(sent)
+    outbox.add([b"a"], later=True)
+    clock[0] += OUTBOX_SECONDS / 2
+    outbox.add([b"b"], later=True)
+    assert sent.sends == [] and not outbox.due()
+    clock[0] += OUTBOX_SECONDS
+    assert outbox.due()
+    outbox.add([b"c"], later=True)
+    assert sent.sends == [b"abc"]
+    assert not outbox
 
 
 @pytest.mark.timeout(30)
