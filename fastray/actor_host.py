@@ -147,15 +147,6 @@ class ActorBackend(WorkerBackend):
             return wire.STATUS_ACTOR_EXIT, []
         return super().failure_of(error, retry_exceptions, name, num_returns)
 
-    def send_result(self, task_id: int, status: int,
-                    results: list[tuple[bytes, list[int]]]) -> None:
-        super().send_result(task_id, status, results)
-        if status == wire.STATUS_ACTOR_EXIT:
-            self.send_outbox()
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(0)
-
     def on_sigint(self, signum: int, frame: Any) -> None:
         """cancel() of a call: one not started yet is skipped when it comes
         up; one running is only flagged (is_canceled), as Ray does."""

@@ -15,6 +15,7 @@ import itertools
 import os
 import pickle
 import threading
+import time
 import warnings
 from typing import TYPE_CHECKING, Any, Callable, Sequence, cast
 
@@ -44,6 +45,12 @@ SHUT_DOWN = "the fastray runtime was shut down"
 # Object state bytes -> 1 if done (ready, failed or gone), 0 if pending; and 0 <-> 1.
 _READY_FLAGS = bytes(0 if state == wire.OBJ_PENDING else 1 for state in range(256))
 _NOT = bytes([1, 0]) + bytes(254)
+# A get of more objects than this, where the wait brings their payloads (a
+# worker's), takes them in rounds of at least this many: the values that
+# came are deserialized while the rest are still being made, so a caller
+# reading many results of a busy actor does not read them all at the end.
+# Each round sends and scans the ids still pending, so rounds are few.
+GET_ROUND = 2048
 
 
 class Backend(abc.ABC):
@@ -415,6 +422,8 @@ class SchedulerBackend(Backend):
         ready = self._fetch_ready(ids)
         if ready is not None:
             return _values(ids, ready)
+        if len(ids) > GET_ROUND and self.fetch_while_waiting:
+            return self._get_in_rounds(refs, ids, timeout)
         states, fetched = self._wait(ids, len(ids), timeout, True, self.fetch_while_waiting)
         self._check_running()
         if fetched is None:
@@ -437,6 +446,37 @@ class SchedulerBackend(Backend):
             raise GetTimeoutError(f"get timed out after {timeout} s: {pending} of {len(ids)} "
                                   "object(s) not ready")
         return _values(ids, payloads)
+
+    def _get_in_rounds(self, refs: Sequence[ObjectRef], ids: list[int],
+                       timeout: float | None) -> list[Any]:
+        """get() of many objects whose payloads the wait brings: each round
+        waits for GET_ROUND more (or fewer, if fewer are left), and
+        deserializes all that came."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        values: dict[int, Any] = {}
+        todo = list(dict.fromkeys(ids))
+        while todo:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            states, fetched = self._wait(todo, min(len(todo), GET_ROUND), left, True, True)
+            self._check_running()
+            payloads = cast("list[Fetched]", fetched)
+            pending = []
+            for object_id, state, payload in zip(todo, states, payloads):
+                if state == wire.OBJ_READY:
+                    values[object_id] = deserialize(payload)
+                elif state == wire.OBJ_PENDING:
+                    pending.append(object_id)
+                elif state == wire.OBJ_FAILED:
+                    raise error_of(payload[0])
+                else:
+                    lost = refs[ids.index(object_id)]
+                    raise ObjectLostError(f"{lost!r} no longer exists (freed, or from a "
+                                          "runtime that was shut down)")
+            if len(pending) == len(todo):   # none came: the deadline passed
+                raise GetTimeoutError(f"get timed out after {timeout} s: {len(pending)} of "
+                                      f"{len(ids)} object(s) not ready")
+            todo = pending
+        return [values[object_id] for object_id in ids]
 
     def wait(self, refs: Sequence[ObjectRef], num_returns: int,
              timeout: float | None) -> tuple[list[ObjectRef], list[ObjectRef]]:

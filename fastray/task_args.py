@@ -49,7 +49,9 @@ _NO_ARGS_PAYLOAD = NO_ARGS.payload
 
 def decode_args(fetched: Fetched, dep_values: list[Any]) -> tuple[list, dict, Any]:
     """The inverse of encode_args, with the dependencies' values filled in."""
-    if fetched[0] == _NO_ARGS_PAYLOAD:
+    # A task's arguments arrive as a memoryview: tobytes() first, as
+    # comparing a memoryview with bytes goes item by item.
+    if fetched[0].tobytes() == _NO_ARGS_PAYLOAD:   # type: ignore[union-attr]
         return [], {}, False
     args, kwargs, slots, retry_exceptions = deserialize(fetched)
     for where, index in slots:

@@ -460,8 +460,11 @@ class WorkerBackend(SchedulerBackend):
         """Ends the process after a function's max_calls-th call here (Ray's
         way to hand back what a library keeps, such as GPU memory): the
         scheduler starts another worker, and gives tasks sent here behind
-        this one to others, unstarted."""
+        this one to others, unstarted.  An actor that exit_actor() ends
+        leaves this way too, once that call's result is sent."""
         self.send_outbox()
+        sys.stdout.flush()
+        sys.stderr.flush()
         os._exit(0)
 
     def send_result(self, task_id: int, status: int,
@@ -475,6 +478,8 @@ class WorkerBackend(SchedulerBackend):
                 parts += [U64.pack(len(payload)), payload, pack_ids(contained)]
             body = b"".join(parts)
         self._send(wire.RESULT, task_id, status, body, later=self.more_work())
+        if status == wire.STATUS_ACTOR_EXIT:   # exit_actor() in an actor's call
+            self.retire()
 
     def _execute(self, call: RunningCall, task_id: int, function: Callable[..., Any],
                  num_returns: int, dep_payloads: list[Fetched], args_payload: Fetched,
@@ -490,7 +495,9 @@ class WorkerBackend(SchedulerBackend):
                 if _cancel_signal.requested(task_id):   # interrupt_if_cancelled, inlined
                     call.interrupted = True
                     raise KeyboardInterrupt
-                args, kwargs, retry_exceptions = arguments(dep_payloads, args_payload)
+                # arguments(), inlined: this runs for every task.
+                args, kwargs, retry_exceptions = decode_args(
+                    args_payload, [deserialize(p) for p in dep_payloads] if dep_payloads else [])
                 del dep_payloads, args_payload
                 if kwargs and EXTRAS_KWARG in kwargs:
                     value = self.run_with_extras(function, args, kwargs, name)
@@ -656,25 +663,27 @@ def serve(backend: WorkerBackend, host_actor: HostActor | None) -> None:
     """Runs the tasks the scheduler sends, in order, until the connection
     ends (EOFError)."""
     connection = backend.connection
+    # Looked up once: this loop runs for every task.
+    buffered, outbox_due, task = connection.buffered, connection.outbox.due, wire.TASK
     while True:
         if backend.pending:
-            if backend.outbox_due():
+            if outbox_due():
                 backend.send_outbox()
-            kind, (a, b, body) = wire.TASK, backend.pending.popleft()
+            kind, (a, b, body) = task, backend.pending.popleft()
         else:
-            frame = connection.buffered()
+            frame = buffered()
             if frame is None:
                 # About to wait: what is held goes first.
                 backend.send_outbox()
                 frame = connection.receive()
                 assert frame is not None  # without a deadline a frame always comes
-            elif backend.outbox_due():
+            elif outbox_due():
                 backend.send_outbox()
             kind, a, b, body = frame
-        if kind == wire.TASK and host_actor is not None and (
+        if kind == task and host_actor is not None and (
                 U32.unpack_from(body)[0] & wire.TASK_ACTOR_CREATE):
             host_actor(backend, a, b, body)
-        elif kind == wire.TASK:
+        elif kind == task:
             backend.run_task(a, b, body)
             del body
         elif kind == wire.REVOKE:
