@@ -161,9 +161,10 @@ class Accumulator:
 def notes_its_cancel(started_path, note_path):
     """Runs until cancelled; then writes whether is_canceled() says so."""
     import time
-    with open(started_path, "w"):
-        pass
     try:
+        # Inside the try: a cancel may arrive as soon as the file exists.
+        with open(started_path, "w"):
+            pass
         while True:
             time.sleep(0.01)
     except KeyboardInterrupt:
