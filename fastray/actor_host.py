@@ -5,8 +5,9 @@ that actor's method calls, in one of three ways:
 - a default actor runs one call at a time, in order, in the main thread
   (the task worker's own loop, so a call costs what a task costs);
 - a threaded actor (``max_concurrency`` > 1, or concurrency groups) runs
-  calls on thread pools, one per group, while the main thread reads the
-  socket and hands each reply to the thread that waits for it;
+  calls on threads, up to each group's limit: the thread reading the
+  socket runs each call it reads, and hands the reading to another thread
+  when a call runs long or waits for a reply;
 - an async actor (any ``async def`` method) runs every call as a coroutine
   on one event loop in the main thread, which reads the socket too; a
   semaphore per group bounds how many run at once.
@@ -30,6 +31,7 @@ import sys
 import threading
 import time
 import traceback
+from threading import get_ident
 from typing import Any, Callable, cast
 
 from . import _cancel_signal, state, wire
@@ -246,12 +248,12 @@ class ThreadedActorBackend(ActorBackend):
     def _work(self) -> None:
         """A thread's life: run a queued call that has room, else read the
         socket if nobody does, else wait for one of those."""
-        me = threading.get_ident()
+        me = get_ident()
         with self._lock:
             while True:
                 call = self._next_queued()
                 if call is not None:
-                    self._run(call, me, False)
+                    self._run(*call, me, False)
                 elif self._reader is None:
                     self._reader = me
                     self._read(me)
@@ -265,28 +267,30 @@ class ThreadedActorBackend(ActorBackend):
         the calls it reads (or queueing those whose group is full).  Called
         and returns with the lock held; frames already read are taken
         without letting go of it."""
-        connection = self.connection
+        # Looked up once: this loop runs for every call.
+        buffered, outbox_due = self.connection.buffered, self.connection.outbox.due
         limits, running, queued = self._limits, self._running, self._queued
+        limited_groups, run, task = self._limited_groups, self._run, wire.TASK
         while self._reader == me:
             if self._waiting:
                 call = self._next_queued()
                 if call is not None:
-                    self._run(call, me, True)
+                    run(*call, me, True)
                     continue
-            frame = connection.buffered()
+            frame = buffered()
             if frame is None:
                 frame = self._receive()
-            elif self.outbox_due():
+            elif outbox_due():
                 self.send_outbox()
             kind, a, b, body = frame
             del frame
-            if kind == wire.TASK:
+            if kind == task:
                 try:
-                    group = self._limited_groups[b]
+                    group = limited_groups[b]
                 except KeyError:   # a method's first call
                     group = self._limited_group(b, body)
                 if running[group] < limits[group] and not queued[group]:
-                    self._run((a, b, body, group), me, True)
+                    run(a, b, body, group, me, True)
                 else:
                     queued[group].append((a, b, body, group))
                     self._waiting += 1
@@ -323,19 +327,20 @@ class ThreadedActorBackend(ActorBackend):
                 return queued.popleft()
         return None
 
-    def _run(self, call: _QueuedCall, me: int, reading: bool) -> None:
+    def _run(self, task_id: int, fn_id: int, body: memoryview, group: str | None, me: int,
+             reading: bool) -> None:
         """Runs a call with the lock released; the reader's call is watched."""
-        task_id, fn_id, body, group = call
-        self._running[group] += 1
+        running, lock = self._running, self._lock
+        running[group] += 1
         if reading:
             self._reader_call = self._deadline.arm()
-        self._lock.release()
+        lock.release()
         try:
             self.run_task(task_id, fn_id, body)
         finally:
-            del call, body
-            self._lock.acquire()
-            self._running[group] -= 1
+            del body
+            lock.acquire()
+            running[group] -= 1
             if self._reader == me:
                 self._reader_call = 0
                 self._deadline.disarm()
@@ -366,16 +371,16 @@ class ThreadedActorBackend(ActorBackend):
     def more_work(self) -> bool:
         # Only the reader knows what it has read; it sends what waits
         # before it blocks.
-        return self._reader == threading.get_ident() and self.connection.frame_ready()
+        return self._reader == get_ident() and self.connection.frame_ready()
 
-    # The two on every call: the lock taken without ``with``, and the
-    # worker's own method called without super(), each a measurable part
-    # of a quick call.
     def _send(self, kind: int, a: int, b: int, body: bytes = b"", later: bool = False) -> None:
+        # On every call: the lock taken without ``with``, and the worker's
+        # method a global (a class's attribute is looked up in full each
+        # time on 3.11), each a measurable part of a quick call.
         lock = self._lock
         lock.acquire()
         try:
-            WorkerBackend._send(self, kind, a, b, body, later)
+            _worker_send(self, kind, a, b, body, later)
         finally:
             lock.release()
 
@@ -413,7 +418,7 @@ class ThreadedActorBackend(ActorBackend):
         hands the reading over first."""
         key = (kind, request)
         with self._lock:
-            if self._reader == threading.get_ident():
+            if self._reader == get_ident():
                 self._hand_off()
             while key not in self._replies:
                 remaining = None if deadline is None else deadline - time.monotonic()
@@ -423,6 +428,7 @@ class ThreadedActorBackend(ActorBackend):
             return self._replies.pop(key)
 
 
+_worker_send = WorkerBackend._send
 # A call waiting for room in its group: (task id, function id, body, group).
 _QueuedCall = tuple[int, int, memoryview, "str | None"]
 # How long the reader runs one call before another thread takes over reading.
