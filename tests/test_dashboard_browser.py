@@ -30,7 +30,7 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def browser():
+def browser(tmp_path):
     chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
     if chromium is None or driver is None:
         requirement_missing("the browser tests need Debian's chromium and chromium-driver: "
@@ -40,7 +40,10 @@ def browser():
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
                      "--window-size=1280,1000"):
         options.add_argument(argument)
-    session = webdriver.Chrome(service=Service(driver), options=options)
+    # Chromium's own temporary folders go under the test's, not /tmp: its
+    # singleton socket folder outlives the browser.
+    service = Service(driver, env={**os.environ, "TMPDIR": str(tmp_path)})
+    session = webdriver.Chrome(service=service, options=options)
     try:
         yield session
     finally:
