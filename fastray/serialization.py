@@ -95,7 +95,9 @@ def _dumps(value: Any, kind: int, store: BlobStore | None
            ) -> tuple[bytes, list[int], list[int]]:
     if value is None and kind == wire.PAYLOAD_VALUE:
         return _NONE_PAYLOAD, [], []   # what most tasks and method calls return
-    if type(value) in _PLAIN_TYPES or _is_plain(value):
+    kind_of_value = type(value)
+    if (kind_of_value in _PLAIN_TYPES
+            or (kind_of_value is bytes and len(value) <= INLINE_LIMIT) or _is_plain(value)):
         data = pickle.dumps(value, protocol=5)
         if len(data) <= INLINE_LIMIT:
             return _ONE_INLINE_PART.pack(kind, 1, _INLINE, len(data), 0, 0) + data, [], []
