@@ -30,7 +30,7 @@ cdef class FrameBuffer:
         self._data = b""
         self._body = None
 
-    def keep(self, bytes chunk) -> None:
+    def keep(self, bytes chunk not None) -> None:
         """Adds bytes received."""
         if self._start < PyBytes_GET_SIZE(self._data):
             self._data = self._data[self._start:] + chunk

@@ -72,6 +72,7 @@ def test_a_long_frame_can_be_received_straight_into_its_body():
     assert parsed == frames
 
 
-def test_only_bytes_are_kept():
+@pytest.mark.parametrize("chunk", ["text", None, bytearray(b"x")])
+def test_only_bytes_are_kept(chunk):
     with pytest.raises(TypeError):
-        FrameBuffer().keep("text")
+        FrameBuffer().keep(chunk)
