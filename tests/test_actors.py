@@ -119,8 +119,8 @@ def test_bad_calls_fail_at_the_call_site(ray):
     with pytest.raises(TypeError, match="serialize"):
         Counter.remote(threading.Lock())
     # Declaring is not asking: the options are taken; making the actor
-    # asks the machine, which has no GPU.
-    wants_gpu = Counter.options(num_gpus=1)
+    # asks the machine, which has fewer GPUs.
+    wants_gpu = Counter.options(num_gpus=1024)
     with pytest.raises(ValueError, match="num_gpus"):
         wants_gpu.remote()
     with pytest.raises(ValueError, match="custom resources"):

@@ -1,7 +1,8 @@
 """GPUs and custom resources on the local runtime: what Ray leaves open and
 fastray decides (README's differences table), how GPUs are found, and bad
 input.  No GPU is needed: GPUs are declared, or found through a fake
-nvidia-smi or CUDA_VISIBLE_DEVICES."""
+nvidia-smi or CUDA_VISIBLE_DEVICES; on a machine with real GPUs, the tests
+of finding none hide its NVML from the driver."""
 from __future__ import annotations
 
 import json
@@ -28,6 +29,12 @@ SMI_LISTING = ("GPU 0: NVIDIA H100 80GB HBM3 (UUID: GPU-0a1b)\n"
 @pytest.fixture
 def no_visible_devices(monkeypatch):
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+
+
+@pytest.fixture
+def no_nvml(monkeypatch):
+    """The driver finds no NVML, as on a machine without NVIDIA's driver."""
+    monkeypatch.setattr(gpu_finding, "_nvml_names", lambda: None)
 
 
 @pytest.fixture
@@ -98,10 +105,9 @@ def test_init_num_gpus_takes_the_first_visible_devices(runtime, monkeypatch):
     assert seen["gpu_ids"] == [3, 5]
 
 
-def test_a_fake_nvidia_smi_is_found_with_its_model(runtime, fake_smi, no_visible_devices):
-    found = gpu_finding.find_gpus()
-    if gpu_finding._nvml_names() is None:  # a real NVML answers first
-        assert found == gpu_finding.FoundGpus(["0", "1"], "H100")
+def test_a_fake_nvidia_smi_is_found_with_its_model(runtime, fake_smi, no_visible_devices,
+                                                   no_nvml):
+    assert gpu_finding.find_gpus() == gpu_finding.FoundGpus(["0", "1"], "H100")
     runtime.init(num_cpus=2)
     resources = runtime.cluster_resources()
     assert resources["GPU"] == 2
@@ -124,10 +130,8 @@ def test_gpu_model_names_as_ray_names_them():
     assert gpu_finding.model_of("NVIDIA A100-SXM4-40GB") == "A100"
 
 
-def test_without_gpus_none_are_listed(runtime, no_visible_devices, monkeypatch):
+def test_without_gpus_none_are_listed(runtime, no_visible_devices, no_nvml, monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
-    if gpu_finding._nvml_names() is not None:
-        pytest.skip("this machine has NVML: its GPUs are real")
     runtime.init(num_cpus=2)
     assert "GPU" not in runtime.cluster_resources()
 
