@@ -25,7 +25,7 @@ class BuildExtAndBytecode(build_ext):
 extensions = [
     Extension(f"fastray.{name}", sources=[f"csrc/{name}.pyx"], include_dirs=["csrc"],
               language="c++", extra_compile_args=["-O2", "-std=c++17"])
-    for name in ("_scheduler", "_store", "_cancel_signal", "_deadline", "_framing")
+    for name in ("_scheduler", "_store", "_cancel_signal", "_deadline", "_framing", "_outbox")
 ]
 
 # The generated C++ goes under build/, apart from the hand-written headers.

@@ -19,7 +19,7 @@ import cloudpickle
 from fastray import state, wire
 from fastray._cli.bench_tasks import noop
 from fastray._store import Mapping
-from fastray.connection import Connection
+from fastray.connection import Connection, Outbox
 from fastray.task_args import NO_ARGS
 from fastray.worker import WorkerBackend, serve
 
@@ -80,7 +80,7 @@ def cpu_per_task(make_backend: Callable[[Connection, Mapping], WorkerBackend],
         connection.sock.close()
         replayed = ReplayedSocket(reads)
         connection.sock = replayed  # type: ignore[assignment]
-        connection.outbox._send_all = replayed.sendall
+        connection.outbox = Outbox(replayed.sendall)
         backend = make_backend(connection, Mapping(store, STORE_BYTES))
         state.install(backend)
         started = time.thread_time()

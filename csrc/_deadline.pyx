@@ -10,14 +10,7 @@ throughput.  Here the watching thread waits inside C with the GIL released
 and comes back to Python only when a deadline has really passed."""
 from libc.stdint cimport int64_t, uint64_t
 
-
-cdef extern from "deadline.hpp" namespace "fastray" nogil:
-    cdef cppclass CDeadline "fastray::Deadline":
-        CDeadline(int64_t after_ns)
-        uint64_t arm()
-        void disarm()
-        void close()
-        uint64_t wait()
+from deadline cimport CDeadline
 
 
 cdef class Deadline:

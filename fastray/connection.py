@@ -8,7 +8,7 @@ import socket
 import time
 
 from ._framing import FrameBuffer
-from .outbox import Outbox
+from ._outbox import Outbox
 
 # How long a read polls before it sleeps: the next frame of a busy pool
 # often arrives within microseconds, sooner than a wake-up.

@@ -5,12 +5,10 @@ from __future__ import annotations
 import os
 import threading
 import time
-import types
 
 import pytest
 
-from fastray import outbox as outbox_module
-from fastray.outbox import OUTBOX_FRAMES, OUTBOX_SECONDS, Outbox
+from fastray._outbox import OUTBOX_FRAMES, OUTBOX_SECONDS, Outbox
 
 
 class Sent:
@@ -35,18 +33,20 @@ def test_frames_that_may_wait_go_in_one_send_with_the_next_that_may_not():
 
 
 @pytest.fixture
-def clock(monkeypatch):
-    """The outbox's clock, set by hand; its watcher's deadline a minute
-    away, so that only the clock decides what goes when."""
-    now = [100.0]
-    monkeypatch.setattr(outbox_module, "time", types.SimpleNamespace(perf_counter=lambda: now[0]))
-    monkeypatch.setattr(outbox_module, "OUTBOX_LATEST_SECONDS", 60.0)
-    return now
+def clock():
+    """The outbox's clock, set by hand."""
+    return [100.0]
+
+
+def by_hand(sent, clock):
+    """An outbox on that clock, its watcher's deadline a minute away, so
+    that only the clock decides what goes when."""
+    return Outbox(sent, clock=lambda: clock[0], latest_seconds=60.0)
 
 
 def test_a_full_outbox_is_sent_at_once(clock):
     sent = Sent()
-    outbox = Outbox(sent)
+    outbox = by_hand(sent, clock)
     for i in range(OUTBOX_FRAMES):
         outbox.add([bytes([i])], later=True)
     assert sent.sends == [bytes(range(OUTBOX_FRAMES))]
@@ -54,7 +54,7 @@ def test_a_full_outbox_is_sent_at_once(clock):
 
 def test_held_frames_go_with_the_first_frame_added_once_they_are_old(clock):
     sent = Sent()
-    outbox = Outbox(sent)
+    outbox = by_hand(sent, clock)
     outbox.add([b"a"], later=True)
     clock[0] += OUTBOX_SECONDS / 2
     outbox.add([b"b"], later=True)
@@ -147,3 +147,24 @@ def test_before_send_adds_after_the_frames_held():
     outbox.add([b"a"], later=True)
     outbox.send()
     assert sent.sends == [b"a!"]
+
+
+def test_a_watcher_deadline_must_be_positive():
+    with pytest.raises(ValueError, match="latest_seconds"):
+        Outbox(Sent(), latest_seconds=0)
+
+
+def test_a_failed_send_keeps_the_frames_for_the_next():
+    attempts = []
+
+    def breaks_once(data: bytes) -> None:
+        attempts.append(data)
+        if len(attempts) == 1:
+            raise BrokenPipeError("the scheduler went away")
+
+    outbox = Outbox(breaks_once)
+    with pytest.raises(BrokenPipeError):
+        outbox.add([b"a"], later=False)
+    assert outbox
+    outbox.send()
+    assert attempts == [b"a", b"a"] and not outbox

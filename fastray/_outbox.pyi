@@ -1,0 +1,19 @@
+"""Types of the compiled outbox (csrc/_outbox.pyx)."""
+import threading
+from typing import Callable, Optional
+
+OUTBOX_FRAMES: int
+OUTBOX_SECONDS: float
+OUTBOX_LATEST_SECONDS: float
+
+class Outbox:
+    lock: threading.RLock
+    before_send: Optional[Callable[[], list[bytes]]]
+    def __init__(self, send_all: Callable[[bytes], None],
+                 clock: Optional[Callable[[], float]] = None,
+                 latest_seconds: float = ...) -> None: ...
+    def __bool__(self) -> bool: ...
+    def add(self, frames: list[bytes], later: bool) -> None: ...
+    def send(self) -> None: ...
+    def expect(self) -> None: ...
+    def due(self) -> bool: ...
