@@ -444,15 +444,10 @@ class AsyncActorBackend(ActorBackend):
         self._current = _CoroutinesCall()   # type: ignore[assignment]
         # Results wait for the end of the loop's pass, so those of every
         # call that ends in one pass go in one send.
-        self._loop = asyncio.SelectorEventLoop(_SpinningSelector(self.send_outbox))
+        self._loop = _CallsLoop(_SpinningSelector(self.send_outbox))
         self._running: dict[int, asyncio.Task] = {}
         self._awaited: dict[int, tuple[concurrent.futures.Future, int]] = {}
         self._limits: dict[str | None, _CallLimit] = {}
-        if sys.version_info >= (3, 12):
-            # A call runs as it arrives, up to its first real wait, inside
-            # its task: most calls never wait, and end with no pass of the
-            # loop.  (3.11's tasks always start on the loop's next pass.)
-            self._loop.set_task_factory(asyncio.eager_task_factory)
 
     def construct(self, task_id: int, cls: type, args: list, kwargs: dict) -> None:
         asyncio.set_event_loop(self._loop)
@@ -491,8 +486,9 @@ class AsyncActorBackend(ActorBackend):
             self._early_replies[(kind, a)] = (b, body)
 
     def _start_call(self, task_id: int, fn_id: int, body: memoryview) -> None:
-        call = self._loop.create_task(self._run_call(task_id, fn_id, body))
-        if not call.done():  # an eager call may be over already
+        call = self._loop.start_call(self._run_call(task_id, fn_id, body),
+                                     self.connection.frame_ready())
+        if not call.done():  # a call started at once may be over already
             self._running[task_id] = call
 
     async def _run_call(self, task_id: int, fn_id: int, body: memoryview) -> None:
@@ -623,6 +619,40 @@ class _CallLimit:
                 handed.set_result(None)
                 return
         self.free += 1
+
+
+class _CallsLoop(asyncio.SelectorEventLoop):
+    """An async actor's event loop, which starts a call as it arrives, up
+    to its first real wait, inside its task: most calls never wait, and
+    then end with no pass of the loop.  From 3.12 asyncio's eager task
+    factory does so for every task.  3.11's tasks take their first step on
+    the loop's next pass; there start_call takes it at once for a call that
+    comes alone with nothing waiting to start (what came before it starts
+    first), and leaves a batch of calls to start together on the next pass."""
+
+    _first_step_now = False
+
+    def __init__(self, selector: selectors.BaseSelector) -> None:
+        super().__init__(selector)
+        if sys.version_info >= (3, 12):
+            self.set_task_factory(asyncio.eager_task_factory)
+
+    def call_soon(self, callback: Any, *args: Any, context: Any = None) -> Any:
+        if self._first_step_now:   # a new task's Task() asking for its first step
+            self._first_step_now = False
+            return context.run(callback, *args) if context is not None else callback(*args)
+        return super().call_soon(callback, *args, context=context)
+
+    def start_call(self, coroutine: Any, more_coming: bool) -> asyncio.Task:
+        """A task for a call; more_coming: another frame has arrived behind it."""
+        if (sys.version_info >= (3, 12) or more_coming or self._ready
+                or asyncio.current_task(self) is not None):
+            return self.create_task(coroutine)
+        self._first_step_now = True
+        try:
+            return self.create_task(coroutine)
+        finally:
+            self._first_step_now = False
 
 
 class _SpinningSelector(selectors.EpollSelector):
