@@ -637,15 +637,21 @@ class _CallsLoop(asyncio.SelectorEventLoop):
         if sys.version_info >= (3, 12):
             self.set_task_factory(asyncio.eager_task_factory)
 
-    def call_soon(self, callback: Any, *args: Any, context: Any = None) -> Any:
+    def call_soon(self, callback: Callable[..., object], *args: Any,  # type: ignore[override]
+                  context: contextvars.Context | None = None) -> asyncio.Handle:
         if self._first_step_now:   # a new task's Task() asking for its first step
             self._first_step_now = False
-            return context.run(callback, *args) if context is not None else callback(*args)
+            if context is not None:
+                context.run(callback, *args)
+            else:
+                callback(*args)
+            return None  # type: ignore[return-value]  # Task() drops it
         return super().call_soon(callback, *args, context=context)
 
     def start_call(self, coroutine: Any, more_coming: bool) -> asyncio.Task:
         """A task for a call; more_coming: another frame has arrived behind it."""
-        if (sys.version_info >= (3, 12) or more_coming or self._ready
+        if (sys.version_info >= (3, 12) or more_coming
+                or self._ready  # type: ignore[attr-defined]  # due on the next pass
                 or asyncio.current_task(self) is not None):
             return self.create_task(coroutine)
         self._first_step_now = True
