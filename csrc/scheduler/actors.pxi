@@ -574,6 +574,22 @@ cdef void cancel_actor_call(Core *c, Task *t) noexcept nogil:
         actor_pump(c, a)
 
 
+cdef void name_early_events(Core *c, uint64_t actor, int pid) noexcept nogil:
+    """Gives pid to the actor's calls that ended before the spawner reported
+    it (its report and the process's results come on different sockets):
+    the newest events back to one of the actor's that has a pid."""
+    cdef uint64_t size = c.events.size()
+    cdef uint64_t back = 0
+    cdef TaskEvent *e
+    while back < size and back < c.events_total:
+        back += 1
+        e = &c.events[(c.events_total - back) % size]
+        if e.actor == actor:
+            if e.pid != 0:
+                return
+            e.pid = pid
+
+
 cdef void actor_spawned(Core *c, Worker *w) noexcept nogil:
     """The spawner reported the pid of an actor's process: the calls sent to
     it so far name it in the timeline."""
@@ -584,6 +600,7 @@ cdef void actor_spawned(Core *c, Worker *w) noexcept nogil:
     a.pid = w.pid
     for i in range(a.sent.size()):
         a.sent[i].pid = w.pid
+    name_early_events(c, w.actor, w.pid)
     for i in range(a.unsignalled.size()):
         signal_cancel(w.pid, a.unsignalled[i])
     a.unsignalled.clear()
