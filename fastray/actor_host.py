@@ -24,7 +24,6 @@ import concurrent.futures
 import contextvars
 import inspect
 import os
-import selectors
 import signal
 import struct
 import sys
@@ -32,6 +31,7 @@ import threading
 import time
 import traceback
 from threading import get_ident
+from types import CoroutineType
 from typing import Any, Callable, cast
 
 from . import _cancel_signal, state, wire
@@ -43,7 +43,8 @@ from .generator_task import ValueStream
 from .call_extras import EXTRAS_KWARG, CallExtras
 from .generators import DynamicObjectRefGenerator
 from .serialization import deserialize, error_of, text_payload
-from .connection import SPIN_SECONDS, Connection
+from .calls_loop import CallLimit, CallsLoop
+from .connection import Connection
 from .worker import NO_CALL, RunningCall, WorkerBackend, arguments, serve
 
 def host_actor(worker: WorkerBackend, task_id: int, fn_id: int, body: memoryview) -> None:
@@ -444,10 +445,11 @@ class AsyncActorBackend(ActorBackend):
         self._current = _CoroutinesCall()   # type: ignore[assignment]
         # Results wait for the end of the loop's pass, so those of every
         # call that ends in one pass go in one send.
-        self._loop = _CallsLoop(_SpinningSelector(self.send_outbox))
+        self._loop = CallsLoop(self.send_outbox)
         self._running: dict[int, asyncio.Task] = {}
         self._awaited: dict[int, tuple[concurrent.futures.Future, int]] = {}
-        self._limits: dict[str | None, _CallLimit] = {}
+        self._limits: dict[str | None, CallLimit] = {}
+        self._plans: dict[int, tuple[Callable[..., Any], str, CallLimit]] = {}
 
     def construct(self, task_id: int, cls: type, args: list, kwargs: dict) -> None:
         asyncio.set_event_loop(self._loop)
@@ -458,11 +460,9 @@ class AsyncActorBackend(ActorBackend):
         assert settings is not None
         groups: dict[str | None, int] = {None: settings.max_concurrency,
                                          **dict(settings.concurrency_groups)}
-        self._limits = {name: _CallLimit(limit) for name, limit in groups.items()}
-        self._loop.add_reader(self.connection.sock.fileno(), self._readable)
+        self._limits = {name: CallLimit(limit) for name, limit in groups.items()}
         # Frames read before the loop started are in the connection's buffer.
-        self._loop.call_soon(self._readable)
-        self._loop.run_forever()
+        self._loop.serve(self.connection.sock.fileno(), self._readable)
         raise EOFError("the driver closed the connection")
 
     def _readable(self) -> None:
@@ -494,8 +494,7 @@ class AsyncActorBackend(ActorBackend):
     async def _run_call(self, task_id: int, fn_id: int, body: memoryview) -> None:
         num_returns, deps, args_payload = self._unpack_task(fn_id, body)
         del body
-        function, name = self.callable_of(fn_id)
-        limit = self._limits.get(self.group_of(fn_id)) or self._limits[None]
+        function, name, limit = self._plans.get(fn_id) or self._plan(fn_id)
         created: list[int] = []
         retry_exceptions: Any = False
         if limit.free and not limit.waiting:
@@ -515,7 +514,7 @@ class AsyncActorBackend(ActorBackend):
                     value = await self._run_with_extras(function, args, kwargs, name)
                 else:
                     value = function(*args, **kwargs)
-                    if inspect.isawaitable(value):
+                    if type(value) is CoroutineType or inspect.isawaitable(value):
                         value = await value
                 status, results = wire.STATUS_OK, self.results_of(value, num_returns, name,
                                                                   created)
@@ -535,6 +534,14 @@ class AsyncActorBackend(ActorBackend):
                 self.drop_created(created)
         finally:
             limit.release()
+
+    def _plan(self, fn_id: int) -> tuple[Callable[..., Any], str, CallLimit]:
+        """What a method's calls run, their name, and the limit they count
+        against (worked out on its first call: this runs on every call)."""
+        function, name = self.callable_of(fn_id)
+        limit = self._limits.get(self.group_of(fn_id)) or self._limits[None]
+        plan = self._plans[fn_id] = (function, name, limit)
+        return plan
 
     async def _run_with_extras(self, function: Callable[..., Any], args: list, kwargs: dict,
                                name: str) -> Any:
@@ -584,104 +591,3 @@ class AsyncActorBackend(ActorBackend):
         """A blocking get on the loop's thread reads the socket itself:
         calls that arrive meanwhile start once the loop runs again."""
         self._loop.call_soon(self._dispatch, kind, a, b, body)
-
-
-class _CallLimit:
-    """How many more calls of a concurrency group may run on the loop: a
-    counter while there is room (an asyncio.Semaphore's ``async with`` cost
-    a few microseconds on every call), and the calls waiting, in order,
-    when there is none."""
-
-    __slots__ = ("free", "waiting")
-
-    def __init__(self, limit: int) -> None:
-        self.free = limit
-        self.waiting: collections.deque[asyncio.Future] = collections.deque()
-
-    async def room(self, loop: asyncio.AbstractEventLoop) -> bool:
-        """Waits for a running call to hand over its place; False if the
-        waiting call was cancelled first."""
-        handed = loop.create_future()
-        self.waiting.append(handed)
-        try:
-            await handed
-        except asyncio.CancelledError:
-            if handed.done() and not handed.cancelled():
-                self.release()   # handed over as the cancel came: pass it on
-            return False
-        return True
-
-    def release(self) -> None:
-        """A call ended: the first waiting call takes its place."""
-        while self.waiting:
-            handed = self.waiting.popleft()
-            if not handed.done():
-                handed.set_result(None)
-                return
-        self.free += 1
-
-
-class _CallsLoop(asyncio.SelectorEventLoop):
-    """An async actor's event loop, which starts a call as it arrives, up
-    to its first real wait, inside its task: most calls never wait, and
-    then end with no pass of the loop.  From 3.12 asyncio's eager task
-    factory does so for every task.  3.11's tasks take their first step on
-    the loop's next pass; there start_call takes it at once for a call that
-    comes alone with nothing waiting to start (what came before it starts
-    first), and leaves a batch of calls to start together on the next pass."""
-
-    _first_step_now = False
-
-    def __init__(self, selector: selectors.BaseSelector) -> None:
-        super().__init__(selector)
-        if sys.version_info >= (3, 12):
-            self.set_task_factory(asyncio.eager_task_factory)
-
-    def call_soon(self, callback: Callable[..., object], *args: Any,  # type: ignore[override]
-                  context: contextvars.Context | None = None) -> asyncio.Handle:
-        if self._first_step_now:   # a new task's Task() asking for its first step
-            self._first_step_now = False
-            if context is not None:
-                context.run(callback, *args)
-            else:
-                callback(*args)
-            return None  # type: ignore[return-value]  # Task() drops it
-        return super().call_soon(callback, *args, context=context)
-
-    def start_call(self, coroutine: Any, more_coming: bool) -> asyncio.Task:
-        """A task for a call; more_coming: another frame has arrived behind it."""
-        if (sys.version_info >= (3, 12) or more_coming
-                or self._ready  # type: ignore[attr-defined]  # due on the next pass
-                or asyncio.current_task(self) is not None):
-            return self.create_task(coroutine)
-        self._first_step_now = True
-        try:
-            return self.create_task(coroutine)
-        finally:
-            self._first_step_now = False
-
-
-class _SpinningSelector(selectors.EpollSelector):
-    """Sends the actor's held frames at the start of each pass of the loop
-    (before_select), then looks for I/O; looks again for a few tens of
-    microseconds before the loop sleeps: a caller's next call often comes
-    that soon, sooner than a wake-up (the task worker's socket reads do the
-    same)."""
-
-    def __init__(self, before_select: Callable[[], None]) -> None:
-        super().__init__()
-        self._before_select = before_select
-
-    def select(self, timeout: float | None = None) -> list:
-        self._before_select()
-        if timeout is not None and timeout <= 0:
-            return super().select(timeout)
-        # Never past the loop's next timer.
-        give_up = time.perf_counter() + (SPIN_SECONDS if timeout is None
-                                         else min(SPIN_SECONDS, timeout))
-        while time.perf_counter() < give_up:
-            events = super().select(0)
-            if events:
-                return events
-        return super().select(timeout)
-

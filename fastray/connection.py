@@ -18,7 +18,9 @@ SPIN_SECONDS = 50e-6
 # SPIN_SECONDS.  When frames come in bursts (a batch of tasks), polls
 # between bursts would only take the core from those making the next one.
 SPIN_LEAST_SECONDS = 50e-6 / 16
-RECV_CHUNK = 262144
+# At most this much is read at once: a larger request costs every read an
+# allocation the size of it (a fresh mapping, past malloc's threshold).
+RECV_CHUNK = 65536
 
 
 class Connection(FrameBuffer):
@@ -58,13 +60,21 @@ class Connection(FrameBuffer):
 
     def read_available(self) -> None:
         """Reads what has arrived, without waiting (for an event loop's reader)."""
+        room = self.body_room()
         try:
-            chunk = self.sock.recv(RECV_CHUNK, socket.MSG_DONTWAIT)
+            if room is not None:
+                count = self.sock.recv_into(room, 0, socket.MSG_DONTWAIT)
+            else:
+                chunk = self.sock.recv(RECV_CHUNK, socket.MSG_DONTWAIT)
+                count = len(chunk)
         except BlockingIOError:
             return
-        if not chunk:
+        if not count:
             raise EOFError("the driver closed the connection")
-        self.keep(chunk)
+        if room is not None:
+            self.body_filled(count)
+        else:
+            self.keep(chunk)
 
     def _recv_soon(self) -> bytes:
         """Polls briefly before sleeping in recv: the next frame of a busy
@@ -73,11 +83,11 @@ class Connection(FrameBuffer):
         give_up = started + self._spin
         while True:
             try:
-                chunk = self.sock.recv(65536, socket.MSG_DONTWAIT)
+                chunk = self.sock.recv(RECV_CHUNK, socket.MSG_DONTWAIT)
                 break
             except BlockingIOError:
                 if time.perf_counter() > give_up:
-                    chunk = self.sock.recv(65536)
+                    chunk = self.sock.recv(RECV_CHUNK)
                     break
         # Whether polling for SPIN_SECONDS would have caught this frame.
         if time.perf_counter() - started <= SPIN_SECONDS:

@@ -416,6 +416,20 @@ def test_async_actor_runs_coroutines_concurrently(ray):
     assert ray.get(waiter.sync_on_loop.remote()) is True
 
 
+def test_an_async_actor_reads_frames_longer_than_one_read(ray):
+    """Frames that one read of the socket cuts (an inline argument of 90 KiB,
+    a burst of calls) reach the methods whole."""
+    @ray.remote
+    class Sizes:
+        async def size(self, data):
+            return len(data), data[-1:]
+
+    sizes = Sizes.remote()
+    lengths = [90 * 1024, 1, 70_000, 65_536 - 40] * 20
+    got = ray.get([sizes.size.remote(b"x" * (n - 1) + b"y") for n in lengths], timeout=60)
+    assert got == [(n, b"y") for n in lengths]
+
+
 def test_async_actor_calls_run_inside_a_task(ray):
     """asyncio's task-bound tools (current_task, timeout) work in every
     call, from its first line on."""

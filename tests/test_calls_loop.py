@@ -4,18 +4,19 @@ inside its task, and never lets a call start before one that came earlier
 from __future__ import annotations
 
 import asyncio
-import selectors
+import socket
+import sys
 
 import pytest
 
-from fastray.actor_host import _CallsLoop
+from fastray.calls_loop import CallsLoop
 
 pytestmark = pytest.mark.timeout(30)
 
 
 @pytest.fixture
 def loop():
-    made = _CallsLoop(selectors.DefaultSelector())
+    made = CallsLoop(lambda: None)
     yield made
     # A failed test may leave tasks pending: end them here, not in a later
     # test's garbage collection.
@@ -32,7 +33,7 @@ async def record(log: list, name: str, loop: asyncio.AbstractEventLoop) -> str:
     return name
 
 
-def from_the_running_loop(loop: _CallsLoop, start):
+def from_the_running_loop(loop: CallsLoop, start):
     """What start() returns, run from a plain callback of the running loop,
     as the actor's reader starts calls (3.12's eager tasks start only on a
     running loop)."""
@@ -74,3 +75,99 @@ def test_a_call_started_from_inside_a_running_task_still_runs(loop):
     loop.run_until_complete(inner)
     assert {("inner", True), ("outer goes on", True)} <= set(log)
     assert inner.result() == "inner"
+
+
+@pytest.fixture
+def socket_pair():
+    ours, theirs = socket.socketpair()
+    ours.setblocking(False)
+    yield ours, theirs
+    ours.close()
+    theirs.close()
+
+
+def reader(sock: socket.socket, seen: list, name: str = "ours"):
+    """An on_readable that logs what it reads (serve() calls it once at the
+    start too, when nothing may have come yet)."""
+    def on_readable() -> None:
+        try:
+            seen.append((name, sock.recv(100)))
+        except BlockingIOError:
+            pass
+    return on_readable
+
+
+def caller() -> str:
+    return sys._getframe(2).f_code.co_name
+
+
+def test_the_socket_alone_is_read_at_once_and_its_results_sent_then(loop, socket_pair):
+    """Without a pass of asyncio's machinery: the selector reads the socket
+    when nothing else is ready, and a result held by a call that ended
+    during the read goes out right after it."""
+    ours, theirs = socket_pair
+    seen: list = []
+    read = reader(ours, seen)
+    loop.send_held = lambda: seen.append(("sent", caller()))
+
+    def on_readable() -> None:
+        read()
+        seen.append(("read by", caller()))
+        if ("ours", b"go") in seen:
+            loop.stop()
+
+    loop.call_later(0.01, theirs.send, b"go")
+    loop.serve(ours.fileno(), on_readable)
+    at = seen.index(("ours", b"go"))
+    assert seen[at + 1:at + 3] == [("read by", "read_socket_now"),
+                                   ("sent", "read_socket_now")]
+
+
+def test_an_error_in_the_reader_is_reported_and_the_loop_goes_on(loop, socket_pair):
+    ours, theirs = socket_pair
+    reported: list = []
+    loop.set_exception_handler(lambda _, context: reported.append(context["exception"]))
+    seen: list = []
+    read = reader(ours, seen)
+
+    def on_readable() -> None:
+        read()
+        if seen and seen[-1] == ("ours", b"bad"):
+            loop.call_soon(theirs.send, b"good")
+            raise ValueError("a broken frame")
+        if seen and seen[-1] == ("ours", b"good"):
+            loop.stop()
+
+    loop.call_later(0.01, theirs.send, b"bad")
+    loop.serve(ours.fileno(), on_readable)
+    assert [type(error) for error in reported] == [ValueError]
+    assert seen[-1] == ("ours", b"good")
+
+
+def test_other_files_and_timers_are_served_beside_the_socket(loop, socket_pair):
+    ours, theirs = socket_pair
+    other, other_end = socket.socketpair()
+    seen: list = []
+    read_ours, read_other = reader(ours, seen), reader(other, seen, "other")
+
+    def stopping_when_both_came(read):
+        def on_readable() -> None:
+            read()
+            if len(seen) == 2:
+                loop.stop()
+        return on_readable
+
+    try:
+        loop.add_reader(other.fileno(), stopping_when_both_came(read_other))
+
+        def send_both() -> None:
+            other_end.send(b"b")
+            theirs.send(b"a")
+
+        loop.call_later(0.01, send_both)
+        loop.serve(ours.fileno(), stopping_when_both_came(read_ours))
+    finally:
+        loop.remove_reader(other.fileno())
+        other.close()
+        other_end.close()
+    assert sorted(seen) == [("other", b"b"), ("ours", b"a")]
