@@ -557,8 +557,9 @@ class AsyncActorBackend(ActorBackend):
         return DynamicObjectRefGenerator([self.put(value) async for value in values])
 
     def more_work(self) -> bool:
-        # The loop sends what waits before it next looks for I/O.
-        return True
+        # What is held goes before the loop next looks for I/O; a result
+        # goes at once if nothing else is to run first (a lone call's).
+        return self._loop.more_to_run() or self.connection.frame_ready()
 
     def on_sigint(self, signum: int, frame: Any) -> None:
         _cancel_signal.handled()

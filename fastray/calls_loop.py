@@ -93,8 +93,12 @@ class CallsLoop(asyncio.SelectorEventLoop):
         except Exception as exc:  # as Handle._run: reported, the loop goes on
             self.call_exception_handler({"message": "Exception in the actor's reader",
                                          "exception": exc})
-        if not self._ready:  # type: ignore[attr-defined]  # nothing more in this pass
+        if not self.more_to_run():
             self.send_held()
+
+    def more_to_run(self) -> bool:
+        """Whether callbacks are due in this pass of the loop (or the next)."""
+        return bool(self._ready)  # type: ignore[attr-defined]
 
     def call_soon(self, callback: Callable[..., object], *args: Any,  # type: ignore[override]
                   context: contextvars.Context | None = None) -> asyncio.Handle:

@@ -171,3 +171,14 @@ def test_other_files_and_timers_are_served_beside_the_socket(loop, socket_pair):
         other.close()
         other_end.close()
     assert sorted(seen) == [("other", b"b"), ("ours", b"a")]
+
+
+def test_more_to_run_says_whether_callbacks_are_due(loop):
+    """An async actor sends a call's result at once when nothing else is
+    due: it asks more_to_run()."""
+    def look() -> list:
+        alone = loop.more_to_run()
+        loop.call_soon(lambda: None)
+        return [alone, loop.more_to_run()]
+
+    assert from_the_running_loop(loop, look) == [False, True]
