@@ -128,8 +128,8 @@ cdef class Scheduler:
         self.core.spawner_fd = spawner_fd
         self.core.next_origin = origin_base
         self.core.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)
-        if self.core.wake_fd < 0:
-            raise OSError(errno, "eventfd failed")
+        if self.core.wake_fd < 0 or open_polling(self.core) < 0:
+            raise OSError(errno, "could not set up the scheduler's eventfd and epoll sets")
         # The driver's one mapping of the store, kept while the core is.
         self._mapping = mapping
         self.core.base = <char *><size_t>mapping.address
@@ -176,7 +176,6 @@ cdef class Scheduler:
     def stop(self) -> None:
         """Stops the thread and closes every worker socket (workers exit on EOF)."""
         cdef size_t i
-        cdef Worker *w
         with nogil:
             lock_core(self.core)
             self.core.stopping = True
@@ -189,10 +188,7 @@ cdef class Scheduler:
                 thread.join()
         self._thread = self._store_thread = None
         for i in range(self.core.workers.size()):
-            w = self.core.workers[i]
-            if w.fd >= 0:
-                close(w.fd)
-                w.fd = -1
+            close_socket(self.core, self.core.workers[i])
 
     def __dealloc__(self):
         """Frees what the core still owns (objects, tasks, submissions, allocs,
@@ -229,7 +225,9 @@ cdef class Scheduler:
             if c.workers[i].fd >= 0:
                 close(c.workers[i].fd)
             del c.workers[i]
-        close(c.wake_fd)
+        for fd in (c.wake_fd, c.loop_ep, c.workers_ep):
+            if fd >= 0:
+                close(fd)
         pthread_cond_destroy(&c.cv)
         pthread_cond_destroy(&c.io_cv)
         pthread_mutex_destroy(&c.mu)

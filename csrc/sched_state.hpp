@@ -297,6 +297,15 @@ struct Core {
     int max_workers = 0;
     int spawner_fd = -1;
     int wake_fd = -1;
+    /* The scheduler thread waits on loop_ep: wake_fd, spawner_fd and
+     * workers_ep, the epoll set of every worker's socket.  A driver thread
+     * spinning for an answer serves the workers' sockets itself and turns
+     * workers_ep off meanwhile (spinners counts them; __atomic builtins), so
+     * that the scheduler thread is not woken, on a core the spinner or the
+     * worker needs, for frames the spinner reads anyway. */
+    int loop_ep = -1;
+    int workers_ep = -1;
+    int spinners = 0;
     bool stopping = false;
     /* While the scheduler thread handles a batch of frames, sends wait in
      * to_flush: a worker gets one send for all the tasks the batch gave it. */

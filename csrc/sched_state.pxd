@@ -252,6 +252,9 @@ cdef extern from "sched_state.hpp" nogil:
         int max_workers
         int spawner_fd
         int wake_fd
+        int loop_ep
+        int workers_ep
+        int spinners
         cbool stopping
         cbool deferring
         vector[Worker *] to_flush

@@ -1,6 +1,7 @@
 # Declarations of the system calls and compiler builtins the scheduler uses
 # that Cython's bundled libc.* / posix.* / libcpp.* do not declare: one block
 # per header.
+from libc.stdint cimport uint32_t, uint64_t
 from libcpp cimport bool as cbool
 from posix.signal cimport sigval
 from posix.time cimport clockid_t, timespec
@@ -36,18 +37,27 @@ cdef extern from "<fcntl.h>" nogil:
     int fallocate(int fd, int mode, long offset, long length)
 
 
-cdef extern from "<poll.h>" nogil:
-    cdef struct pollfd:
+cdef extern from "<sys/epoll.h>" nogil:
+    cdef union epoll_data:
+        void *ptr
         int fd
-        short events
-        short revents
+        uint32_t u32
+        uint64_t u64
+    cdef struct epoll_event:
+        uint32_t events
+        epoll_data data
     enum:
-        POLLIN
-        POLLOUT
-        POLLERR
-        POLLHUP
-        POLLNVAL
-    int poll(pollfd *fds, unsigned long nfds, int timeout)
+        EPOLLIN
+        EPOLLOUT
+        EPOLLERR
+        EPOLLHUP
+        EPOLL_CTL_ADD
+        EPOLL_CTL_MOD
+        EPOLL_CTL_DEL
+        EPOLL_CLOEXEC
+    int epoll_create1(int flags)
+    int epoll_ctl(int epfd, int op, int fd, epoll_event *event)
+    int epoll_wait(int epfd, epoll_event *events, int maxevents, int timeout)
 
 
 cdef extern from "<sys/eventfd.h>" nogil:
@@ -80,11 +90,14 @@ cdef extern from "<signal.h>" nogil:
     int sigqueue(int pid, int sig, const sigval value)
 
 
-# GCC's atomic builtins, on the bool flags one thread sets and another reads.
+# GCC's atomic builtins, on the bool flags one thread sets and another
+# reads, and on the count of spinning threads.
 cdef extern from * nogil:
     cbool __atomic_load_n(cbool *ptr, int order)
     void __atomic_store_n(cbool *ptr, cbool value, int order)
     cbool __atomic_exchange_n(cbool *ptr, cbool value, int order)
+    int __atomic_fetch_add(int *ptr, int value, int order)
+    int __atomic_sub_fetch(int *ptr, int value, int order)
     enum: __ATOMIC_ACQUIRE
     enum: __ATOMIC_RELEASE
     enum: __ATOMIC_ACQ_REL

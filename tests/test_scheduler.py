@@ -4,6 +4,7 @@ from __future__ import annotations
 import ctypes
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -106,3 +107,40 @@ def test_quick_tasks_never_wait_behind_a_long_one(ray, tmp_path):
     assert ray.get([quick.remote(i) for i in range(2_000)], timeout=30) == list(range(2_000))
     release.touch()
     assert ray.get(blocked) == "released"
+
+
+@pytest.mark.timeout(60)
+def test_answers_are_read_whether_or_not_a_thread_waits_for_them(ray, tmp_path):
+    """Driver threads waiting for quick answers read the workers' sockets
+    themselves, with the scheduler thread's watch of them off while any
+    does; once none waits, the scheduler thread reads them again."""
+    @ray.remote
+    def echo(x):
+        return x
+
+    @ray.remote
+    class Echo:
+        def echo(self, x):
+            return x
+
+    @ray.remote
+    def after(release: str) -> str:
+        wait_for_file(release, timeout=60)
+        return "done"
+
+    actor = Echo.remote()
+
+    def calls(offset: int) -> list:
+        return [ray.get((echo if i % 2 else actor.echo).remote(offset + i))
+                for i in range(200)]
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(calls, range(0, 4000, 1000)))
+    assert results == [list(range(offset, offset + 200)) for offset in range(0, 4000, 1000)]
+    release = tmp_path / "release"
+    answer = after.remote(str(release))
+    release.touch()
+    # No thread waits in get: the scheduler thread alone reads the answer.
+    while not ray.wait([answer], timeout=0)[0]:
+        time.sleep(0.01)
+    assert ray.get(answer, timeout=0) == "done"

@@ -367,15 +367,7 @@ cdef void end_actor_process(Core *c, Actor *a, bint force, bint for_good,
     if force and w.pid > 0:
         kill(w.pid, SIGKILL)
     if w.fd >= 0:
-        # shutdown, not only close: the process sees the end at once even if
-        # a copy of this end of the socket lives on somewhere.
-        shutdown(w.fd, SHUT_RDWR)
-        close(w.fd)
-        w.fd = -1
-        w.want_write = False
-        w.state = W_EXITING
-        if c.spawner_lost:
-            worker_gone(c, w, 0)
+        end_worker(c, w)
 
 
 cdef uint32_t kill_actor(Core *c, uint64_t aid, bint restart) noexcept nogil:

@@ -141,9 +141,7 @@ cdef void worker_gone(Core *c, Worker *w, uint32_t status) noexcept nogil:
     cdef size_t i
     cdef uint64_t actor = w.actor
     cdef Task *t_queued
-    if w.fd >= 0:
-        close(w.fd)
-        w.fd = -1
+    close_socket(c, w)
     w.actor = 0
     for i in range(w.requests.size()):
         drop_request(c, w.requests[i])

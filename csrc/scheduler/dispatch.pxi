@@ -24,10 +24,47 @@ cdef void flush(Core *c, Worker *w) noexcept nogil:
     if w.fd < 0 or w.out_pos >= w.out.size():
         w.out.clear()
         w.out_pos = 0
-        w.want_write = False
+        if w.want_write:
+            w.want_write = False
+            watch_socket(c, w, EPOLL_CTL_MOD)
     elif not w.want_write:
         w.want_write = True
+        watch_socket(c, w, EPOLL_CTL_MOD)
         wake(c)
+
+
+cdef void watch_socket(Core *c, Worker *w, int op) noexcept nogil:
+    """Adds w's socket to workers_ep (op EPOLL_CTL_ADD), or updates what it
+    is watched for (EPOLL_CTL_MOD): reading, and writing while output waits.
+    The event carries the slot and the socket, checked when it comes."""
+    cdef epoll_event ev
+    if w.fd < 0:
+        return
+    ev.events = EPOLLIN | (EPOLLOUT if w.want_write else 0)
+    ev.data.u64 = (<uint64_t>w.slot << 32) | <uint32_t>w.fd
+    epoll_ctl(c.workers_ep, op, w.fd, &ev)
+
+
+cdef void close_socket(Core *c, Worker *w) noexcept nogil:
+    """Closes w's socket, out of workers_ep first (a copy of it in a forked
+    process would keep it there)."""
+    if w.fd < 0:
+        return
+    epoll_ctl(c.workers_ep, EPOLL_CTL_DEL, w.fd, NULL)
+    close(w.fd)
+    w.fd = -1
+    w.want_write = False
+
+
+cdef void end_worker(Core *c, Worker *w) noexcept nogil:
+    """Ends w's process by ending its socket (shutdown, not only close: the
+    process sees the end at once even if a copy of this end lives on
+    somewhere); the spawner reports its exit."""
+    shutdown(w.fd, SHUT_RDWR)
+    close_socket(c, w)
+    w.state = W_EXITING
+    if c.spawner_lost:
+        worker_gone(c, w, 0)
 
 
 cdef Worker *spawn_worker(Core *c) noexcept nogil:
@@ -81,6 +118,7 @@ cdef Worker *spawn_worker(Core *c) noexcept nogil:
     w.out.clear()
     w.out_pos = 0
     w.want_write = False
+    watch_socket(c, w, EPOLL_CTL_ADD)
     c.workers_started += 1
     wake(c)
     return w
@@ -129,13 +167,7 @@ cdef bint make_room_for(Core *c, uint64_t env, uint64_t gpus) noexcept nogil:
         w = c.workers[i]
         if (w.state == W_IDLE and w.env_fixed and (w.env != env or w.gpus != gpus)
                 and w.fd >= 0):
-            shutdown(w.fd, SHUT_RDWR)
-            close(w.fd)
-            w.fd = -1
-            w.want_write = False
-            w.state = W_EXITING
-            if c.spawner_lost:
-                worker_gone(c, w, 0)
+            end_worker(c, w)
             return True
     return False
 

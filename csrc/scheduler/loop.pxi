@@ -1,4 +1,4 @@
-# The scheduler thread's loop: polls the wake-up eventfd, the spawner socket
+# The scheduler thread's loop: waits on the wake-up eventfd, the spawner socket
 # and every worker socket without the GIL, reads complete frames and hands
 # them to handle_frame, and flushes what the handlers queued for sending.
 
@@ -51,8 +51,7 @@ cdef void worker_readable(Core *c, Worker *w) noexcept nogil:
 cdef void process_ended(Core *c, Worker *w) noexcept nogil:
     """w's socket reached its end: the spawner reports how the process
     ended, unless the spawner is gone, then w is gone now."""
-    close(w.fd)
-    w.fd = -1
+    close_socket(c, w)
     w.state = W_EXITING
     if c.spawner_lost:
         worker_gone(c, w, 0)
@@ -74,6 +73,7 @@ cdef void spawner_readable(Core *c) noexcept nogil:
             return
         if n == 0:
             # The socket belongs to the runtime, which closes it at shutdown.
+            epoll_ctl(c.loop_ep, EPOLL_CTL_DEL, c.spawner_fd, NULL)
             c.spawner_lost = True
             c.spawner_fd = -1
             for i in range(c.workers.size()):
@@ -100,33 +100,60 @@ cdef void spawner_readable(Core *c) noexcept nogil:
                 worker_gone(c, w, <uint32_t>h.b)
 
 
-cdef void serve_workers_now(Core *c) noexcept nogil:
-    """One look, without blocking, at every worker socket, handling what
-    arrived, by a thread other than the scheduler's (mutex held): a driver
-    spinning for a quick answer reads it itself rather than wait for the
-    scheduler thread to be woken for it.  Both may read a socket at once:
-    the mutex orders them, and the later one finds nothing (reads never
-    block)."""
-    cdef vector[pollfd] fds
-    cdef vector[int] slots
-    cdef pollfd p
-    cdef size_t i
+cdef enum:
+    # What an event of loop_ep is about (its data).
+    POLLED_WAKE = 0
+    POLLED_SPAWNER = 1
+    POLLED_WORKERS = 2
+    # Worker events taken from workers_ep at once.
+    READY_AT_ONCE = 64
+
+
+cdef int open_polling(Core *c) noexcept nogil:
+    """Makes the scheduler thread's epoll set (the wake-up eventfd, the
+    spawner's socket, workers_ep) and workers_ep, empty; -1 on failure."""
+    cdef epoll_event ev
+    c.workers_ep = epoll_create1(EPOLL_CLOEXEC)
+    c.loop_ep = epoll_create1(EPOLL_CLOEXEC)
+    if c.workers_ep < 0 or c.loop_ep < 0:
+        return -1
+    ev.events = EPOLLIN
+    ev.data.u64 = POLLED_WAKE
+    if epoll_ctl(c.loop_ep, EPOLL_CTL_ADD, c.wake_fd, &ev) < 0:
+        return -1
+    ev.data.u64 = POLLED_WORKERS
+    if epoll_ctl(c.loop_ep, EPOLL_CTL_ADD, c.workers_ep, &ev) < 0:
+        return -1
+    ev.data.u64 = POLLED_SPAWNER
+    if c.spawner_fd >= 0 and epoll_ctl(c.loop_ep, EPOLL_CTL_ADD, c.spawner_fd, &ev) < 0:
+        return -1
+    return 0
+
+
+cdef void serve_ready_workers(Core *c) noexcept nogil:
+    """Handles the worker sockets that are ready, without blocking (mutex
+    held, deferring set): sends what waited for room, reads what came."""
+    cdef epoll_event ready[READY_AT_ONCE]
+    cdef int count, i
+    cdef uint64_t slot
     cdef Worker *w
-    for i in range(c.workers.size()):
-        w = c.workers[i]
-        if w.fd >= 0:
-            p.fd = w.fd
-            p.events = POLLIN
-            p.revents = 0
-            fds.push_back(p)
-            slots.push_back(<int>i)
-    if fds.empty() or poll(fds.data(), fds.size(), 0) <= 0:
-        return
-    c.deferring = True
-    for i in range(fds.size()):
-        w = c.workers[slots[i]]
-        if fds[i].revents & (POLLIN | POLLHUP | POLLERR) and w.fd == fds[i].fd:
+    count = epoll_wait(c.workers_ep, ready, READY_AT_ONCE, 0)
+    for i in range(count):
+        slot = ready[i].data.u64 >> 32
+        if slot >= c.workers.size():
+            continue
+        w = c.workers[slot]
+        if w.fd != <int><uint32_t>ready[i].data.u64:
+            continue   # a socket closed since, or another in its slot
+        if ready[i].events & EPOLLOUT:
+            flush(c, w)
+        if ready[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR):
             worker_readable(c, w)
+
+
+cdef void flush_deferred(Core *c) noexcept nogil:
+    """Sends what the frames just handled queued for each worker."""
+    cdef size_t i
     c.deferring = False
     for i in range(c.to_flush.size()):
         c.to_flush[i].flush_queued = False
@@ -134,19 +161,47 @@ cdef void serve_workers_now(Core *c) noexcept nogil:
     c.to_flush.clear()
 
 
+cdef void serve_workers_now(Core *c) noexcept nogil:
+    """One look, without blocking, at every worker socket, handling what
+    arrived, by a thread other than the scheduler's (mutex held): a driver
+    spinning for a quick answer reads it itself rather than wait for the
+    scheduler thread to be woken for it.  Both may read a socket at once:
+    the mutex orders them, and the later one finds nothing (reads never
+    block)."""
+    c.deferring = True
+    serve_ready_workers(c)
+    flush_deferred(c)
+
+
+cdef void watch_workers(Core *c, bint watched) noexcept nogil:
+    """Turns the scheduler thread's watch of workers_ep on or off."""
+    cdef epoll_event ev
+    ev.events = EPOLLIN if watched else 0
+    ev.data.u64 = POLLED_WORKERS
+    epoll_ctl(c.loop_ep, EPOLL_CTL_MOD, c.workers_ep, &ev)
+
+
 cdef void spin_serving(Core *c, Request *r, long nanoseconds) noexcept nogil:
     """Waits a short while without sleeping (a quick task's answer arrives
     sooner than a sleeping thread could be woken for it), serving the
     workers' sockets every SERVE_EVERY_NS meanwhile when the mutex is free:
-    a sync actor call's round trip is then about 8 us shorter here."""
+    a sync actor call's round trip is then about 8 us shorter here.  The
+    scheduler thread stops watching the sockets while any thread spins (the
+    first turns the watch off, the last on): woken for each answer, it
+    took a core from the spinner or the worker answering, and a sync call
+    took a fifth longer on two cores."""
     cdef timespec start, now
     cdef long elapsed, served = -SERVE_EVERY_NS
+    if nanoseconds <= 0 or __atomic_load_n(&r.done, __ATOMIC_ACQUIRE):
+        return
+    if __atomic_fetch_add(&c.spinners, 1, __ATOMIC_SEQ_CST) == 0:
+        watch_workers(c, False)
     clock_gettime(CLOCK_MONOTONIC, &start)
     while not __atomic_load_n(&r.done, __ATOMIC_ACQUIRE):
         clock_gettime(CLOCK_MONOTONIC, &now)
         elapsed = (now.tv_sec - start.tv_sec) * 1000000000 + now.tv_nsec - start.tv_nsec
         if elapsed > nanoseconds:
-            return
+            break
         if elapsed - served >= SERVE_EVERY_NS and pthread_mutex_trylock(&c.mu) == 0:
             served = elapsed
             if not r.done:
@@ -154,19 +209,19 @@ cdef void spin_serving(Core *c, Request *r, long nanoseconds) noexcept nogil:
             pthread_mutex_unlock(&c.mu)
         else:
             cpu_relax()
+    # Whatever came meanwhile and is still unread wakes the scheduler thread now.
+    if __atomic_sub_fetch(&c.spinners, 1, __ATOMIC_SEQ_CST) == 0:
+        watch_workers(c, True)
 
 
 cdef void run_loop(Core *c) noexcept nogil:
-    """The scheduler thread's body, without the GIL until stop(): polls the
-    wake-up eventfd, the spawner and every worker socket (for writing too where
-    output is pending), handles what arrived with the mutex held, then sends
-    what the handlers queued for sending."""
-    cdef vector[pollfd] fds
-    cdef vector[int] slots
-    cdef pollfd p
-    cdef size_t i
+    """The scheduler thread's body, without the GIL until stop(): waits for
+    the wake-up eventfd, the spawner or a worker socket (for writing too
+    where output is pending), handles what arrived with the mutex held,
+    then sends what the handlers queued for sending."""
+    cdef epoll_event polled[3]
+    cdef int count, i
     cdef uint64_t drained
-    cdef Worker *w
     while True:
         # Any submit from now on wakes the loop; earlier ones are taken in here.
         __atomic_store_n(&c.wake_pending, False, __ATOMIC_SEQ_CST)
@@ -174,50 +229,20 @@ cdef void run_loop(Core *c) noexcept nogil:
         if c.stopping:
             pthread_mutex_unlock(&c.mu)
             return
-        fds.clear()
-        slots.clear()
-        p.fd = c.wake_fd
-        p.events = POLLIN
-        p.revents = 0
-        fds.push_back(p)
-        slots.push_back(-1)
-        if c.spawner_fd >= 0:
-            p.fd = c.spawner_fd
-            fds.push_back(p)
-            slots.push_back(-2)
-        for i in range(c.workers.size()):
-            w = c.workers[i]
-            if w.fd >= 0:
-                p.fd = w.fd
-                p.events = POLLIN | (POLLOUT if w.want_write else 0)
-                fds.push_back(p)
-                slots.push_back(<int>i)
-                p.events = POLLIN
         pthread_mutex_unlock(&c.mu)
-        if poll(fds.data(), fds.size(), -1) < 0:
+        count = epoll_wait(c.loop_ep, polled, 3, -1)
+        if count < 0:
             continue
         lock_core(c)
         c.deferring = True
-        for i in range(fds.size()):
-            if fds[i].revents == 0:
-                continue
-            if slots[i] == -1:
+        for i in range(count):
+            if polled[i].data.u64 == POLLED_WAKE:
                 read(c.wake_fd, &drained, 8)
-            elif slots[i] == -2:
+            elif polled[i].data.u64 == POLLED_SPAWNER:
                 if c.spawner_fd >= 0:
                     spawner_readable(c)
             else:
-                w = c.workers[slots[i]]
-                if w.fd != fds[i].fd:
-                    continue
-                if fds[i].revents & POLLOUT:
-                    flush(c, w)
-                if fds[i].revents & (POLLIN | POLLHUP | POLLERR):
-                    worker_readable(c, w)
-        c.deferring = False
-        for i in range(c.to_flush.size()):
-            c.to_flush[i].flush_queued = False
-            flush(c, c.to_flush[i])
-        c.to_flush.clear()
+                serve_ready_workers(c)
+        flush_deferred(c)
         free_retired_actors(c)
         pthread_mutex_unlock(&c.mu)
