@@ -664,6 +664,27 @@ def test_actors_do_not_count_against_max_workers(ray):
     assert ray.get([task.remote(i) for i in range(50)], timeout=60) == list(range(50))
 
 
+@pytest.mark.timeout(90)
+def test_actors_forked_after_the_spawners_preload_keep_its_objects_shared(ray):
+    """The spawner, once quiet, imports what actors run and freezes its
+    objects out of the collector's sight: a collection in an actor would
+    otherwise write to each one's header, copying every page they share."""
+    @ray.remote(num_cpus=0)
+    class Frozen:
+        def count(self) -> int:
+            return gc.get_freeze_count()
+
+    deadline = time.monotonic() + 60
+    while True:
+        actor = Frozen.remote()
+        count = ray.get(actor.count.remote(), timeout=60)
+        ray.kill(actor)
+        if count or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)   # the spawner preloads once no request came for a while
+    assert count > 1000
+
+
 def test_the_readme_actor_example_runs():
     with open(os.path.join(os.path.dirname(__file__), "..", "README.md")) as file:
         readme = file.read()
