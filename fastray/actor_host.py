@@ -443,8 +443,8 @@ class AsyncActorBackend(ActorBackend):
     def __init__(self, connection: Connection, origin: int, slot: int, mapping: Any) -> None:
         super().__init__(connection, origin, slot, mapping)
         self._current = _CoroutinesCall()   # type: ignore[assignment]
-        # Results wait for the end of the loop's pass, so those of every
-        # call that ends in one pass go in one send.
+        # The results of calls that end in one pass of the loop wait for
+        # its end, to go in one send; a lone call's goes as it ends.
         self._loop = CallsLoop(self.send_outbox)
         self._running: dict[int, asyncio.Task] = {}
         self._awaited: dict[int, tuple[concurrent.futures.Future, int]] = {}
