@@ -1,5 +1,6 @@
 # cython: language_level=3
-"""The frames in the bytes a worker has read from its socket.
+"""The frames in the bytes a worker has read from its socket, and the
+brief poll of that socket before a read sleeps.
 
 Every task and every actor call asks twice whether a frame is buffered
 (to take it, and to know whether a result may wait for the next one's), so
@@ -11,9 +12,27 @@ is little-endian, as every platform fastray builds on is.
 """
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from libc.errno cimport EAGAIN, EINTR, errno
+from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
+from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 
 from protocol cimport FR_HEADER_SIZE, fr_header
+
+cdef extern from "<sys/socket.h>" nogil:
+    ssize_t recv(int fd, void *buf, size_t n, int flags)
+    int MSG_DONTWAIT
+
+# The most one poll_receive reads (a long frame's body goes to body_room).
+cdef enum:
+    POLL_CHUNK = 65536
+
+
+cdef long since(timespec *start) noexcept nogil:
+    """Nanoseconds from start to now (CLOCK_MONOTONIC)."""
+    cdef timespec now
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return (now.tv_sec - start.tv_sec) * 1000000000 + now.tv_nsec - start.tv_nsec
 
 
 cdef class FrameBuffer:
@@ -25,10 +44,42 @@ cdef class FrameBuffer:
     cdef fr_header _header
     cdef bytearray _body       # None but while a long frame is filled
     cdef Py_ssize_t _filled
+    cdef char *_polled         # poll_receive's buffer, made on its first use
 
     def __cinit__(self, *args, **kwargs):
         self._data = b""
         self._body = None
+        self._polled = NULL
+
+    def __dealloc__(self):
+        free(self._polled)
+
+    def poll_receive(self, int fd, double seconds):
+        """What arrives on socket fd within seconds, read without sleeping
+        and without the GIL: b"" at its end, None if nothing came.  In
+        compiled code a poll costs a syscall; in Python each empty one
+        raised BlockingIOError, whose message alone took longer, so a frame
+        was seen up to a microsecond later."""
+        cdef timespec start
+        cdef ssize_t n
+        cdef long limit = <long>(seconds * 1e9)
+        if self._polled == NULL:
+            self._polled = <char *>malloc(POLL_CHUNK)
+            if self._polled == NULL:
+                raise MemoryError()
+        with nogil:
+            clock_gettime(CLOCK_MONOTONIC, &start)
+            while True:
+                n = recv(fd, self._polled, POLL_CHUNK, MSG_DONTWAIT)
+                if n >= 0:
+                    break
+                if errno != EAGAIN and errno != EINTR:
+                    break   # the blocking read after reports it
+                if errno != EINTR and since(&start) > limit:
+                    break
+        if n < 0:
+            return None
+        return PyBytes_FromStringAndSize(self._polled, n)
 
     def keep(self, bytes chunk not None) -> None:
         """Adds bytes received."""

@@ -334,7 +334,10 @@ def get(object_refs: ObjectRef | list[ObjectRef], *, timeout: float | None = Non
     ("always": anywhere); fastray's own keyword, not Ray's.
     """
     if isinstance(object_refs, ObjectRef):
-        return _get_backend_for_refs().get([object_refs], _timeout(timeout))[0]
+        # The sync call's path: no frame that a running runtime and no
+        # timeout do not need.
+        backend = state.backend or _get_backend_for_refs()
+        return backend.get([object_refs], None if timeout is None else _timeout(timeout))[0]
     if isinstance(object_refs, ObjectRefGenerator):
         _check_ref_list([object_refs], "get")
     if not isinstance(object_refs, list):

@@ -572,8 +572,10 @@ class SchedulerBackend(Backend):
     def _ids_of(self, refs: Sequence[ObjectRef]) -> list[int]:
         """The refs' ids, once sure they all belong to this runtime."""
         self._check_running()
-        # One comprehension, not map(attrgetter): 3.11+ specializes slot loads.
         generation = state.generation
+        if len(refs) == 1 and refs[0]._generation == generation:
+            return [refs[0]._id]   # a sync call's get, without a comprehension's frame
+        # One comprehension, not map(attrgetter): 3.11+ specializes slot loads.
         ids = [ref._id for ref in refs if ref._generation == generation]
         if len(ids) != len(refs):
             stale = next(r for r in refs if r._generation != generation)

@@ -29,6 +29,7 @@ class Connection(FrameBuffer):
     def __init__(self, fd: int) -> None:
         self.sock = socket.socket(fileno=fd)
         self.sock.setblocking(True)
+        self._fd = fd
         # Frames on their way out, whichever backend of this process made them.
         self.outbox = Outbox(self.send)
         self._spin = SPIN_SECONDS
@@ -80,15 +81,9 @@ class Connection(FrameBuffer):
         """Polls briefly before sleeping in recv: the next frame of a busy
         pool often arrives within microseconds, sooner than a wake-up."""
         started = time.perf_counter()
-        give_up = started + self._spin
-        while True:
-            try:
-                chunk = self.sock.recv(RECV_CHUNK, socket.MSG_DONTWAIT)
-                break
-            except BlockingIOError:
-                if time.perf_counter() > give_up:
-                    chunk = self.sock.recv(RECV_CHUNK)
-                    break
+        chunk = self.poll_receive(self._fd, self._spin)
+        if chunk is None:
+            chunk = self.sock.recv(RECV_CHUNK)
         # Whether polling for SPIN_SECONDS would have caught this frame.
         if time.perf_counter() - started <= SPIN_SECONDS:
             self._spin = min(SPIN_SECONDS, self._spin * 2)

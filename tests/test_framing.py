@@ -1,9 +1,14 @@
 """The compiled frame parser under a worker's socket: frames come out whole
 and in order however the bytes were split on the way, and frame_ready()
-says exactly when buffered() has one."""
+says exactly when buffered() has one; poll_receive reads a socket without
+sleeping."""
 from __future__ import annotations
 
+import os
 import random
+import socket
+import threading
+import time
 
 import pytest
 
@@ -76,3 +81,48 @@ def test_a_long_frame_can_be_received_straight_into_its_body():
 def test_only_bytes_are_kept(chunk):
     with pytest.raises(TypeError):
         FrameBuffer().keep(chunk)
+
+
+def test_poll_receive_returns_what_the_peer_sent():
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        theirs.sendall(b"a frame")
+        assert FrameBuffer().poll_receive(ours.fileno(), 10.0) == b"a frame"
+
+
+def test_poll_receive_lets_other_threads_run_while_it_polls():
+    """The poll holds no GIL: a thread sends during it, and it returns that
+    (a poll holding the GIL would keep the thread asleep and time out)."""
+    ours, theirs = socket.socketpair()
+
+    def send_soon() -> None:
+        time.sleep(0.05)   # likely while the poll runs; before it, the data waits
+        theirs.sendall(b"x" * 70000)
+
+    with ours, theirs:
+        sender = threading.Thread(target=send_soon)
+        sender.start()
+        got = FrameBuffer().poll_receive(ours.fileno(), 30.0)
+        sender.join()
+        assert got is not None and 0 < len(got) <= 65536 and set(got) == {ord("x")}
+
+
+def test_poll_receive_gives_none_when_nothing_came_and_empty_bytes_at_the_end():
+    ours, theirs = socket.socketpair()
+    with ours:
+        buffer = FrameBuffer()
+        assert buffer.poll_receive(ours.fileno(), 0.001) is None
+        theirs.close()
+        assert buffer.poll_receive(ours.fileno(), 10.0) == b""
+
+
+def test_poll_receive_leaves_an_error_to_the_blocking_read_at_once():
+    """A file that is no socket fails the poll at once, not after its time."""
+    read_end, write_end = os.pipe()
+    try:
+        started = time.monotonic()
+        assert FrameBuffer().poll_receive(read_end, 30.0) is None
+        assert time.monotonic() - started < 20.0
+    finally:
+        os.close(read_end)
+        os.close(write_end)
