@@ -334,8 +334,8 @@ def get(object_refs: ObjectRef | list[ObjectRef], *, timeout: float | None = Non
     ("always": anywhere); fastray's own keyword, not Ray's.
     """
     if isinstance(object_refs, ObjectRef):
-        # The sync call's path: no frame that a running runtime and no
-        # timeout do not need.
+        # A sync call's path: with a runtime running and no timeout it
+        # calls neither helper.
         backend = state.backend or _get_backend_for_refs()
         return backend.get([object_refs], None if timeout is None else _timeout(timeout))[0]
     if isinstance(object_refs, ObjectRefGenerator):
