@@ -137,6 +137,7 @@ enum {
     FR_SPAWN = 30,    /* driver->spawner: a=slot, b=origin; one fd attached */
     FR_SPAWNED = 31,  /* spawner->driver: a=slot, b=pid */
     FR_EXITED = 32,   /* spawner->driver: a=slot, b=(pid << 32) | wait status */
+    FR_SPAWN_ACTOR = 33,  /* driver->spawner: as FR_SPAWN, for an actor's process */
 };
 
 /* FR_RESULT status */

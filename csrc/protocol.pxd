@@ -47,6 +47,7 @@ cdef extern from "protocol.h" nogil:
         FR_SPAWN
         FR_SPAWNED
         FR_EXITED
+        FR_SPAWN_ACTOR
         FR_STATUS_OK
         FR_STATUS_ERROR
         FR_STATUS_RETRYABLE_ERROR

@@ -1,7 +1,8 @@
 """The spawner process's loop: forks every worker on the driver's request.
 
 It runs in the process spawner.launch starts, and only there.  The driver
-asks for workers (SPAWN, with the worker's socket attached); the spawner
+asks for workers (SPAWN, or SPAWN_ACTOR for an actor's process, with the
+worker's socket attached); the spawner
 reports each new worker's pid and, when a worker ends, its wait status,
 which is how the scheduler learns why a worker died.  When the driver goes
 away (shutdown or a crash) its socket reads EOF and the spawner kills and
@@ -40,6 +41,7 @@ def _serve(control: socket.socket, store: tuple[int, int]) -> None:
     # first worker imports what its first task needs meanwhile, without
     # this process taking a core from it); 0: done.
     preload_after: int | None = None
+    actors_preloaded = False
     while True:
         try:
             events = poller.poll(preload_after or None)
@@ -61,8 +63,11 @@ def _serve(control: socket.socket, store: tuple[int, int]) -> None:
                 _kill_all(children)
                 return
             _, kind, slot, origin = HEADER.unpack(message)
-            if kind != wire.SPAWN or not fds:
+            if kind not in (wire.SPAWN, wire.SPAWN_ACTOR) or not fds:
                 continue
+            if kind == wire.SPAWN_ACTOR and not actors_preloaded:
+                _preload_actor_host()
+                actors_preloaded = True
             pid = os.fork()
             if pid == 0:
                 signal.set_wakeup_fd(-1)
@@ -85,16 +90,24 @@ def _host_actor(*args: Any) -> None:
 
 
 def _preload() -> None:
-    """Imports what an actor's process runs (asyncio among it), and what a
-    worker needs only for values beyond plain builtins or for errors
-    (cloudpickle), once the first worker is forked and no request came for
-    PRELOAD_QUIET_MS: the first task starts sooner, and later workers
-    inherit these modules, shared, instead of importing them anew.  Then
-    every object here is frozen out of the collector's sight: a collection
-    in a worker would write to each object's header, and so copy every page
-    the spawner shares with it (1.6 MB more per idle actor, when one came
-    soon after the fork)."""
-    from . import actor_host, pickler, scheduling, task_errors  # noqa: F401
+    """Imports what a worker needs only for values beyond plain builtins or
+    for errors (cloudpickle), once the first worker is forked and no
+    request came for PRELOAD_QUIET_MS: the first task starts sooner, and
+    later workers inherit these modules, shared, instead of importing them
+    anew.  Then every object here is frozen out of the collector's sight: a
+    collection in a worker would write to each object's header, and so
+    copy every page the spawner shares with it (1.6 MB more per idle actor,
+    when one came soon after the fork)."""
+    from . import pickler, scheduling, task_errors  # noqa: F401
+    gc.freeze()
+
+
+def _preload_actor_host() -> None:
+    """Imports what an actor's process runs (asyncio among it), as the first
+    actor's process is asked for: every actor forked from here shares it.
+    Not before: a program without actors would carry its memory (about
+    7 MB of the spawner's) for nothing."""
+    from . import actor_host  # noqa: F401
     gc.freeze()
 
 

@@ -185,7 +185,7 @@ cdef void place_waiting_actors(Core *c) noexcept nogil:
 
 cdef void start_actor_process(Core *c, Actor *a) noexcept nogil:
     """A new process for the actor; its constructor is the first call sent."""
-    cdef Worker *w = spawn_worker(c)
+    cdef Worker *w = spawn_worker(c, True)
     cdef Task *t
     if w == NULL:
         actor_dies(c, a, died_payload(a, string(b"no process could be started for it "

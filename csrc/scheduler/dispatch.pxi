@@ -67,8 +67,9 @@ cdef void end_worker(Core *c, Worker *w) noexcept nogil:
         worker_gone(c, w, 0)
 
 
-cdef Worker *spawn_worker(Core *c) noexcept nogil:
-    """Asks the spawner for a new worker connected by a fresh socketpair."""
+cdef Worker *spawn_worker(Core *c, bint for_actor=False) noexcept nogil:
+    """Asks the spawner for a new worker connected by a fresh socketpair;
+    for_actor: the process will host an actor."""
     cdef Worker *w = NULL
     cdef size_t i
     cdef int sv[2]
@@ -90,7 +91,7 @@ cdef Worker *spawn_worker(Core *c) noexcept nogil:
     setsockopt(sv[0], SOL_SOCKET, SO_RCVBUF, &size, sizeof(size))
     fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL, 0) | O_NONBLOCK)
     h.body_len = 0
-    h.type = FR_SPAWN
+    h.type = FR_SPAWN_ACTOR if for_actor else FR_SPAWN
     h.a = <uint64_t>w.slot
     h.b = c.next_origin
     if fr_send_with_fd(c.spawner_fd, &h, FR_HEADER_SIZE, sv[1]) < 0:
