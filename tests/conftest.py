@@ -17,6 +17,14 @@ import fastray
 
 from helpers import RAY_ENV, RUNTIME_ENV, free_port
 
+# The processes the tests start (drivers that get Ctrl-C, the Ray head whose
+# cancel interrupts a task with SIGINT) are programs started from a terminal,
+# with SIGINT handled.  A suite started in the background by a shell without
+# job control (`pytest &`, nohup) has SIGINT ignored, and every process it
+# started would inherit that: Python's handler here makes theirs the default.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
 
 def descendants(pid: int) -> set[int]:
     """Every live process below pid (read from /proc, no dependencies)."""
