@@ -2,11 +2,11 @@
 
 It runs in the process spawner.launch starts, and only there.  The driver
 asks for workers (SPAWN, or SPAWN_ACTOR for an actor's process, with the
-worker's socket attached); the spawner
-reports each new worker's pid and, when a worker ends, its wait status,
-which is how the scheduler learns why a worker died.  When the driver goes
-away (shutdown or a crash) its socket reads EOF and the spawner kills and
-reaps every worker before exiting, so nothing outlives the driver.
+worker's socket attached); the spawner reports each new worker's pid and,
+when a worker ends, its wait status, which is how the scheduler learns why
+a worker died.  When the driver goes away (shutdown or a crash) its
+socket reads EOF and the spawner kills and reaps every worker before
+exiting, so nothing outlives the driver.
 """
 from __future__ import annotations
 
@@ -106,7 +106,7 @@ def _preload_actor_host() -> None:
     """Imports what an actor's process runs (asyncio among it), as the first
     actor's process is asked for: every actor forked from here shares it.
     Not before: a program without actors would carry its memory (about
-    7 MB of the spawner's) for nothing."""
+    8 MB of the spawner's) for nothing."""
     from . import actor_host  # noqa: F401
     gc.freeze()
 

@@ -26,7 +26,7 @@ def test_actors_forked_after_the_spawners_preload_keep_its_objects_shared(ray):
 @pytest.mark.timeout(90)
 def test_the_spawner_preloads_the_actor_host_only_once_an_actor_is_made(ray):
     """A program without actors does not carry asyncio and the actor host
-    in the spawner (about 7 MB); the first actor brings them there, and
+    in the spawner (about 8 MB); the first actor brings them there, and
     every process forked after it shares them."""
     @ray.remote(max_calls=1)   # each call in a newly forked worker
     def forked_state() -> tuple[int, bool]:
